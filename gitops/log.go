@@ -1,0 +1,189 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// ErrStopWalk, returned by a Log callback, ends the walk without error.
+var ErrStopWalk = errors.New("stop walk")
+
+// LogOptions filter a first-parent history walk.
+type LogOptions struct {
+	// Path limits the walk to commits that changed this file or directory
+	// (compared with their first parent); "" visits every commit.
+	Path string
+	// Max bounds the number of commits examined (not reported); 0 means
+	// 10000. The walk ends quietly at the bound.
+	Max int
+}
+
+// Log walks the first-parent history of branch from its last fetched tip,
+// newest first, calling fn for each commit that matches opts. History a
+// shallow cache lacks is fetched on demand (deepening in doubling steps).
+func (r *Repo) Log(ctx context.Context, branch string, opts LogOptions, fn func(*CommitInfo) error) error {
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
+	return r.log(ctx, branch, opts, fn)
+}
+
+func (r *Repo) log(ctx context.Context, branch string, opts LogOptions, fn func(*CommitInfo) error) error {
+	tip, ok, err := r.Tip(branch)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("log %s: %w (fetch it first)", branch, ErrBranchMissing)
+	}
+	var parts []string
+	if opts.Path != "" {
+		if parts, err = splitPath(strings.TrimSuffix(opts.Path, "/")); err != nil {
+			return fmt.Errorf("log %s: %w", branch, err)
+		}
+	}
+	max := opts.Max
+	if max <= 0 {
+		max = 10000
+	}
+	objs := newObjectSet(r)
+	depth := 0
+	c, err := objs.commit(tip)
+	if err != nil {
+		return fmt.Errorf("log %s: %w", branch, err)
+	}
+	for n := 1; n <= max; n++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var parent *CommitInfo
+		if len(c.Parents) > 0 {
+			if parent, err = r.commitDeepening(ctx, objs, branch, c.Parents[0], n+1, &depth); err != nil {
+				return fmt.Errorf("log %s: %w", branch, err)
+			}
+		}
+		match := true
+		if parts != nil {
+			var before plumbing.Hash
+			if parent != nil {
+				if before, err = objs.pathHash(parent.Tree, parts); err != nil {
+					return fmt.Errorf("log %s: %w", branch, err)
+				}
+			}
+			after, err := objs.pathHash(c.Tree, parts)
+			if err != nil {
+				return fmt.Errorf("log %s: %w", branch, err)
+			}
+			match = before != after
+		}
+		if match {
+			if err := fn(c); errors.Is(err, ErrStopWalk) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+		}
+		if parent == nil {
+			return nil
+		}
+		c = parent
+	}
+	return nil
+}
+
+// commitDeepening reads commit h, deepening the shallow cache when it lacks
+// it; need is the first-parent distance of h from the tip.
+func (r *Repo) commitDeepening(ctx context.Context, objs *objectSet, branch string, h plumbing.Hash, need int, depth *int) (*CommitInfo, error) {
+	for {
+		c, err := objs.commit(h)
+		if err == nil || !errors.Is(err, ErrNotFound) {
+			return c, err
+		}
+		shallow, serr := r.shallows()
+		if serr != nil {
+			return nil, serr
+		}
+		if len(shallow) == 0 || *depth >= need*4+64 {
+			return nil, fmt.Errorf("commit %s: %w", h, err)
+		}
+		next := *depth * 2
+		if next < need+32 {
+			next = need + 32
+		}
+		if err := r.deepen(ctx, branch, next); err != nil {
+			return nil, err
+		}
+		*depth = next
+	}
+}
+
+// pathHash returns the hash of the entry at parts under tree, or zero.
+func (s *objectSet) pathHash(tree plumbing.Hash, parts []string) (plumbing.Hash, error) {
+	h := tree
+	for _, name := range parts {
+		ents, err := s.tree(h)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		found := false
+		for _, e := range ents {
+			if e.name == name {
+				h, found = e.hash, true
+				break
+			}
+		}
+		if !found {
+			return plumbing.ZeroHash, nil
+		}
+	}
+	return h, nil
+}
+
+// LastChange returns the newest commit on branch's first-parent line that
+// changed path, or an error wrapping ErrNotFound.
+func (r *Repo) LastChange(ctx context.Context, branch, path string) (*CommitInfo, error) {
+	var found *CommitInfo
+	err := r.Log(ctx, branch, LogOptions{Path: path}, func(c *CommitInfo) error {
+		found = c
+		return ErrStopWalk
+	})
+	if err != nil {
+		return nil, err
+	}
+	if found == nil {
+		return nil, fmt.Errorf("no commit on %s changed %s: %w", branch, path, ErrNotFound)
+	}
+	return found, nil
+}
+
+// FindRevert looks on branch's first-parent line, from the tip back to
+// commit, for a commit that reverts commit (by "Ensign-Reverts:" trailer or
+// git's "This reverts commit" line) and was not itself reverted later. It
+// returns nil if there is none. max bounds the commits examined (0: 10000).
+func (r *Repo) FindRevert(ctx context.Context, branch string, commit plumbing.Hash, max int) (*CommitInfo, error) {
+	target := commit.String()
+	undone := map[string]bool{}
+	revertedBy := map[string]*CommitInfo{}
+	err := r.Log(ctx, branch, LogOptions{Max: max}, func(c *CommitInfo) error {
+		if c.Hash == commit {
+			return ErrStopWalk
+		}
+		if undone[c.Hash.String()] {
+			return nil // reverted later: its own reverts no longer hold
+		}
+		for sha := range revertedShas(c.Message) {
+			undone[sha] = true
+			if revertedBy[sha] == nil {
+				revertedBy[sha] = c
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return revertedBy[target], nil
+}

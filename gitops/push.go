@@ -1,0 +1,95 @@
+package gitops
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+)
+
+// remoteTips lists the server's branch tips (one receive-pack advertisement).
+func (r *Repo) remoteTips(ctx context.Context) (map[string]plumbing.Hash, error) {
+	sess, err := r.tr.NewReceivePackSession(r.ep, r.authMethod())
+	if err != nil {
+		return nil, fmt.Errorf("list refs of %s: %w", r.url, err)
+	}
+	defer sess.Close()
+	adv, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list refs of %s: %w", r.url, err)
+	}
+	return advertisedBranches(adv)
+}
+
+// pushSession is one receive-pack conversation: the server's advertised
+// tips, then at most one update.
+type pushSession struct {
+	r    *Repo
+	sess transport.ReceivePackSession
+	adv  *packp.AdvRefs
+	tips map[string]plumbing.Hash
+}
+
+func (r *Repo) openPush(ctx context.Context) (*pushSession, error) {
+	sess, err := r.tr.NewReceivePackSession(r.ep, r.authMethod())
+	if err != nil {
+		return nil, fmt.Errorf("push to %s: %w", r.url, err)
+	}
+	adv, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("push to %s: list refs: %w", r.url, err)
+	}
+	tips, err := advertisedBranches(adv)
+	if err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("push to %s: %w", r.url, err)
+	}
+	return &pushSession{r: r, sess: sess, adv: adv, tips: tips}, nil
+}
+
+func (p *pushSession) Close() error { return p.sess.Close() }
+
+// update sets branch from old to new on the server, sending only the objects
+// in objs. The server applies it only if the branch still has the value old
+// (zero: the branch must not exist), which makes it a compare-and-swap. A lost
+// race returns a *PushRejectedError with Stale set.
+func (p *pushSession) update(ctx context.Context, branch string, old, new plumbing.Hash, objs *objectSet) error {
+	r := p.r
+	ref := plumbing.NewBranchReferenceName(branch)
+	if cur := p.tips[branch]; cur != old {
+		return &PushRejectedError{Ref: ref.String(), Reason: fmt.Sprintf("branch is at %s, expected %s", short(cur), short(old)), Stale: true}
+	}
+	var pack bytes.Buffer
+	enc := packfile.NewEncoder(&pack, objs.mem, false)
+	if _, err := enc.Encode(objs.news, 0); err != nil {
+		return fmt.Errorf("push to %s: build pack: %w", r.url, err)
+	}
+	req := packp.NewReferenceUpdateRequestFromCapabilities(p.adv.Capabilities)
+	req.Commands = []*packp.Command{{Name: ref, Old: old, New: new}}
+	req.Packfile = io.NopCloser(&pack)
+	rs, err := p.sess.ReceivePack(ctx, req)
+	if err == nil && rs == nil {
+		err = fmt.Errorf("no status report")
+	}
+	if err != nil {
+		// Find out whether we lost a race or the server refused for good.
+		now, lerr := r.remoteTips(ctx)
+		stale := lerr == nil && now[branch] != old
+		return &PushRejectedError{Ref: ref.String(), Reason: strings.TrimSpace(err.Error()), Stale: stale}
+	}
+	return nil
+}
+
+func short(h plumbing.Hash) string {
+	if h.IsZero() {
+		return "nothing (absent)"
+	}
+	return h.String()[:12]
+}

@@ -1,0 +1,218 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+)
+
+// Options configure a repository cache.
+type Options struct {
+	// Dir is the cache directory: a bare repository, created if missing.
+	Dir string
+	// URL is the remote's http(s) URL, without credentials.
+	URL string
+	// Token authenticates as http basic auth (user "ensign"); may be empty.
+	Token string
+	// HTTPClient is used for git's smart HTTP; nil means http.DefaultClient.
+	HTTPClient *http.Client
+	// CacheBytes bounds the decoded-object cache; 0 means 16 MiB.
+	CacheBytes int64
+}
+
+// Repo is a persistent bare clone of one remote, updated by incremental
+// fetches. Every method is safe for concurrent use: reads of the object store
+// are serialized by one mutex (go-git's on-disk storage is not safe for
+// concurrent use), and operations that change refs or talk to the remote
+// (Fetch, Deepen, Update, Revert, Push) run one at a time.
+type Repo struct {
+	url  string
+	ep   *transport.Endpoint
+	auth *githttp.BasicAuth
+	tr   transport.Transport
+
+	opMu sync.Mutex // serializes fetch/update/revert/push
+	mu   sync.Mutex // guards st
+	st   *filesystem.Storage
+}
+
+// remoteRefPrefix holds the remote's branch tips as last fetched or pushed.
+const remoteRefPrefix = "refs/remotes/origin/"
+
+// Open opens the cache at opts.Dir, initialising an empty bare repository
+// when the directory holds none. It does no network I/O; call Fetch.
+func Open(ctx context.Context, opts Options) (*Repo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(opts.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("open repo cache: remote URL %q must be http(s)", RedactURL(opts.URL))
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("open repo cache: remote URL %q must not carry credentials; use Options.Token", RedactURL(opts.URL))
+	}
+	ep, err := transport.NewEndpoint(opts.URL)
+	if err != nil {
+		return nil, fmt.Errorf("open repo cache: parse remote URL %q: %w", RedactURL(opts.URL), err)
+	}
+	if opts.Dir == "" {
+		return nil, errors.New("open repo cache: no directory given")
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open repo cache: %w", err)
+	}
+	cacheBytes := opts.CacheBytes
+	if cacheBytes == 0 {
+		cacheBytes = 16 << 20
+	}
+	st := filesystem.NewStorageWithOptions(osfs.New(opts.Dir),
+		cache.NewObjectLRU(cache.FileSize(cacheBytes)),
+		filesystem.Options{ExclusiveAccess: true, KeepDescriptors: true})
+	if _, err := os.Stat(filepath.Join(opts.Dir, "HEAD")); errors.Is(err, os.ErrNotExist) {
+		if _, err := git.Init(st, nil); err != nil {
+			return nil, fmt.Errorf("open repo cache: init %s: %w", opts.Dir, err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("open repo cache: %w", err)
+	}
+	r := &Repo{url: opts.URL, ep: ep, st: st, tr: githttp.NewClient(opts.HTTPClient)}
+	if opts.Token != "" {
+		r.auth = &githttp.BasicAuth{Username: "ensign", Password: opts.Token}
+	}
+	return r, nil
+}
+
+// Close releases open pack file descriptors. The Repo must not be used after.
+func (r *Repo) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st.Close()
+}
+
+// URL returns the remote URL the cache mirrors (it never carries credentials).
+func (r *Repo) URL() string { return r.url }
+
+// authMethod returns the auth as the interface, nil-safe (a typed nil pointer
+// inside the interface would make go-git dereference it).
+func (r *Repo) authMethod() transport.AuthMethod {
+	if r.auth == nil {
+		return nil
+	}
+	return r.auth
+}
+
+// readObject returns an object's type and full content.
+func (r *Repo) readObject(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, err := r.st.EncodedObject(plumbing.AnyObject, h)
+	if err != nil {
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			return 0, nil, fmt.Errorf("object %s: %w", h, ErrNotFound)
+		}
+		return 0, nil, fmt.Errorf("read object %s: %w", h, err)
+	}
+	rd, err := o.Reader()
+	if err != nil {
+		return 0, nil, fmt.Errorf("read object %s: %w", h, err)
+	}
+	defer rd.Close()
+	b, err := io.ReadAll(rd)
+	if err != nil {
+		return 0, nil, fmt.Errorf("read object %s: %w", h, err)
+	}
+	return o.Type(), b, nil
+}
+
+// hasObject reports whether the object is in the local store.
+func (r *Repo) hasObject(h plumbing.Hash) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st.HasEncodedObject(h) == nil
+}
+
+// Tip returns the last fetched (or pushed) tip of a remote branch, and false
+// if the cache has no record of the branch.
+func (r *Repo) Tip(branch string) (plumbing.Hash, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ref, err := r.st.Reference(plumbing.ReferenceName(remoteRefPrefix + branch))
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return plumbing.ZeroHash, false, nil
+	}
+	if err != nil {
+		return plumbing.ZeroHash, false, fmt.Errorf("read tip of %s: %w", branch, err)
+	}
+	return ref.Hash(), true, nil
+}
+
+func (r *Repo) setTip(branch string, h plumbing.Hash) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	name := plumbing.ReferenceName(remoteRefPrefix + branch)
+	if h.IsZero() {
+		if err := r.st.RemoveReference(name); err != nil && !errors.Is(err, plumbing.ErrReferenceNotFound) {
+			return fmt.Errorf("remove tip of %s: %w", branch, err)
+		}
+		return nil
+	}
+	if err := r.st.SetReference(plumbing.NewHashReference(name, h)); err != nil {
+		return fmt.Errorf("record tip of %s: %w", branch, err)
+	}
+	return nil
+}
+
+// localTips returns every recorded remote branch tip.
+func (r *Repo) localTips() (map[string]plumbing.Hash, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	it, err := r.st.IterReferences()
+	if err != nil {
+		return nil, fmt.Errorf("list refs: %w", err)
+	}
+	tips := map[string]plumbing.Hash{}
+	err = it.ForEach(func(ref *plumbing.Reference) error {
+		if n := ref.Name().String(); strings.HasPrefix(n, remoteRefPrefix) && ref.Type() == plumbing.HashReference {
+			tips[strings.TrimPrefix(n, remoteRefPrefix)] = ref.Hash()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list refs: %w", err)
+	}
+	return tips, nil
+}
+
+// RedactURL removes any userinfo (user, password, token) from a URL.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// Not parseable: drop everything between "://" and the last '@'.
+		if i := strings.Index(raw, "://"); i >= 0 {
+			if j := strings.LastIndex(raw, "@"); j > i {
+				return raw[:i+3] + "REDACTED@" + raw[j+1:]
+			}
+		}
+		return raw
+	}
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	return u.String()
+}

@@ -1,0 +1,161 @@
+package gitops
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// RevertRequest names the commit to revert and how to sign the revert.
+type RevertRequest struct {
+	Commit plumbing.Hash
+	// Mainline is the 1-based parent to revert to for a merge commit (git
+	// revert -m). It must be 0 or 1 for a single-parent commit.
+	Mainline  int
+	Trailers  []Trailer // added after Ensign-Reverts
+	Author    Identity
+	Committer Identity  // zero means Author
+	When      time.Time // zero means time.Now()
+}
+
+// Revert writes a commit that undoes req.Commit on top of the base branch's
+// tip, with git's semantics and message, and pushes it to target, re-merging
+// on the new tip when it loses a race. The message carries an
+// "Ensign-Reverts: <sha>" trailer. It returns ErrAlreadyReverted if the revert
+// would change nothing, a *ConflictError if git would stop with conflicts,
+// and wraps ErrRootCommit, ErrNotFound or ErrBadMainline for bad requests.
+// Old commits missing from a shallow cache are fetched on demand.
+func (r *Repo) Revert(ctx context.Context, target Target, req RevertRequest) (*Result, error) {
+	if err := req.Author.validate(); err != nil {
+		return nil, fmt.Errorf("revert %s: author: %w", req.Commit, err)
+	}
+	return r.land(ctx, target, func(ctx context.Context, objs *objectSet, base *CommitInfo) (plumbing.Hash, error) {
+		tree, meta, err := r.revertTree(ctx, objs, base, req)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		return buildCommit(objs, tree, []plumbing.Hash{base.Hash}, meta)
+	})
+}
+
+// RevertTree computes the tree a revert of req.Commit on top of head would
+// produce, without committing or pushing (for previews and tests). It returns
+// the same sentinels and errors as Revert.
+func (r *Repo) RevertTree(ctx context.Context, head plumbing.Hash, req RevertRequest) (plumbing.Hash, error) {
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
+	objs := newObjectSet(r)
+	hc, err := objs.commit(head)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("revert %s: read head: %w", req.Commit, err)
+	}
+	tree, _, err := r.revertTree(ctx, objs, hc, req)
+	return tree, err
+}
+
+func (r *Repo) revertTree(ctx context.Context, objs *objectSet, head *CommitInfo, req RevertRequest) (plumbing.Hash, CommitMeta, error) {
+	sha := req.Commit.String()
+	if !objs.has(req.Commit) {
+		if err := r.fetchCommit(ctx, req.Commit, 2); err != nil {
+			return plumbing.ZeroHash, CommitMeta{}, fmt.Errorf("revert %s: %w: %w", sha, ErrNotFound, err)
+		}
+	}
+	c, err := objs.commit(req.Commit)
+	if err != nil {
+		return plumbing.ZeroHash, CommitMeta{}, fmt.Errorf("revert %s: %w", sha, err)
+	}
+	var parent plumbing.Hash
+	switch n := len(c.Parents); {
+	case n == 0:
+		return plumbing.ZeroHash, CommitMeta{}, fmt.Errorf("revert %s: %w", sha, ErrRootCommit)
+	case n == 1 && req.Mainline > 1, n > 1 && (req.Mainline < 1 || req.Mainline > n):
+		return plumbing.ZeroHash, CommitMeta{}, fmt.Errorf("revert %s: %w: commit has %d parent(s), mainline %d", sha, ErrBadMainline, n, req.Mainline)
+	case n == 1:
+		parent = c.Parents[0]
+	default:
+		parent = c.Parents[req.Mainline-1]
+	}
+	if !objs.has(parent) {
+		if err := r.fetchCommit(ctx, parent, 1); err != nil {
+			return plumbing.ZeroHash, CommitMeta{}, fmt.Errorf("revert %s: fetch parent: %w", sha, err)
+		}
+	}
+	pc, err := objs.commit(parent)
+	if err != nil {
+		return plumbing.ZeroHash, CommitMeta{}, fmt.Errorf("revert %s: read parent: %w", sha, err)
+	}
+	m := &treeMerger{objs: objs}
+	tree, err := m.mergeTrees("", c.Tree, head.Tree, pc.Tree)
+	if err != nil {
+		return plumbing.ZeroHash, CommitMeta{}, fmt.Errorf("revert %s: merge: %w", sha, err)
+	}
+	if len(m.conflicts) > 0 {
+		return plumbing.ZeroHash, CommitMeta{}, &ConflictError{Commit: sha, Conflicts: m.conflicts}
+	}
+	if tree.IsZero() {
+		tree = objs.put(plumbing.TreeObject, nil)
+	}
+	if tree == head.Tree {
+		return plumbing.ZeroHash, CommitMeta{}, fmt.Errorf("revert %s: %w", sha, ErrAlreadyReverted)
+	}
+	msg := "Revert \"" + subjectOf(c.Message) + "\"\n\nThis reverts commit " + sha
+	if len(c.Parents) > 1 {
+		msg += fmt.Sprintf(", reversing\nchanges made to %s", parent)
+	}
+	msg += ".\n"
+	meta := CommitMeta{
+		Message:   msg,
+		Trailers:  append([]Trailer{{Key: TrailerReverts, Value: sha}}, req.Trailers...),
+		Author:    req.Author,
+		Committer: req.Committer,
+		When:      req.When,
+	}
+	if err := meta.validate(); err != nil {
+		return plumbing.ZeroHash, CommitMeta{}, fmt.Errorf("revert %s: %w", sha, err)
+	}
+	return tree, meta, nil
+}
+
+// subjectOf is git's commit subject: the first paragraph joined into a line.
+func subjectOf(msg string) string {
+	para, _, _ := strings.Cut(strings.TrimLeft(msg, "\n"), "\n\n")
+	return strings.Join(strings.Fields(strings.ReplaceAll(para, "\n", " ")), " ")
+}
+
+// IsRevertOf reports whether msg records a revert of sha, by ensign's trailer
+// or git's "This reverts commit <sha>" line.
+func IsRevertOf(msg, sha string) bool {
+	for _, v := range TrailerValues(msg, TrailerReverts) {
+		if strings.EqualFold(v, sha) {
+			return true
+		}
+	}
+	return revertedByGitLine(msg)[strings.ToLower(sha)]
+}
+
+// revertedShas returns every sha msg says it reverts.
+func revertedShas(msg string) map[string]bool {
+	out := revertedByGitLine(msg)
+	for _, v := range TrailerValues(msg, TrailerReverts) {
+		out[strings.ToLower(v)] = true
+	}
+	return out
+}
+
+func revertedByGitLine(msg string) map[string]bool {
+	out := map[string]bool{}
+	const marker = "This reverts commit "
+	for _, line := range strings.Split(msg, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), marker)
+		if !ok || len(rest) < 40 {
+			continue
+		}
+		if h := strings.ToLower(rest[:40]); plumbing.IsHash(h) {
+			out[h] = true
+		}
+	}
+	return out
+}

@@ -1,0 +1,171 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// PushMode says how a change lands on its target branch.
+type PushMode int
+
+const (
+	// FastForward builds on the target branch's tip and moves the branch
+	// forward only if it still has that tip.
+	FastForward PushMode = iota
+	// CreateBranch builds on Target.Base's tip and creates Target.Branch,
+	// which must not exist yet (a new PR branch).
+	CreateBranch
+	// ForceBranch builds on Target.Base's tip and replaces whatever
+	// Target.Branch holds (the bot's own PR branch), still as a
+	// compare-and-swap on the value the server showed.
+	ForceBranch
+)
+
+// Target says where a change is built and pushed.
+type Target struct {
+	Branch string   // branch to update
+	Base   string   // branch to build on for CreateBranch/ForceBranch
+	Mode   PushMode // default FastForward
+	// MaxAttempts bounds the fetch-rebuild-push loop on lost races; 0 means 5.
+	MaxAttempts int
+}
+
+func (t Target) base() string {
+	if t.Mode == FastForward || t.Base == "" {
+		return t.Branch
+	}
+	return t.Base
+}
+
+func (t Target) validate() error {
+	if t.Branch == "" {
+		return errors.New("target has no branch")
+	}
+	if !plumbing.NewBranchReferenceName(t.Branch).IsBranch() {
+		return fmt.Errorf("bad branch name %q", t.Branch)
+	}
+	if t.Mode == FastForward && t.Base != "" && t.Base != t.Branch {
+		return fmt.Errorf("fast-forward of %s cannot build on another branch %s", t.Branch, t.Base)
+	}
+	if t.Mode != FastForward && t.Base == "" {
+		return fmt.Errorf("creating or force-updating %s needs a base branch", t.Branch)
+	}
+	return nil
+}
+
+// Result describes a pushed commit.
+type Result struct {
+	Commit   plumbing.Hash // the new commit, now the tip of Target.Branch
+	Parent   plumbing.Hash // the base it was built on
+	Attempts int           // pushes tried (1 unless races were lost)
+}
+
+// buildFunc builds a commit on base and returns it; objs collects the new
+// objects. Returning an error stops the loop (sentinels pass through).
+type buildFunc func(ctx context.Context, objs *objectSet, base *CommitInfo) (plumbing.Hash, error)
+
+// Update applies edit to the tree of the base branch's tip, commits it with
+// meta on top of that tip and pushes it to target. If someone else pushed
+// first, it fetches, re-runs edit on the new tip and tries again, up to
+// target.MaxAttempts times. An edit that changes nothing gives
+// ErrNothingToCommit and pushes nothing. edit may be called several times and
+// must start from the editor it is given each time.
+func (r *Repo) Update(ctx context.Context, target Target, meta CommitMeta, edit func(*TreeEditor) error) (*Result, error) {
+	if err := meta.validate(); err != nil {
+		return nil, fmt.Errorf("update %s: %w", target.Branch, err)
+	}
+	return r.land(ctx, target, func(ctx context.Context, objs *objectSet, base *CommitInfo) (plumbing.Hash, error) {
+		ed := newTreeEditor(objs, base.Tree)
+		if err := edit(ed); err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("edit: %w", err)
+		}
+		tree, err := ed.Write()
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("write tree: %w", err)
+		}
+		if tree == base.Tree {
+			return plumbing.ZeroHash, ErrNothingToCommit
+		}
+		return buildCommit(objs, tree, []plumbing.Hash{base.Hash}, meta)
+	})
+}
+
+// land runs the build-push loop shared by Update and Revert.
+func (r *Repo) land(ctx context.Context, target Target, build buildFunc) (*Result, error) {
+	if err := target.validate(); err != nil {
+		return nil, err
+	}
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
+	max := target.MaxAttempts
+	if max <= 0 {
+		max = 5
+	}
+	var lastErr error
+	for attempt := 1; attempt <= max; attempt++ {
+		res, err := r.landOnce(ctx, target, build)
+		if err == nil {
+			res.Attempts = attempt
+			return res, nil
+		}
+		var rej *PushRejectedError
+		if !errors.As(err, &rej) || !rej.Stale {
+			return nil, err
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, max, lastErr)
+}
+
+func (r *Repo) landOnce(ctx context.Context, target Target, build buildFunc) (*Result, error) {
+	ps, err := r.openPush(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer ps.Close()
+	baseName := target.base()
+	baseTip, ok := ps.tips[baseName]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", baseName, ErrBranchMissing)
+	}
+	old, exists := ps.tips[target.Branch]
+	switch target.Mode {
+	case CreateBranch:
+		if exists {
+			return nil, fmt.Errorf("create %s: %w", target.Branch, ErrBranchExists)
+		}
+	case ForceBranch:
+	default:
+		old = baseTip
+	}
+	if !r.hasObject(baseTip) {
+		if _, err := r.fetch(ctx, FetchOptions{Branches: []string{baseName}}); err != nil {
+			return nil, err
+		}
+	}
+	objs := newObjectSet(r)
+	base, err := objs.commit(baseTip)
+	if err != nil {
+		return nil, fmt.Errorf("read tip of %s: %w", baseName, err)
+	}
+	commit, err := build(ctx, objs, base)
+	if err != nil {
+		return nil, err
+	}
+	if err := ps.update(ctx, target.Branch, old, commit, objs); err != nil {
+		return nil, err
+	}
+	if err := objs.persist(); err != nil {
+		return nil, err
+	}
+	if err := r.setTip(baseName, baseTip); err != nil {
+		return nil, err
+	}
+	if err := r.setTip(target.Branch, commit); err != nil {
+		return nil, err
+	}
+	return &Result{Commit: commit, Parent: baseTip}, nil
+}
