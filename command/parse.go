@@ -1,0 +1,307 @@
+package command
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/ensignbot/ensign/policy"
+)
+
+// Bounds on what one comment can ask for.
+const (
+	// MaxCommands is how many commands of one comment are run; the rest are
+	// answered with a note and not run.
+	MaxCommands = 10
+	// maxReasonRunes bounds a /hold reason.
+	maxReasonRunes = 200
+	// maxTextRunes bounds the command text quoted back in replies.
+	maxTextRunes = 80
+	// maxWordLen bounds the words considered as possible typos of commands.
+	maxWordLen = 20
+)
+
+// Command is one command line found in a comment.
+type Command struct {
+	// Name is the policy command name (policy.CommandHold, ...,
+	// policy.CommandPromoteNow for "/promote now"), or the word as written
+	// (lowercased) when Unknown.
+	Name string
+	// Arg is the /hold reason or the /rollback SHA (lowercase); empty
+	// otherwise.
+	Arg string
+	// Text is the command line as written, trimmed and bounded, for quoting
+	// in replies.
+	Text string
+	// Unknown marks a /word that is not a command but looks meant for ensign
+	// (a likely typo, or addressed as /ensign); it is answered with help.
+	Unknown bool
+	// Problem, when not empty, says why a known command is malformed; it is
+	// answered with this and not run.
+	Problem string
+}
+
+// verbs maps the word after "/" to the command it names.
+var verbs = map[string]string{
+	"help":     policy.CommandHelp,
+	"status":   policy.CommandStatus,
+	"hold":     policy.CommandHold,
+	"unhold":   policy.CommandUnhold,
+	"promote":  policy.CommandPromote,
+	"rollback": policy.CommandRollback,
+}
+
+// Parse returns the commands in a comment body, in order. A command is a line
+// that starts (after at most three spaces) with "/" and a command word,
+// followed by whitespace or the end of the line. Lines in fenced code blocks,
+// indented code, block quotes and HTML comments never count, nor do words
+// glued to other characters ("/holdx", "/hold.", "/etc/passwd") or a slash
+// followed by a space ("/ hold"). At most MaxCommands commands are returned,
+// plus one Problem entry noting the rest were not run.
+//
+// Parse does work linear in len(body) and never panics.
+func Parse(body string) []Command {
+	var (
+		out     []Command
+		fence   string // the open code fence ("```" or "~~~..."), if any
+		comment bool   // inside a multi-line HTML comment
+		extra   int
+	)
+	for len(body) > 0 {
+		line := body
+		body = ""
+		// CommonMark ends lines at \n, \r\n or a lone \r.
+		if i := strings.IndexAny(line, "\r\n"); i >= 0 {
+			next := i + 1
+			if line[i] == '\r' && next < len(line) && line[next] == '\n' {
+				next++
+			}
+			line, body = line[:i], line[next:]
+		}
+		if comment {
+			if strings.Contains(line, "-->") {
+				comment = false
+			}
+			continue
+		}
+		indent := leadingSpaces(line)
+		if indent < 0 || indent > 3 {
+			continue // indented code (or a tab)
+		}
+		rest := line[indent:]
+		if fence != "" {
+			if isFenceClose(rest, fence) {
+				fence = ""
+			}
+			continue
+		}
+		if f := fenceOpen(rest); f != "" {
+			fence = f
+			continue
+		}
+		if opensComment(rest) {
+			comment = true
+		}
+		if !strings.HasPrefix(rest, "/") {
+			continue
+		}
+		cmd, ok := parseLine(rest)
+		if !ok {
+			continue
+		}
+		if len(out) >= MaxCommands {
+			extra++
+			continue
+		}
+		out = append(out, cmd)
+	}
+	if extra > 0 {
+		out = append(out, Command{
+			Problem: "only the first " + strconv.Itoa(MaxCommands) + " commands of a comment are run; " + strconv.Itoa(extra) + " more were not run",
+		})
+	}
+	return out
+}
+
+// leadingSpaces counts leading spaces; a tab before the first non-space
+// character means indented code and yields -1.
+func leadingSpaces(line string) int {
+	for i := 0; i < len(line); i++ {
+		switch line[i] {
+		case ' ':
+		case '\t':
+			return -1
+		default:
+			return i
+		}
+	}
+	return len(line)
+}
+
+// fenceOpen returns the fence a line opens ("```", "~~~~", ...), or "".
+func fenceOpen(s string) string {
+	if len(s) < 3 || (s[0] != '`' && s[0] != '~') {
+		return ""
+	}
+	n := 0
+	for n < len(s) && s[n] == s[0] {
+		n++
+	}
+	if n < 3 {
+		return ""
+	}
+	// A backtick fence's info string may not contain backticks.
+	if s[0] == '`' && strings.Contains(s[n:], "`") {
+		return ""
+	}
+	return s[:n]
+}
+
+// isFenceClose reports whether s closes fence: at least as many of the same
+// character and nothing else but spaces.
+func isFenceClose(s, fence string) bool {
+	n := 0
+	for n < len(s) && s[n] == fence[0] {
+		n++
+	}
+	return n >= len(fence) && strings.TrimSpace(s[n:]) == ""
+}
+
+// opensComment reports whether s leaves an HTML comment open at its end.
+func opensComment(s string) bool {
+	i := strings.LastIndex(s, "<!--")
+	return i >= 0 && !strings.Contains(s[i+4:], "-->")
+}
+
+// parseLine parses a line starting with "/". ok is false for lines that are
+// not meant for ensign.
+func parseLine(line string) (Command, bool) {
+	word, args, _ := strings.Cut(line[1:], " ")
+	if w, a, found := strings.Cut(word, "\t"); found {
+		word, args = w, a+" "+args
+	}
+	args = strings.TrimSpace(args)
+	if word == "" || !isWord(word) {
+		return Command{}, false
+	}
+	word = strings.ToLower(word)
+	text := bound(strings.TrimSpace(line), maxTextRunes)
+	name, known := verbs[word]
+	if !known {
+		if word == "ensign" || likelyTypo(word) {
+			return Command{Name: bound(word, maxWordLen), Text: text, Unknown: true}, true
+		}
+		return Command{}, false
+	}
+	cmd := Command{Name: name, Text: text}
+	switch name {
+	case policy.CommandHelp:
+		// Anything after /help is ignored: help is always the same.
+	case policy.CommandStatus, policy.CommandUnhold:
+		if args != "" {
+			cmd.Problem = "/" + word + " takes no arguments"
+		}
+	case policy.CommandHold:
+		cmd.Arg = bound(args, maxReasonRunes)
+	case policy.CommandPromote:
+		switch {
+		case args == "":
+		case strings.EqualFold(args, "now"):
+			cmd.Name = policy.CommandPromoteNow
+		default:
+			cmd.Problem = "usage: /promote, or /promote now to override a closed promotion window"
+		}
+	case policy.CommandRollback:
+		switch {
+		case args == "":
+		case isSHA(args):
+			cmd.Arg = strings.ToLower(args)
+		default:
+			cmd.Problem = "usage: /rollback, or /rollback <commit sha> (7 to 40 hex digits)"
+		}
+	}
+	return cmd, true
+}
+
+// isWord reports whether w is made only of ASCII letters, digits, '-' and
+// '_', so that "/hold." or "/etc/passwd" are not commands.
+func isWord(w string) bool {
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func isSHA(s string) bool {
+	if len(s) < 7 || len(s) > 40 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// likelyTypo reports whether an unknown word is probably a mistyped command:
+// within two edits of one, but not a command with more glued on ("/holdx",
+// "/promoted"), which is more likely another tool's command.
+func likelyTypo(w string) bool {
+	if len(w) < 3 || len(w) > maxWordLen {
+		return false
+	}
+	for verb := range verbs {
+		if strings.HasPrefix(w, verb) {
+			return false
+		}
+	}
+	for verb := range verbs {
+		if editDistance(w, verb) <= 2 {
+			return true
+		}
+	}
+	return false
+}
+
+// editDistance is the Levenshtein distance of two short ASCII strings.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// bound cuts s to at most n runes, marking a cut with "…", and drops
+// invalid UTF-8.
+func bound(s string, n int) string {
+	s = strings.ToValidUTF8(s, "")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i, count := 0, 0
+	for i = range s {
+		if count == n {
+			break
+		}
+		count++
+	}
+	return s[:i] + "…"
+}

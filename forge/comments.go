@@ -1,0 +1,199 @@
+package forge
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"code.gitea.io/sdk/gitea"
+)
+
+// Hidden markers that key the bot's own comments. A marker is the first line
+// of the comment body; only comments written by the bot's account count.
+const (
+	// StatusMarker keys the one status comment per pull request.
+	StatusMarker = "<!-- ensign:status -->"
+	// CloseMarker keys the comment left when closing a superseded pull request.
+	CloseMarker = "<!-- ensign:close -->"
+)
+
+var markerRE = regexp.MustCompile(`^<!-- ensign:[a-z0-9][a-z0-9:_-]* -->$`)
+
+// ReplyMarker returns the marker of the bot's answer to the comment with the
+// given ID, so a repeated delivery updates that answer instead of adding one.
+func ReplyMarker(commentID int64) string {
+	return "<!-- ensign:reply:" + strconv.FormatInt(commentID, 10) + " -->"
+}
+
+// Comment is a comment on a pull request or issue.
+type Comment struct {
+	ID     int64
+	Author string
+	// Body is the comment text; for the bot's marker-keyed comments it is the
+	// text after the marker line.
+	Body string
+	URL  string
+}
+
+func checkMarker(marker string) error {
+	if !markerRE.MatchString(marker) {
+		return fmt.Errorf("invalid comment marker %q (want <!-- ensign:name -->)", marker)
+	}
+	return nil
+}
+
+// markedText returns the text after marker if body is keyed by it.
+func markedText(body, marker string) (string, bool) {
+	body = strings.ReplaceAll(body, "\r\n", "\n")
+	if body == marker {
+		return "", true
+	}
+	if rest, ok := strings.CutPrefix(body, marker+"\n"); ok {
+		return rest, true
+	}
+	return "", false
+}
+
+// ListComments returns the comments on a pull request or issue, oldest first.
+func (c *Client) ListComments(ctx context.Context, repo Repo, number int64) ([]Comment, error) {
+	var out []Comment
+	for page := 1; page <= maxPages; {
+		var next int
+		err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
+			cs, resp, err := api.ListIssueComments(repo.Owner, repo.Name, number, gitea.ListIssueCommentOptions{
+				ListOptions: gitea.ListOptions{Page: page, PageSize: pageSize},
+			})
+			if err != nil {
+				return resp, err
+			}
+			for _, cm := range cs {
+				out = append(out, toComment(cm))
+			}
+			next = resp.NextPage
+			return resp, nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list comments of %s#%d: %w", repo, number, err)
+		}
+		if next <= page {
+			break
+		}
+		page = next
+	}
+	return out, nil
+}
+
+func toComment(cm *gitea.Comment) Comment {
+	out := Comment{ID: cm.ID, Body: cm.Body, URL: cm.HTMLURL}
+	if cm.Poster != nil {
+		out.Author = cm.Poster.UserName
+	}
+	return out
+}
+
+// FindComment returns the bot's comment keyed by marker, with Body holding
+// the text after the marker line.
+func (c *Client) FindComment(ctx context.Context, repo Repo, number int64, marker string) (Comment, bool, error) {
+	if err := checkMarker(marker); err != nil {
+		return Comment{}, false, err
+	}
+	self, err := c.Self(ctx)
+	if err != nil {
+		return Comment{}, false, fmt.Errorf("find bot comment on %s#%d: %w", repo, number, err)
+	}
+	all, err := c.ListComments(ctx, repo, number)
+	if err != nil {
+		return Comment{}, false, fmt.Errorf("find bot comment: %w", err)
+	}
+	for _, cm := range all {
+		if !strings.EqualFold(cm.Author, self) {
+			continue
+		}
+		if text, ok := markedText(cm.Body, marker); ok {
+			cm.Body = text
+			return cm, true, nil
+		}
+	}
+	return Comment{}, false, nil
+}
+
+// UpsertComment makes the bot's comment keyed by marker read text: it edits
+// the existing one in place, leaves it alone if it already reads text, or
+// creates it. created reports whether a new comment was posted.
+func (c *Client) UpsertComment(ctx context.Context, repo Repo, number int64, marker, text string) (Comment, bool, error) {
+	if err := checkMarker(marker); err != nil {
+		return Comment{}, false, err
+	}
+	unlock := c.locks.lock(fmt.Sprintf("%s#%d %s", repo, number, marker))
+	defer unlock()
+	return c.upsertLocked(ctx, repo, number, marker, text)
+}
+
+func (c *Client) upsertLocked(ctx context.Context, repo Repo, number int64, marker, text string) (Comment, bool, error) {
+	existing, found, err := c.FindComment(ctx, repo, number, marker)
+	if err != nil {
+		return Comment{}, false, fmt.Errorf("upsert bot comment on %s#%d: %w", repo, number, err)
+	}
+	body := marker + "\n" + text
+	if found {
+		if existing.Body == text {
+			return existing, false, nil
+		}
+		var out Comment
+		err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
+			cm, resp, err := api.EditIssueComment(repo.Owner, repo.Name, existing.ID, gitea.EditIssueCommentOption{Body: body})
+			if err == nil {
+				out = toComment(cm)
+			}
+			return resp, err
+		})
+		if err != nil {
+			return Comment{}, false, fmt.Errorf("edit bot comment %d on %s#%d: %w", existing.ID, repo, number, err)
+		}
+		out.Body = text
+		return out, false, nil
+	}
+	var out Comment
+	err = c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
+		cm, resp, err := api.CreateIssueComment(repo.Owner, repo.Name, number, gitea.CreateIssueCommentOption{Body: body})
+		if err == nil {
+			out = toComment(cm)
+		}
+		return resp, err
+	})
+	if err != nil {
+		return Comment{}, false, fmt.Errorf("post bot comment on %s#%d: %w", repo, number, err)
+	}
+	out.Body = text
+	return out, true, nil
+}
+
+// SetStatusSection sets one named section of the pull request's status
+// comment (the bot's comment keyed by StatusMarker) to text, creating the
+// comment if needed; empty text removes the section. Sections keep their
+// order; a new one goes last. Updates of one pull request's status comment
+// are serialized within this process.
+func (c *Client) SetStatusSection(ctx context.Context, repo Repo, number int64, section, text string) error {
+	if !sectionNameRE.MatchString(section) {
+		return fmt.Errorf("set status section %q on %s#%d: invalid section name", section, repo, number)
+	}
+	unlock := c.locks.lock(fmt.Sprintf("%s#%d %s", repo, number, StatusMarker))
+	defer unlock()
+	existing, found, err := c.FindComment(ctx, repo, number, StatusMarker)
+	if err != nil {
+		return fmt.Errorf("set status section %q: %w", section, err)
+	}
+	if !found && text == "" {
+		return nil
+	}
+	body := SetSection(existing.Body, section, text)
+	if found && body == existing.Body {
+		return nil
+	}
+	if _, _, err := c.upsertLocked(ctx, repo, number, StatusMarker, body); err != nil {
+		return fmt.Errorf("set status section %q: %w", section, err)
+	}
+	return nil
+}
