@@ -192,7 +192,7 @@ func TestGolden(t *testing.T) {
 			if report != string(wantR) {
 				t.Errorf("report mismatch\n--- got ---\n%s--- want ---\n%s", report, wantR)
 			}
-			if bytes.Equal(input, want) && report != "" {
+			if bytes.Equal(input, want) && report != "" && a.Op != "images" && a.Op != "getPath" {
 				t.Errorf("report lists changes but the file is unchanged")
 			}
 		})

@@ -361,21 +361,22 @@ func (f *File) editEntry(e *editor, v *imagesView, i int, img Image, fields Fiel
 		return ch, newErr(f.name, en.item.Line, key, ErrUnsupported, "entry is shared through an anchor and alias")
 	}
 	m, flow := en.m, en.m.Style&yaml.FlowStyle != 0 || v.seq.Style&yaml.FlowStyle != 0
-	removed := map[string]bool{}
-	for _, k := range imageKeys[1:] {
-		if ch.New.get(k.field) == "" && fields&k.field != 0 {
-			removed[k.key] = true
-		}
-	}
-	for n, k := range imageKeys[1:] {
-		if fields&k.field == 0 || ch.Old.get(k.field) == ch.New.get(k.field) {
-			continue
-		}
-		want := ch.New.get(k.field)
+	// prevTree/prevPos track where a missing key goes: after the closest
+	// earlier key (in imageKeys order) that stays, and after keys inserted
+	// there before it.
+	var prevTree, prevPos *yaml.Node
+	for _, k := range imageKeys {
 		j, err := f.lookup(m, k.key, key+"."+k.key)
 		if err != nil {
 			return ch, err
 		}
+		if k.field == 0 || fields&k.field == 0 || ch.Old.get(k.field) == ch.New.get(k.field) {
+			if j >= 0 {
+				prevTree, prevPos = m.Content[j], m.Content[j]
+			}
+			continue
+		}
+		want := ch.New.get(k.field)
 		switch {
 		case j >= 0 && want == "":
 			err = e.removePair(m, j, flow)
@@ -385,16 +386,12 @@ func (f *File) editEntry(e *editor, v *imagesView, i int, img Image, fields Fiel
 				return ch, newErr(f.name, val.Line, key+"."+k.key, ErrUnsupported, "value is shared through an anchor and alias")
 			}
 			err = e.setScalar(val, f.indentOr(m, flow), flow, want, tagStr)
+			prevTree, prevPos = m.Content[j], m.Content[j]
 		case want != "":
-			// Insert after the closest earlier key in imageKeys order that stays.
-			after := -1
-			for _, prev := range slices.Backward(imageKeys[:n+1]) {
-				if p, _ := f.lookup(m, prev.key, ""); p >= 0 && !removed[prev.key] {
-					after = p
-					break
-				}
+			if prevPos == nil {
+				prevTree, prevPos = lastKey(m), lastKey(m)
 			}
-			err = e.insertPair(m, after, pair{key: k.key, value: want, style: v.style(f, k.key)}, flow)
+			prevTree, err = e.insertPair(m, prevTree, prevPos, pair{key: k.key, value: want, style: v.style(f, k.key)}, flow)
 		}
 		if err != nil {
 			return ch, withKey(err, key+"."+k.key)

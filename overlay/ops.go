@@ -148,51 +148,57 @@ func (e *editor) removePair(m *yaml.Node, i int, flow bool) error {
 	return nil
 }
 
-// insertPair adds key: value to mapping m after the pair whose key is
-// m.Content[after] (after < 0 means after the last pair). Block mappings get
-// a new line at the indentation of the existing keys.
-func (e *editor) insertPair(m *yaml.Node, after int, p pair, flow bool) error {
+// insertPair adds key: value to mapping m. In the text it goes right after
+// the pair whose key is posKey (nil: at the start of an empty flow mapping);
+// in the tree right after prevKey, which differs from posKey only when an
+// earlier insertPair of the same edit put a pair at the same place. Block
+// mappings get a new line at the indentation of the existing keys. It
+// returns the new key node.
+func (e *editor) insertPair(m, prevKey, posKey *yaml.Node, p pair, flow bool) (*yaml.Node, error) {
 	f := e.f
 	lines, err := renderPairs([]pair{p}, flow)
 	if err != nil {
-		return f.nodeErr(m, ErrInvalid, "%v", err)
+		return nil, f.nodeErr(m, ErrInvalid, "%v", err)
 	}
-	var prevKey *yaml.Node
-	if after < 0 && len(m.Content) > 0 {
-		after = len(m.Content) - 2
-	}
-	if after >= 0 {
-		prevKey = m.Content[after]
-	}
+	keyNode := scalarNode(p.key, tagStr)
 	mut := func() {
 		j := 0
 		if prevKey != nil {
 			j = keyIndex(m, prevKey) + 2
 		}
-		m.Content = slices.Insert(m.Content, j, scalarNode(p.key, tagStr), scalarNode(p.value, p.valueTag()))
+		m.Content = slices.Insert(m.Content, j, keyNode, scalarNode(p.value, p.valueTag()))
 	}
-	if flow {
-		if prevKey == nil {
-			open := f.flowOpen(m)
-			e.add(open+1, open+1, lines[0], mut)
-			return nil
+	if posKey == nil {
+		if !flow || len(m.Content) > 0 {
+			return nil, f.nodeErr(m, ErrUnsupported, "cannot insert at the start of a mapping")
 		}
-		end, err := f.nodeEnd(m.Content[after+1], -1, true)
+		open := f.flowOpen(m)
+		e.add(open+1, open+1, lines[0], mut)
+		return keyNode, nil
+	}
+	val := m.Content[keyIndex(m, posKey)+1]
+	if flow {
+		end, err := f.nodeEnd(val, -1, true)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		e.add(end, end, ", "+lines[0], mut)
-		return nil
+		return keyNode, nil
 	}
-	if prevKey == nil {
-		return f.nodeErr(m, ErrUnsupported, "empty block mapping")
-	}
-	end, err := f.nodeEnd(m.Content[after+1], f.indent(m), false)
+	end, err := f.nodeEnd(val, f.indent(m), false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	e.linesAfter(end, []string{strings.Repeat(" ", f.indent(m)) + lines[0]}, mut)
-	return nil
+	return keyNode, nil
+}
+
+// lastKey returns the key node of m's last pair, or nil.
+func lastKey(m *yaml.Node) *yaml.Node {
+	if len(m.Content) < 2 {
+		return nil
+	}
+	return m.Content[len(m.Content)-2]
 }
 
 // seqStyle is how a block sequence of mappings is laid out.

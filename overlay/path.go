@@ -279,7 +279,7 @@ func (f *File) setPath(sel Selector, path, value, tag string) (PathChange, error
 		if loc.last.kind != segKey {
 			return ch, newErr(f.name, loc.parent.Line, path, ErrNotFound, "missing")
 		}
-		if err := e.insertPair(loc.parent, -1, pair{key: loc.last.key, value: value, tag: tag}, loc.flow); err != nil {
+		if _, err := e.insertPair(loc.parent, lastKey(loc.parent), lastKey(loc.parent), pair{key: loc.last.key, value: value, tag: tag}, loc.flow); err != nil {
 			return ch, withKey(err, path)
 		}
 	} else {
