@@ -45,6 +45,18 @@ build() {
 build_gitea() {
   CGO_ENABLED=1 build gitea gitea . "$GITEA_VERSION" \
     -tags 'sqlite sqlite_unlock_notify' -ldflags "-s -w -X main.version=$GITEA_VERSION"
+  # Without the bindata tag Gitea reads its templates and options from disk.
+  local static="$bin/gitea-static"
+  if [[ ! -f "$static/.version" || "$(cat "$static/.version")" != "$GITEA_VERSION" ]]; then
+    local src
+    src=$(cd "$here/gitea" && go list -m -f '{{.Dir}}' code.gitea.io/gitea)
+    rm -rf "$static" "$static.tmp"
+    mkdir -p "$static.tmp"
+    cp -R "$src/options" "$src/templates" "$src/public" "$static.tmp/"
+    chmod -R u+w "$static.tmp"
+    echo "$GITEA_VERSION" >"$static.tmp/.version"
+    mv "$static.tmp" "$static"
+  fi
 }
 
 build_kube() {

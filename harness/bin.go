@@ -1,0 +1,103 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// Versions of the servers the harness builds and runs.
+const (
+	GiteaVersion      = "v1.26.0"
+	KubernetesVersion = "v1.37.2"
+	EtcdVersion       = "v3.7.3"
+)
+
+// BinDir is the directory holding the harness binaries: $ENSIGN_HARNESS_CACHE/bin,
+// by default ~/.cache/ensign-harness/bin (where harness/build/build.sh puts them).
+func BinDir() string {
+	return filepath.Join(cacheDir(), "bin")
+}
+
+func cacheDir() string {
+	if d := os.Getenv("ENSIGN_HARNESS_CACHE"); d != "" {
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "ensign-harness")
+	}
+	return filepath.Join(home, ".cache", "ensign-harness")
+}
+
+// ErrNoBinaries reports that a harness binary has not been built.
+var ErrNoBinaries = errors.New("harness binaries not built (run harness/build/build.sh)")
+
+// binary returns the path of a harness binary, or an error wrapping ErrNoBinaries.
+func binary(name string) (string, error) {
+	p := filepath.Join(BinDir(), name)
+	if st, err := os.Stat(p); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		return "", fmt.Errorf("%s not found at %s: %w", name, p, ErrNoBinaries)
+	}
+	return p, nil
+}
+
+// giteaStaticDir is the copy of Gitea's options/ and templates/ that build.sh
+// places next to the binary; Gitea built without the bindata tag needs it.
+func giteaStaticDir() (string, error) {
+	d := filepath.Join(BinDir(), "gitea-static")
+	if _, err := os.Stat(filepath.Join(d, "options")); err != nil {
+		return "", fmt.Errorf("gitea static assets not found at %s: %w", d, ErrNoBinaries)
+	}
+	return d, nil
+}
+
+var moduleDirs sync.Map // module path -> dir
+
+// moduleDir returns the module cache directory of a dependency of ensign, as
+// `go list -m` reports it from the repository root.
+func moduleDir(module string) (string, error) {
+	if d, ok := moduleDirs.Load(module); ok {
+		return d.(string), nil
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module)
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("locate module %s: %w", module, err)
+	}
+	d := strings.TrimSpace(string(out))
+	if d == "" {
+		return "", fmt.Errorf("locate module %s: not downloaded (run go mod download)", module)
+	}
+	moduleDirs.Store(module, d)
+	return d, nil
+}
+
+// repoRoot finds ensign's repository root by walking up from the working
+// directory to the go.mod that declares the ensign module.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.HasPrefix(string(data), "module github.com/ensignbot/ensign\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("ensign repository root not found above the working directory")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,146 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(childModeEnv); mode != "" {
+		childMain(m, mode)
+		return
+	}
+	os.Exit(Main(m))
+}
+
+const (
+	childModeEnv  = "ENSIGN_HARNESS_TEST_CHILD"
+	childStateEnv = "ENSIGN_HARNESS_TEST_STATE"
+)
+
+// childState is what a child test process reports once its servers run.
+type childState struct {
+	Pid     int
+	Scratch string
+}
+
+// childMain starts both servers, reports them, then dies the way mode says.
+func childMain(m *testing.M, mode string) {
+	ctx := context.Background()
+	if _, err := StartGitea(ctx, GiteaOptions{}); err != nil {
+		fmt.Fprintln(os.Stderr, "child: gitea:", err)
+		os.Exit(3)
+	}
+	if _, err := StartKube(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "child: kube:", err)
+		os.Exit(3)
+	}
+	root, _ := scratch()
+	data, _ := json.Marshal(childState{Pid: os.Getpid(), Scratch: root})
+	if err := os.WriteFile(os.Getenv(childStateEnv), data, 0o600); err != nil {
+		os.Exit(3)
+	}
+	switch mode {
+	case "panic":
+		panic("child panics with servers running")
+	case "timeout":
+		os.Exit(m.Run()) // runs only TestChildBlocks, under a short -test.timeout
+	default: // "kill": wait to be killed
+		select {}
+	}
+}
+
+// TestChildBlocks only runs inside a child process, where it outlives the
+// child's -test.timeout.
+func TestChildBlocks(t *testing.T) {
+	if os.Getenv(childModeEnv) == "" {
+		t.Skip("runs only as the child of TestNoServerOutlivesItsOwner")
+	}
+	select {}
+}
+
+// TestNoServerOutlivesItsOwner starts both servers in a child test process,
+// ends that process by a panic, a test timeout and SIGKILL, and checks that
+// no gitea, etcd or kube-apiserver process and no scratch directory remain.
+func TestNoServerOutlivesItsOwner(t *testing.T) {
+	Gitea(t) // skips or fails like every integration test when binaries are absent
+	Kube(t)
+	for _, mode := range []string{"panic", "timeout", "kill"} {
+		t.Run(mode, func(t *testing.T) {
+			state := filepath.Join(t.TempDir(), "state.json")
+			args := []string{"-test.run=^TestChildBlocks$", "-test.timeout=2s"}
+			cmd := exec.Command(os.Args[0], args...)
+			cmd.Env = append(withoutOwner(os.Environ()), childModeEnv+"="+mode, childStateEnv+"="+state)
+			out, err := os.Create(filepath.Join(t.TempDir(), "child.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Close()
+			cmd.Stdout, cmd.Stderr = out, out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var st childState
+			deadline := time.Now().Add(2 * time.Minute)
+			for {
+				data, err := os.ReadFile(state)
+				if err == nil && json.Unmarshal(data, &st) == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					_ = cmd.Process.Kill()
+					t.Fatalf("child did not start its servers: %s", childLog(out.Name()))
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			owned, err := OwnedProcesses(st.Pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(owned) < 3 {
+				t.Fatalf("child owns %d processes (%s), want gitea, etcd and kube-apiserver", len(owned), describe(owned))
+			}
+			if mode == "kill" {
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+			}
+			err = cmd.Wait()
+			if err == nil {
+				t.Fatalf("child exited cleanly in mode %s; want a failure", mode)
+			}
+			deadline = time.Now().Add(15 * time.Second)
+			for {
+				left, _ := OwnedProcesses(st.Pid)
+				_, statErr := os.Stat(st.Scratch)
+				if len(left) == 0 && os.IsNotExist(statErr) {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after the child died (%v): processes %v remain (%s), scratch dir stat: %v", err, left, describe(left), statErr)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
+}
+
+func childLog(path string) string {
+	data, _ := os.ReadFile(path)
+	return lastLines(string(data), 20)
+}
+
+func describe(pids []int) string {
+	s := ""
+	for _, p := range pids {
+		exe, _ := os.Readlink("/proc/" + strconv.Itoa(p) + "/exe")
+		s += fmt.Sprintf("%d=%s ", p, exe)
+	}
+	return s
+}
