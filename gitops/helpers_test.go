@@ -3,6 +3,7 @@ package gitops
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -82,6 +83,7 @@ func newGitServer(t testing.TB) *gitServer {
 			"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1",
 			"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
 		},
+		Stderr: io.Discard, // the server's own rejection messages
 	}
 	gs := &gitServer{root: root, srv: httptest.NewServer(h)}
 	t.Cleanup(gs.srv.Close)

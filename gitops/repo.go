@@ -12,8 +12,8 @@ import (
 	"strings"
 	"sync"
 
-	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-billy/v5/osfs"
+	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -83,7 +83,9 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	}
 	st := filesystem.NewStorageWithOptions(osfs.New(opts.Dir),
 		cache.NewObjectLRU(cache.FileSize(cacheBytes)),
-		filesystem.Options{ExclusiveAccess: true, KeepDescriptors: true})
+		// ExclusiveAccess is left off: with it, go-git's HasEncodedObject
+		// misses packed objects (its loose-object cache answers first).
+		filesystem.Options{KeepDescriptors: true})
 	if _, err := os.Stat(filepath.Join(opts.Dir, "HEAD")); errors.Is(err, os.ErrNotExist) {
 		if _, err := git.Init(st, nil); err != nil {
 			return nil, fmt.Errorf("open repo cache: init %s: %w", opts.Dir, err)

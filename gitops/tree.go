@@ -144,8 +144,11 @@ func (t *TreeEditor) WriteFileMode(p string, data []byte, mode filemode.FileMode
 	if mode != filemode.Regular && mode != filemode.Executable && mode != filemode.Symlink {
 		return fmt.Errorf("write %s: unsupported mode %o", p, mode)
 	}
-	h := t.objs.putBlob(data)
-	return t.setEntry(p, mode, h)
+	if err := t.setEntry(p, mode, plumbing.ComputeHash(plumbing.BlobObject, data)); err != nil {
+		return err
+	}
+	t.objs.putBlob(data)
+	return nil
 }
 
 // setEntry places (mode, hash) at p, creating parents; a zero hash removes.
