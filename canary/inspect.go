@@ -1,0 +1,140 @@
+package canary
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Container is one container of a canary's target workload and its image.
+type Container struct {
+	Name  string `json:"name"`
+	Image string `json:"image"`
+}
+
+// Inspector reads a cluster's view of a canary through its API server.
+type Inspector struct {
+	Client kubernetes.Interface
+	// Component names the event source (default "ensign").
+	Component string
+}
+
+// TargetImages returns the containers (init containers first, then the
+// others, each in spec order) of the workload a canary targets: the version
+// the canary analysed. Deployments and DaemonSets are supported, as Flagger
+// supports them.
+func (in Inspector) TargetImages(ctx context.Context, c *flaggerv1.Canary) ([]Container, error) {
+	ref := c.Spec.TargetRef
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var spec corev1.PodSpec
+	switch ref.Kind {
+	case "Deployment":
+		d, err := in.Client.AppsV1().Deployments(c.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("read target deployment %s/%s of canary %s: %w", c.Namespace, ref.Name, c.Name, err)
+		}
+		spec = d.Spec.Template.Spec
+	case "DaemonSet":
+		d, err := in.Client.AppsV1().DaemonSets(c.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("read target daemonset %s/%s of canary %s: %w", c.Namespace, ref.Name, c.Name, err)
+		}
+		spec = d.Spec.Template.Spec
+	default:
+		return nil, fmt.Errorf("canary %s/%s targets a %s, which ensign cannot read images from (Deployment and DaemonSet are supported)", c.Namespace, c.Name, ref.Kind)
+	}
+	var out []Container
+	for _, ct := range spec.InitContainers {
+		out = append(out, Container{Name: ct.Name, Image: ct.Image})
+	}
+	for _, ct := range spec.Containers {
+		out = append(out, Container{Name: ct.Name, Image: ct.Image})
+	}
+	return out, nil
+}
+
+// Event is a Kubernetes event about a canary, reduced to what a report shows.
+type Event struct {
+	Time    time.Time `json:"time"`
+	Reason  string    `json:"reason"`
+	Message string    `json:"message"`
+	Count   int32     `json:"count"`
+}
+
+// WarningEvents returns up to limit of the canary's most recent Warning
+// events, newest first.
+func (in Inspector) WarningEvents(ctx context.Context, c *flaggerv1.Canary, limit int) ([]Event, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	sel := fields.Set{
+		"involvedObject.kind": "Canary",
+		"involvedObject.name": c.Name,
+		"type":                corev1.EventTypeWarning,
+	}.AsSelector().String()
+	list, err := in.Client.CoreV1().Events(c.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel})
+	if err != nil {
+		return nil, fmt.Errorf("list warning events of canary %s/%s: %w", c.Namespace, c.Name, err)
+	}
+	out := make([]Event, 0, len(list.Items))
+	for _, e := range list.Items {
+		t := e.LastTimestamp.Time
+		if t.IsZero() {
+			t = e.EventTime.Time
+		}
+		if t.IsZero() {
+			t = e.CreationTimestamp.Time
+		}
+		out = append(out, Event{Time: t, Reason: e.Reason, Message: e.Message, Count: e.Count})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// RecordEvent records an event on the canary from ensign. eventType is
+// corev1.EventTypeNormal or corev1.EventTypeWarning.
+func (in Inspector) RecordEvent(ctx context.Context, c *flaggerv1.Canary, eventType, reason, message string, now time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	component := in.Component
+	if component == "" {
+		component = "ensign"
+	}
+	ts := metav1.NewTime(now)
+	e := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      fmt.Sprintf("%s.%x", c.Name, now.UnixNano()),
+			Namespace: c.Namespace,
+		},
+		InvolvedObject: corev1.ObjectReference{
+			APIVersion: flaggerv1.SchemeGroupVersion.String(), Kind: "Canary",
+			Namespace: c.Namespace, Name: c.Name, UID: c.UID, ResourceVersion: c.ResourceVersion,
+		},
+		Type: eventType, Reason: reason, Message: truncate(message, 1024),
+		Source:         corev1.EventSource{Component: component},
+		FirstTimestamp: ts, LastTimestamp: ts, Count: 1,
+		ReportingController: "ensign.dev/" + component, ReportingInstance: component,
+	}
+	if _, err := in.Client.CoreV1().Events(c.Namespace).Create(ctx, e, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("record %s event on canary %s/%s: %w", reason, c.Namespace, c.Name, err)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n-3], "") + "..."
+}

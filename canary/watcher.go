@@ -1,0 +1,272 @@
+package canary
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+)
+
+// GVR is the resource the watcher lists and watches.
+var GVR = schema.GroupVersionResource{Group: "flagger.app", Version: "v1beta1", Resource: "canaries"}
+
+// Key names one canary in one cluster.
+type Key struct {
+	Cluster, Namespace, Name string
+}
+
+// String renders the key as cluster/namespace/name.
+func (k Key) String() string { return k.Cluster + "/" + k.Namespace + "/" + k.Name }
+
+// Handler acts on a canary. It is called with the latest cached object for a
+// key and must be idempotent; an error retries the key with backoff.
+type Handler interface {
+	HandleCanary(ctx context.Context, cluster string, c *flaggerv1.Canary) error
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, cluster string, c *flaggerv1.Canary) error
+
+// HandleCanary calls f.
+func (f HandlerFunc) HandleCanary(ctx context.Context, cluster string, c *flaggerv1.Canary) error {
+	return f(ctx, cluster, c)
+}
+
+// Cluster is one cluster to watch.
+type Cluster struct {
+	// Name is the cluster's name as the policy uses it.
+	Name string
+	// Client reaches the cluster's API server.
+	Client dynamic.Interface
+	// Namespaces to watch; empty watches all namespaces.
+	Namespaces []string
+}
+
+// Options tunes a Watcher; zero values take the defaults.
+type Options struct {
+	// Workers handling keys concurrently (default 2). One key is never
+	// handled by two workers at once.
+	Workers int
+	// Resync re-delivers every cached canary this often (default 10m).
+	Resync time.Duration
+	// Logger for watcher events (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Watcher watches canaries and feeds a Handler through a work queue.
+type Watcher struct {
+	clusters []Cluster
+	handler  Handler
+	opts     Options
+	queue    workqueue.TypedRateLimitingInterface[Key]
+
+	mu      sync.RWMutex
+	indexes map[string][]cache.Indexer // cluster -> one indexer per namespace informer
+}
+
+// NewWatcher returns a watcher over clusters that calls h.
+func NewWatcher(clusters []Cluster, h Handler, opts Options) *Watcher {
+	if opts.Workers <= 0 {
+		opts.Workers = 2
+	}
+	if opts.Resync <= 0 {
+		opts.Resync = 10 * time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Watcher{
+		clusters: clusters,
+		handler:  h,
+		opts:     opts,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[Key](),
+			workqueue.TypedRateLimitingQueueConfig[Key]{Name: "canaries"}),
+		indexes: map[string][]cache.Indexer{},
+	}
+}
+
+// Run starts the informers, waits for their caches, and handles keys until
+// ctx is done; then it stops taking new keys and waits for running handlers.
+func (w *Watcher) Run(ctx context.Context) error {
+	var factories []dynamicinformer.DynamicSharedInformerFactory
+	var synced []cache.InformerSynced
+	for _, cl := range w.clusters {
+		namespaces := cl.Namespaces
+		if len(namespaces) == 0 {
+			namespaces = []string{metav1.NamespaceAll}
+		}
+		for _, ns := range namespaces {
+			f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(cl.Client, w.opts.Resync, ns, nil)
+			inf := f.ForResource(GVR).Informer()
+			if err := inf.SetTransform(toCanary); err != nil {
+				return fmt.Errorf("set canary transform: %w", err)
+			}
+			if _, err := inf.AddEventHandler(w.eventHandler(cl.Name)); err != nil {
+				return fmt.Errorf("watch canaries in cluster %s: %w", cl.Name, err)
+			}
+			w.mu.Lock()
+			w.indexes[cl.Name] = append(w.indexes[cl.Name], inf.GetIndexer())
+			w.mu.Unlock()
+			factories = append(factories, f)
+			synced = append(synced, inf.HasSynced)
+		}
+	}
+	stop := make(chan struct{})
+	for _, f := range factories {
+		f.Start(stop)
+	}
+	defer func() {
+		close(stop)
+		for _, f := range factories {
+			f.Shutdown()
+		}
+	}()
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		w.queue.ShutDown()
+		return fmt.Errorf("wait for canary caches: %w", ctx.Err())
+	}
+	w.opts.Logger.Info("watching canaries", "clusters", len(w.clusters), "informers", len(factories))
+
+	var wg sync.WaitGroup
+	for range w.opts.Workers {
+		wg.Go(func() {
+			for w.next(ctx) {
+			}
+		})
+	}
+	<-ctx.Done()
+	w.queue.ShutDownWithDrain()
+	wg.Wait()
+	return nil
+}
+
+// Get returns the cached canary for key.
+func (w *Watcher) Get(key Key) (*flaggerv1.Canary, bool) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	for _, idx := range w.indexes[key.Cluster] {
+		obj, ok, err := idx.GetByKey(key.Namespace + "/" + key.Name)
+		if err == nil && ok {
+			return obj.(*flaggerv1.Canary), true
+		}
+	}
+	return nil, false
+}
+
+// Len reports how many canaries are cached across all clusters.
+func (w *Watcher) Len() int {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	n := 0
+	for _, idxs := range w.indexes {
+		for _, idx := range idxs {
+			n += len(idx.ListKeys())
+		}
+	}
+	return n
+}
+
+func (w *Watcher) eventHandler(cluster string) cache.ResourceEventHandler {
+	enqueue := func(c *flaggerv1.Canary) {
+		w.queue.Add(Key{Cluster: cluster, Namespace: c.Namespace, Name: c.Name})
+	}
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if c, ok := obj.(*flaggerv1.Canary); ok && Final(c.Status.Phase) {
+				enqueue(c) // a result that happened while ensign was down
+			}
+		},
+		UpdateFunc: func(oldObj, newObj any) {
+			o, ok1 := oldObj.(*flaggerv1.Canary)
+			n, ok2 := newObj.(*flaggerv1.Canary)
+			if !ok1 || !ok2 {
+				return
+			}
+			resync := o.ResourceVersion == n.ResourceVersion
+			if o.Status.Phase != n.Status.Phase || (resync && Final(n.Status.Phase)) {
+				enqueue(n)
+			}
+		},
+	}
+}
+
+// next handles one key; it returns false when the queue is shut down.
+func (w *Watcher) next(ctx context.Context) bool {
+	key, quit := w.queue.Get()
+	if quit {
+		return false
+	}
+	defer w.queue.Done(key)
+	c, ok := w.Get(key)
+	if !ok {
+		w.queue.Forget(key) // deleted since it was queued
+		return true
+	}
+	err := w.handle(ctx, key, c)
+	switch {
+	case err == nil:
+		w.queue.Forget(key)
+	case errors.Is(err, ErrPermanent):
+		w.opts.Logger.Error("canary handling failed permanently", "canary", key.String(), "phase", c.Status.Phase, "err", err)
+		w.queue.Forget(key)
+	default:
+		w.opts.Logger.Warn("canary handling failed; will retry", "canary", key.String(), "phase", c.Status.Phase,
+			"retries", w.queue.NumRequeues(key), "err", err)
+		w.queue.AddRateLimited(key)
+	}
+	return true
+}
+
+func (w *Watcher) handle(ctx context.Context, key Key, c *flaggerv1.Canary) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			utilruntime.HandleError(fmt.Errorf("canary handler panicked on %s: %v", key, r))
+			err = fmt.Errorf("handler panicked: %v: %w", r, ErrPermanent)
+		}
+	}()
+	return w.handler.HandleCanary(ctx, key.Cluster, c.DeepCopy())
+}
+
+// ErrPermanent marks a handler error that retrying cannot fix; the key is
+// dropped until the canary changes or the next resync.
+var ErrPermanent = errors.New("permanent failure")
+
+// Final reports whether a canary phase is a result ensign acts on.
+func Final(p flaggerv1.CanaryPhase) bool {
+	return p == flaggerv1.CanaryPhaseSucceeded || p == flaggerv1.CanaryPhaseFailed
+}
+
+// toCanary converts the informer's unstructured objects to typed canaries and
+// drops what ensign never reads, so that a cache of thousands stays small.
+func toCanary(obj any) (any, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return obj, nil // tombstones and already-converted objects
+	}
+	c := &flaggerv1.Canary{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, c); err != nil {
+		// The CRD's schema makes this unlikely; an error here would stall the
+		// whole informer, so keep the object's identity and an empty status.
+		slog.Warn("cannot decode canary; treating it as having no status", "namespace", u.GetNamespace(), "name", u.GetName(), "err", err)
+		c = &flaggerv1.Canary{ObjectMeta: metav1.ObjectMeta{
+			Name: u.GetName(), Namespace: u.GetNamespace(), UID: u.GetUID(), ResourceVersion: u.GetResourceVersion(),
+		}}
+	}
+	c.ManagedFields = nil
+	delete(c.Annotations, "kubectl.kubernetes.io/last-applied-configuration")
+	return c, nil
+}
