@@ -26,7 +26,9 @@ type seen struct {
 	ch     chan string
 }
 
-func newSeen() *seen { return &seen{phases: map[string][]flaggerv1.CanaryPhase{}, ch: make(chan string, 64)} }
+func newSeen() *seen {
+	return &seen{phases: map[string][]flaggerv1.CanaryPhase{}, ch: make(chan string, 64)}
+}
 
 func (s *seen) record(cluster string, c *flaggerv1.Canary) {
 	k := cluster + "/" + c.Namespace + "/" + c.Name
