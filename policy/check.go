@@ -108,6 +108,11 @@ func (d *decoder) checkStages(a *App, ap string) {
 		for cur := a.Stages[i].Name; cur != ""; {
 			if _, loop := seen[cur]; loop {
 				cycle := append(chain[seen[cur]:], cur)
+				if len(cycle) == 2 {
+					// A stage promoting from itself is reported above, or
+					// comes from a duplicate name, also reported.
+					break
+				}
 				key := cycleKey(cycle[:len(cycle)-1])
 				if !reported[key] {
 					reported[key] = true

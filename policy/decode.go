@@ -125,7 +125,7 @@ func (d *decoder) window(n *yaml.Node, path string) (Window, bool) {
 				d.fail(v, path, "invalid duration %q (want a Go duration such as 30m, 8h or 168h)", s)
 				return
 			}
-			if err := checkDuration(dur); err != nil {
+			if err := checkDuration(dur, s); err != nil {
 				d.fail(v, path, "%v", err)
 				return
 			}

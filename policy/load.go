@@ -63,6 +63,10 @@ func (e *Error) Error() string {
 // so a small file of nested aliases cannot make it do unbounded work.
 const maxNodes = 100000
 
+// maxProblems bounds the problems an Error lists; a last entry counts the
+// rest.
+const maxProblems = 100
+
 // Load parses and validates a policy file. filename is used only in error
 // messages. Decoding is strict: unknown fields, wrong types and every rule
 // in the schema documentation are reported together in an *Error, each
@@ -80,7 +84,9 @@ func Load(filename string, data []byte) (p *Policy, err error) {
 	root := d.parse(data)
 	if root != nil {
 		p = d.policy(root)
-		d.check(p)
+		if !d.aborted {
+			d.check(p)
+		}
 	}
 	if len(d.problems) > 0 {
 		sort.SliceStable(d.problems, func(i, j int) bool {
@@ -90,6 +96,10 @@ func Load(filename string, data []byte) (p *Policy, err error) {
 			}
 			return a.Column < b.Column
 		})
+		if n := len(d.problems); n > maxProblems {
+			d.problems = append(d.problems[:maxProblems], Problem{File: filename,
+				Message: fmt.Sprintf("%d more problems not shown", n-maxProblems)})
+		}
 		return nil, &Error{Problems: d.problems}
 	}
 	return p, nil
@@ -104,6 +114,7 @@ type decoder struct {
 	problems []Problem
 	pos      map[string]position
 	nodes    int
+	aborted  bool // the node budget ran out; nothing more is decoded
 	// windowNames holds every declared window name, valid or not, so a
 	// broken window is reported once, not again at each use.
 	windowNames map[string]bool
@@ -152,6 +163,9 @@ func (d *decoder) syntax(err error) {
 func at(n *yaml.Node) position { return position{n.Line, n.Column} }
 
 func (d *decoder) failAt(p position, path, format string, args ...any) {
+	if d.aborted && len(d.problems) > 0 {
+		return
+	}
 	d.problems = append(d.problems, Problem{File: d.file, Line: p.line, Column: p.col, Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
@@ -192,11 +206,15 @@ func (d *decoder) resolve(n *yaml.Node, path string) *yaml.Node {
 	if n == nil {
 		return nil
 	}
+	if d.aborted {
+		return nil
+	}
 	d.nodes++
 	if d.nodes > maxNodes {
-		if d.nodes == maxNodes+1 {
-			d.fail(n, path, "document too large or too deeply aliased (over %d nodes)", maxNodes)
-		}
+		// Everything after this would be noise: report only this.
+		d.aborted = true
+		d.problems = d.problems[:0]
+		d.fail(n, path, "document too large or too deeply aliased (over %d nodes)", maxNodes)
 		return nil
 	}
 	return n

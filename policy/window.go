@@ -63,7 +63,7 @@ func NewWindow(name string, typ WindowType, schedule string, d time.Duration, ti
 	if typ != Allow && typ != Deny {
 		return Window{}, fmt.Errorf("unknown window type %q (want allow or deny)", typ)
 	}
-	if err := checkDuration(d); err != nil {
+	if err := checkDuration(d, d.String()); err != nil {
 		return Window{}, err
 	}
 	loc, err := loadZone(timezone)
@@ -87,14 +87,15 @@ func (w Window) Location() *time.Location { return w.loc }
 
 func (w Window) valid() bool { return w.spec != nil && w.loc != nil && w.Duration > 0 }
 
-func checkDuration(d time.Duration) error {
+// checkDuration checks a window duration; shown is how the user wrote it.
+func checkDuration(d time.Duration, shown string) error {
 	switch {
 	case d <= 0:
-		return fmt.Errorf("duration must be positive, got %s", d)
+		return fmt.Errorf("duration must be positive, got %s", shown)
 	case d > MaxWindowDuration:
-		return fmt.Errorf("duration %s is longer than 7 days (168h)", d)
+		return fmt.Errorf("duration %s is longer than 7 days (168h)", shown)
 	case d%time.Second != 0:
-		return fmt.Errorf("duration %s is not a whole number of seconds", d)
+		return fmt.Errorf("duration %s is not a whole number of seconds", shown)
 	}
 	return nil
 }
