@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+// secret is a configuration value that must never reach a log or an error.
+type secret string
+
+// String hides the value.
+func (s secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// LogValue hides the value from slog.
+func (s secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// config is ensign's configuration, read once from the environment.
+type config struct {
+	GiteaURL      string            `env:"ENSIGN_GITEA_URL, required"`
+	GiteaToken    secret            `env:"ENSIGN_GITEA_TOKEN, required"`
+	WebhookSecret secret            `env:"ENSIGN_WEBHOOK_SECRET"`
+	Repos         []string          `env:"ENSIGN_REPOS, required"`
+	Branch        string            `env:"ENSIGN_BRANCH, default=main"`
+	PolicyFile    string            `env:"ENSIGN_POLICY_FILE, default=.ensign.yaml"`
+	Kubeconfigs   map[string]string `env:"ENSIGN_KUBECONFIGS, separator=="`
+	ListenAddr    string            `env:"ENSIGN_LISTEN_ADDR, default=:8080"`
+	DataDir       string            `env:"ENSIGN_DATA_DIR"`
+	LogLevel      string            `env:"ENSIGN_LOG_LEVEL, default=info"`
+	LogFormat     string            `env:"ENSIGN_LOG_FORMAT, default=text"`
+	Workers       int               `env:"ENSIGN_WORKERS, default=4"`
+	Resync        time.Duration     `env:"ENSIGN_RESYNC, default=10m"`
+}
+
+// configVars documents every variable for `ensign help config`.
+var configVars = [][2]string{
+	{"ENSIGN_GITEA_URL", "Gitea base URL, e.g. https://gitea.example.com (required)"},
+	{"ENSIGN_GITEA_TOKEN", "token of ensign's Gitea account: repo write, issue write, read org (required; never logged)"},
+	{"ENSIGN_WEBHOOK_SECRET", "secret of the Gitea webhook, for X-Gitea-Signature (required by `ensign run`; never logged)"},
+	{"ENSIGN_REPOS", "comma-separated GitOps repositories, owner/name (required)"},
+	{"ENSIGN_BRANCH", "branch Flux deploys from (default main)"},
+	{"ENSIGN_POLICY_FILE", "policy file path in each repository (default .ensign.yaml)"},
+	{"ENSIGN_KUBECONFIGS", "cluster=kubeconfig pairs, comma-separated, named as the policy names clusters; an empty path means in-cluster config"},
+	{"ENSIGN_LISTEN_ADDR", "address of the webhook receiver and health endpoints (default :8080)"},
+	{"ENSIGN_DATA_DIR", "where repository caches live (default $XDG_CACHE_HOME/ensign or ~/.cache/ensign)"},
+	{"ENSIGN_LOG_LEVEL", "debug, info, warn or error (default info)"},
+	{"ENSIGN_LOG_FORMAT", "text or json (default text)"},
+	{"ENSIGN_WORKERS", "canary events handled at once (default 4)"},
+	{"ENSIGN_RESYNC", "how often every canary is re-checked (default 10m)"},
+}
+
+// loadConfig reads the configuration from lookup (the environment in
+// production) and validates it.
+func loadConfig(ctx context.Context, lookup envconfig.Lookuper) (*config, error) {
+	var c config
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: lookup}); err != nil {
+		return nil, fmt.Errorf("configuration: %s", nameVariable(err.Error()))
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// nameVariable rewrites go-envconfig's "Field: problem" into "ENSIGN_VAR:
+// problem", so that every configuration error names what the user sets.
+func nameVariable(msg string) string {
+	t := reflect.TypeFor[config]()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if rest, ok := strings.CutPrefix(msg, f.Name+": "); ok {
+			return name + ": " + rest
+		}
+	}
+	return msg
+}
+
+// validate checks every field and reports all problems, each naming its variable.
+func (c *config) validate() error {
+	var errs []error
+	bad := func(variable, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", variable, fmt.Sprintf(format, args...)))
+	}
+	if u, err := url.Parse(c.GiteaURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("ENSIGN_GITEA_URL", "want an http(s) URL such as https://gitea.example.com, got %q", c.GiteaURL)
+	} else if u.User != nil {
+		bad("ENSIGN_GITEA_URL", "must not carry credentials; put the token in ENSIGN_GITEA_TOKEN")
+	}
+	c.GiteaURL = strings.TrimSuffix(c.GiteaURL, "/")
+	seen := map[string]bool{}
+	for _, r := range c.Repos {
+		owner, name, ok := strings.Cut(strings.TrimSpace(r), "/")
+		if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+			bad("ENSIGN_REPOS", "want owner/name, got %q", r)
+		} else if seen[r] {
+			bad("ENSIGN_REPOS", "%q is listed twice", r)
+		}
+		seen[r] = true
+	}
+	if strings.TrimSpace(c.Branch) == "" || strings.ContainsAny(c.Branch, " ~^:?*[\\") {
+		bad("ENSIGN_BRANCH", "not a valid branch name: %q", c.Branch)
+	}
+	if c.PolicyFile == "" || filepath.IsAbs(c.PolicyFile) || strings.HasPrefix(filepath.Clean(c.PolicyFile), "..") {
+		bad("ENSIGN_POLICY_FILE", "want a path inside the repository, got %q", c.PolicyFile)
+	}
+	for _, cluster := range sortedKeys(c.Kubeconfigs) {
+		p := c.Kubeconfigs[cluster]
+		if cluster == "" {
+			bad("ENSIGN_KUBECONFIGS", "a kubeconfig without a cluster name: %q", p)
+			continue
+		}
+		if p == "" {
+			continue // in-cluster
+		}
+		if _, err := os.Stat(p); err != nil {
+			bad("ENSIGN_KUBECONFIGS", "kubeconfig of cluster %q: %v", cluster, err)
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		bad("ENSIGN_LISTEN_ADDR", "want host:port or :port, got %q", c.ListenAddr)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		bad("ENSIGN_LOG_LEVEL", "%v", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("ENSIGN_LOG_FORMAT", "want text or json, got %q", c.LogFormat)
+	}
+	if c.Workers < 1 || c.Workers > 64 {
+		bad("ENSIGN_WORKERS", "want 1 to 64, got %d", c.Workers)
+	}
+	if c.Resync < time.Minute {
+		bad("ENSIGN_RESYNC", "want at least 1m, got %v", c.Resync)
+	}
+	if c.DataDir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			bad("ENSIGN_DATA_DIR", "not set and no user cache directory: %v", err)
+		}
+		c.DataDir = filepath.Join(base, "ensign")
+	}
+	return errors.Join(errs...)
+}
+
+// requireWebhookSecret is checked by the commands that receive webhooks.
+func (c *config) requireWebhookSecret() error {
+	if c.WebhookSecret == "" {
+		return errors.New("ENSIGN_WEBHOOK_SECRET: required to verify Gitea webhooks; set it to the secret of the repository's webhook")
+	}
+	if len(c.WebhookSecret) < 16 {
+		return errors.New("ENSIGN_WEBHOOK_SECRET: too short; use at least 16 characters")
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("want debug, info, warn or error, got %q", s)
+	}
+	return l, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+func TestLoadConfig(t *testing.T) {
+	kube := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kube, []byte("apiVersion: v1\nkind: Config\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := map[string]string{
+		"ENSIGN_GITEA_URL":   "https://gitea.example.com/",
+		"ENSIGN_GITEA_TOKEN": "tok-0123456789",
+		"ENSIGN_REPOS":       "acme/gitops,acme/other",
+		"ENSIGN_KUBECONFIGS": "staging=" + kube + ",production=",
+		"ENSIGN_DATA_DIR":    t.TempDir(),
+	}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == "<unset>" {
+				delete(m, kv[i])
+			} else {
+				m[kv[i]] = kv[i+1]
+			}
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string // substring; empty means success
+	}{
+		{"valid", base, ""},
+		{"missing url", with("ENSIGN_GITEA_URL", "<unset>"), "ENSIGN_GITEA_URL"},
+		{"missing token", with("ENSIGN_GITEA_TOKEN", "<unset>"), "ENSIGN_GITEA_TOKEN"},
+		{"bad url", with("ENSIGN_GITEA_URL", "gitea.example.com"), "ENSIGN_GITEA_URL: want an http(s) URL"},
+		{"url with credentials", with("ENSIGN_GITEA_URL", "https://bot:pw@gitea.example.com"), "ENSIGN_GITEA_URL: must not carry credentials"},
+		{"bad repo", with("ENSIGN_REPOS", "acme"), `ENSIGN_REPOS: want owner/name, got "acme"`},
+		{"duplicate repo", with("ENSIGN_REPOS", "a/b,a/b"), `ENSIGN_REPOS: "a/b" is listed twice`},
+		{"missing kubeconfig", with("ENSIGN_KUBECONFIGS", "prod=/nonexistent/kc"), `ENSIGN_KUBECONFIGS: kubeconfig of cluster "prod"`},
+		{"bad listen", with("ENSIGN_LISTEN_ADDR", "8080"), "ENSIGN_LISTEN_ADDR"},
+		{"bad level", with("ENSIGN_LOG_LEVEL", "loud"), "ENSIGN_LOG_LEVEL"},
+		{"bad workers", with("ENSIGN_WORKERS", "0"), "ENSIGN_WORKERS"},
+		{"not a number", with("ENSIGN_WORKERS", "many"), "ENSIGN_WORKERS"},
+		{"short resync", with("ENSIGN_RESYNC", "5s"), "ENSIGN_RESYNC"},
+		{"escaping policy", with("ENSIGN_POLICY_FILE", "../x.yaml"), "ENSIGN_POLICY_FILE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := loadConfig(context.Background(), envconfig.MapLookuper(tt.env))
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("loadConfig: %v", err)
+				}
+				if c.GiteaURL != "https://gitea.example.com" || len(c.Repos) != 2 || c.Kubeconfigs["staging"] != kube {
+					t.Fatalf("config = %+v", c)
+				}
+				if _, ok := c.Kubeconfigs["production"]; !ok {
+					t.Fatalf("in-cluster entry for production lost: %v", c.Kubeconfigs)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("loadConfig error = %v, want it to contain %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), "tok-0123456789") {
+				t.Fatalf("error leaks the token: %v", err)
+			}
+		})
+	}
+}
+
+func TestSecretsNeverPrint(t *testing.T) {
+	s := secret("tok-0123456789")
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v %s", s, s), fmt.Sprintf("%+v", config{GiteaToken: s, WebhookSecret: s})} {
+		if strings.Contains(out, "tok-0123456789") {
+			t.Fatalf("secret printed: %s", out)
+		}
+	}
+}
