@@ -39,6 +39,9 @@ type Period struct {
 	Open       bool
 	// Reason is the state's reason at Start.
 	Reason string
+	// Active names the windows active at some instant of [Start, End), in
+	// the order they were given.
+	Active []string
 }
 
 const (
@@ -124,7 +127,13 @@ func Periods(from, to time.Time, windows []Window) ([]Period, error) {
 		if end.IsZero() || end.After(to) {
 			end = to
 		}
-		out = append(out, Period{Start: t, End: inLoc(end, from.Location()), Open: open, Reason: reason})
+		var active []string
+		for _, w := range windows {
+			if s := w.next(t.Add(-w.Duration)); !s.IsZero() && s.Before(end) {
+				active = append(active, w.Name)
+			}
+		}
+		out = append(out, Period{Start: t, End: inLoc(end, from.Location()), Open: open, Reason: reason, Active: active})
 		t = end
 	}
 	return out, nil

@@ -408,6 +408,13 @@ func TestPeriods(t *testing.T) {
 	if got[2].Reason != `deny window "lunch" active` {
 		t.Errorf("reason = %q", got[2].Reason)
 	}
+	// Friday 17:00 to Monday 09:00: lunch denies on Saturday and Sunday too.
+	if !reflect.DeepEqual(got[4].Active, []string{"lunch"}) || !reflect.DeepEqual(got[1].Active, []string{"business-hours"}) {
+		t.Errorf("active windows = %v and %v", got[4].Active, got[1].Active)
+	}
+	if got[2].Active[0] != "business-hours" || got[2].Active[1] != "lunch" {
+		t.Errorf("active during lunch = %v", got[2].Active)
+	}
 	if _, err := Periods(to, from, nil); err == nil {
 		t.Error("Periods accepted an empty range")
 	}

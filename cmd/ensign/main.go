@@ -23,7 +23,10 @@ type command struct {
 
 // commands lists every subcommand; add new ones here.
 func commands() map[string]command {
-	return map[string]command{}
+	return map[string]command{
+		"policy":  {summary: "check a policy file: policy validate [FILE]", run: runPolicy},
+		"windows": {summary: "print upcoming promotion windows per stage", run: runWindows},
+	}
 }
 
 func main() {
