@@ -29,28 +29,39 @@ type Inspector struct {
 
 // TargetImages returns the containers (init containers first, then the
 // others, each in spec order) of the workload a canary targets: the version
-// the canary analysed. Deployments and DaemonSets are supported, as Flagger
-// supports them.
+// under analysis, or the one that failed. Deployments and DaemonSets are
+// supported, as Flagger supports them.
 func (in Inspector) TargetImages(ctx context.Context, c *flaggerv1.Canary) ([]Container, error) {
-	ref := c.Spec.TargetRef
+	return in.images(ctx, c, c.Spec.TargetRef.Name)
+}
+
+// PrimaryImages returns the containers of the canary's primary workload
+// (Flagger's "<target>-primary"): the version Flagger last promoted, which
+// after a Succeeded analysis is exactly the version that was verified.
+func (in Inspector) PrimaryImages(ctx context.Context, c *flaggerv1.Canary) ([]Container, error) {
+	return in.images(ctx, c, c.Spec.TargetRef.Name+"-primary")
+}
+
+func (in Inspector) images(ctx context.Context, c *flaggerv1.Canary, name string) ([]Container, error) {
+	kind := c.Spec.TargetRef.Kind
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	var spec corev1.PodSpec
-	switch ref.Kind {
+	switch kind {
 	case "Deployment":
-		d, err := in.Client.AppsV1().Deployments(c.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		d, err := in.Client.AppsV1().Deployments(c.Namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("read target deployment %s/%s of canary %s: %w", c.Namespace, ref.Name, c.Name, err)
+			return nil, fmt.Errorf("read deployment %s/%s of canary %s: %w", c.Namespace, name, c.Name, err)
 		}
 		spec = d.Spec.Template.Spec
 	case "DaemonSet":
-		d, err := in.Client.AppsV1().DaemonSets(c.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		d, err := in.Client.AppsV1().DaemonSets(c.Namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("read target daemonset %s/%s of canary %s: %w", c.Namespace, ref.Name, c.Name, err)
+			return nil, fmt.Errorf("read daemonset %s/%s of canary %s: %w", c.Namespace, name, c.Name, err)
 		}
 		spec = d.Spec.Template.Spec
 	default:
-		return nil, fmt.Errorf("canary %s/%s targets a %s, which ensign cannot read images from (Deployment and DaemonSet are supported)", c.Namespace, c.Name, ref.Kind)
+		return nil, fmt.Errorf("canary %s/%s targets a %s, which ensign cannot read images from (Deployment and DaemonSet are supported)", c.Namespace, c.Name, kind)
 	}
 	var out []Container
 	for _, ct := range spec.InitContainers {

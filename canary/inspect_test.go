@@ -40,8 +40,25 @@ func TestInspectorReadsTargetAndEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	primary := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "podinfo-primary"},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "podinfo-primary"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "podinfo-primary"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "ghcr.io/stefanprodan/podinfo:6.5.0"}}},
+			},
+		},
+	}
+	if _, err := kc.AppsV1().Deployments(ns).Create(ctx, primary, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	c := createCanary(t, fc, ns, "podinfo", "")
 	in := Inspector{Client: kc}
+	prim, err := in.PrimaryImages(ctx, c)
+	if err != nil || len(prim) != 1 || prim[0] != (Container{"app", "ghcr.io/stefanprodan/podinfo:6.5.0"}) {
+		t.Fatalf("PrimaryImages = %v, %v; want the primary deployment's app container", prim, err)
+	}
 
 	got, err := in.TargetImages(ctx, c)
 	if err != nil {
