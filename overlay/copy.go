@@ -145,9 +145,12 @@ func CopyFiles(src Reader, dst Tree, srcDir, dstDir string, files []string) ([]F
 // SyncDir makes dstDir hold exactly the files of srcDir: files are added or
 // overwritten, and files under dstDir that srcDir lacks are removed. Paths
 // matching an exclude pattern (relative to the directories) are neither
-// copied nor removed, so the target keeps its own version of them. A
-// pattern is a path.Match pattern on the whole relative path, or "dir/**"
-// for everything under dir. It returns the target files that changed.
+// copied nor removed, so the target keeps its own version of them. Patterns
+// follow .gitignore habits: one without "/" (e.g. "*.env",
+// "kustomization.yaml") matches a file's base name at any depth, one with
+// "/" is a path.Match pattern on the whole relative path
+// ("patches/*.yaml"), and "dir/**" matches everything under dir. It returns
+// the target files that changed.
 func SyncDir(src Reader, dst Tree, srcDir, dstDir string, exclude []string) ([]FileChange, error) {
 	srcDir, dstDir, err := checkDirs(srcDir, dstDir)
 	if err != nil {
@@ -170,6 +173,8 @@ func SyncDir(src Reader, dst Tree, srcDir, dstDir string, exclude []string) ([]F
 					}
 				}
 			} else if m, _ := path.Match(p, rel); m {
+				return true
+			} else if m, _ := path.Match(p, path.Base(rel)); m && !strings.Contains(p, "/") {
 				return true
 			}
 		}
