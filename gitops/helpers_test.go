@@ -3,6 +3,7 @@ package gitops
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cgi"
@@ -95,7 +96,7 @@ func newGitServer(t testing.TB) *gitServer {
 func (g *gitServer) publish(t testing.TB, src, name string) string {
 	t.Helper()
 	dst := filepath.Join(g.root, name+".git")
-	runGit(t, "", "clone", "-q", "--bare", src, dst)
+	runGit(t, "", "clone", "-q", "--template=", "--bare", src, dst)
 	runGit(t, dst, "config", "http.receivepack", "true")
 	return g.url(name)
 }
@@ -113,7 +114,7 @@ type workRepo struct {
 func newWorkRepo(t testing.TB) *workRepo {
 	t.Helper()
 	dir := t.TempDir()
-	runGit(t, dir, "init", "-q", "-b", "main")
+	runGit(t, dir, "init", "-q", "--template=", "-b", "main")
 	runGit(t, dir, "config", "core.autocrlf", "false")
 	return &workRepo{t: t, dir: dir}
 }
@@ -206,3 +207,7 @@ func serverTip(t testing.TB, gs *gitServer, name, branch string) string {
 }
 
 var _ = http.StatusOK
+
+func asConflict(err error, ce **ConflictError) bool { return errors.As(err, ce) }
+
+func isAlreadyReverted(err error) bool { return errors.Is(err, ErrAlreadyReverted) }
