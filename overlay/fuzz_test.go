@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -206,10 +207,12 @@ func FuzzSetImage(f *testing.F) {
 		if err2 != nil {
 			t.Fatalf("result does not decode: %v\n%s", err2, out)
 		}
-		// strip takes the edited entry out of the list (returning it without
-		// the fields an edit may change) and drops a list left empty, so an
-		// absent, null or empty list compares equal.
-		strip := func(docs []any) ([]any, map[string]any) {
+		// strip takes the edited entry (list index idx, -1 for none) out of
+		// the list, returning it without the fields an edit may change, and
+		// drops a list left empty, so an absent, null or empty list compares
+		// equal. Entries are found by index because a generic decoder reads
+		// a name like 0 as a number.
+		strip := func(docs []any, idx int) ([]any, map[string]any) {
 			var entry map[string]any
 			for _, d := range docs {
 				m, ok := d.(map[string]any)
@@ -218,8 +221,8 @@ func FuzzSetImage(f *testing.F) {
 				}
 				list, _ := m["images"].([]any)
 				var kept []any
-				for _, e := range list {
-					if em, ok := e.(map[string]any); ok && em["name"] == name {
+				for i, e := range list {
+					if em, ok := e.(map[string]any); ok && i == idx {
 						entry = em
 						delete(em, "newName")
 						delete(em, "newTag")
@@ -238,8 +241,10 @@ func FuzzSetImage(f *testing.F) {
 			}
 			return docs, entry
 		}
-		o, oe := strip(oldDocs)
-		n, ne := strip(newDocs)
+		oldIdx := slices.IndexFunc(before, func(im Image) bool { return im.Name == name })
+		newIdx := slices.IndexFunc(after, func(im Image) bool { return im.Name == name })
+		o, oe := strip(oldDocs, oldIdx)
+		n, ne := strip(newDocs, newIdx)
 		if oe != nil && !reflect.DeepEqual(oe, ne) {
 			t.Fatalf("edited entry's other keys changed: %v -> %v", oe, ne)
 		}

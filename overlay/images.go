@@ -218,7 +218,7 @@ func (f *File) Images() ([]Image, error) {
 //
 // Without such an entry, one is appended in the list's own layout (or an
 // images key is added to the document) holding the name and the selected
-// non-empty fields. The returned change tells the old and new entry; nothing
+// non-empty fields; if no selected field is non-empty, nothing is added. The returned change tells the old and new entry; nothing
 // is written when they are equal.
 func (f *File) SetImage(img Image, fields Field) (ImageChange, error) {
 	ch, err := f.setImages([]Image{img}, fields)
@@ -303,6 +303,11 @@ func (f *File) setImages(imgs []Image, fields Field) ([]ImageChange, error) {
 					ch.New.set(k.field, img.get(k.field))
 					p = append(p, pair{key: k.key, value: img.get(k.field), style: v.style(f, k.key)})
 				}
+			}
+			if len(p) == 1 {
+				// Nothing selected to set: the absent entry already matches.
+				changes = append(changes, ImageChange{})
+				continue
 			}
 			changes = append(changes, ch)
 			added = append(added, p)
