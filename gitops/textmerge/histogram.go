@@ -11,6 +11,7 @@ const maxChainLength = 64
 type histScratch struct {
 	first []int   // lowest line (1-based) of the id in region A, 0 if absent
 	count []int32 // occurrences of the id in region A
+	next  []int   // next[line-line1]: following line with the same id, 0 if none
 }
 
 func newHistScratch(nclasses int) histScratch {
@@ -89,29 +90,35 @@ func (d *differ) fallBackToMyers(s1, s2 *side, line1, count1, line2, count2 int)
 // when every common record is too frequent to anchor on.
 func (d *differ) findLCS(a, b []int32, line1, count1, line2, count2 int) (region, bool) {
 	h := &d.hist
+	d.spend(count1 + count2)
 	end1 := line1 + count1 - 1
 	end2 := line2 + count2 - 1
 
 	// scanA: walk A bottom-up so that first[id] ends at the lowest line
 	// and next chains each line to the following occurrence.
-	next := make([]int, count1) // next[line-line1] = following line with the same id, 0 if none
+	if cap(h.next) < count1 {
+		h.next = make([]int, count1)
+	}
+	next := h.next[:count1]
 	for ptr := end1; ptr >= line1; ptr-- {
 		id := a[ptr-1]
-		if h.count[id] > 0 {
-			next[ptr-line1] = h.first[id]
-		}
+		next[ptr-line1] = h.first[id] // 0 when id is new
 		h.first[id] = ptr
-		if h.count[id] < 1<<31-1 {
-			h.count[id]++
-		}
+		h.count[id]++
 	}
-	defer func() {
-		for ptr := line1; ptr <= end1; ptr++ {
-			id := a[ptr-1]
-			h.first[id] = 0
-			h.count[id] = 0
-		}
-	}()
+	lcs, fallback := d.scanB(a, b, line1, end1, line2, end2)
+	for ptr := line1; ptr <= end1; ptr++ {
+		id := a[ptr-1]
+		h.first[id] = 0
+		h.count[id] = 0
+	}
+	return lcs, fallback
+}
+
+// scanB is the try_lcs loop of find_lcs, over an index built by findLCS.
+func (d *differ) scanB(a, b []int32, line1, end1, line2, end2 int) (region, bool) {
+	h := &d.hist
+	next := h.next
 	cnt := func(line int) int { return int(h.count[a[line-1]]) }
 
 	var lcs region
@@ -147,6 +154,7 @@ func (d *differ) findLCS(a, b []int32, line1, count1, line2, count2 int) (region
 						rc = min(rc, cnt(ae))
 					}
 				}
+				d.spend(ae - as + 1)
 				if bNext <= be {
 					bNext = be + 1
 				}

@@ -6,6 +6,11 @@ import "bytes"
 type Result struct {
 	Merged    []byte // the merged text; only meaningful when Conflicts == 0
 	Conflicts int    // number of conflicting hunks; 0 means a clean merge
+
+	// TooComplex reports that the merge was abandoned because git's
+	// histogram diff is quadratic on these inputs (see the package doc);
+	// Conflicts is then 1. It never happens with Options{Algorithm: Myers}.
+	TooComplex bool
 }
 
 // Options tunes MergeWith. The zero value is what Merge uses.
@@ -32,7 +37,7 @@ func Merge(base, ours, theirs []byte) Result {
 // MergeWith is Merge with a choice of diff algorithm. With
 // Options{Algorithm: Myers} it agrees with `git merge-file -p ours base
 // theirs` (clean or not, and the bytes of a clean merge).
-func MergeWith(base, ours, theirs []byte, opts Options) Result {
+func MergeWith(base, ours, theirs []byte, opts Options) (res Result) {
 	switch {
 	case bytes.Equal(ours, theirs), bytes.Equal(base, theirs):
 		return Result{Merged: bytes.Clone(nonNil(ours))}
@@ -50,6 +55,14 @@ func MergeWith(base, ours, theirs []byte, opts Options) Result {
 		theirsLines: theirsLines,
 	}
 	mg.d = newDiffer(opts.Algorithm, cl.count())
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(errTooComplex); !ok {
+				panic(r)
+			}
+			res = Result{Conflicts: 1, TooComplex: true}
+		}
+	}()
 
 	x1 := mg.d.diff(mg.base, mg.ours)
 	x2 := mg.d.diff(mg.base, mg.theirs)
