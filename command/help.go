@@ -1,0 +1,34 @@
+package command
+
+import (
+	"strings"
+
+	"github.com/ensignbot/ensign/policy"
+)
+
+// usage lists the commands in the order help shows them.
+var usage = []struct{ name, syntax, does string }{
+	{policy.CommandPromote, "/promote", "merge this promotion pull request when its window is open"},
+	{policy.CommandPromoteNow, "/promote now", "merge it now, even outside the promotion window"},
+	{policy.CommandRollback, "/rollback [sha]", "revert this pull request's change (or the given commit)"},
+	{policy.CommandHold, "/hold [reason]", "stop ensign from merging or promoting this pull request"},
+	{policy.CommandUnhold, "/unhold", "lift the hold"},
+	{policy.CommandStatus, "/status", "show what ensign knows about this pull request"},
+	{policy.CommandHelp, "/help", "show this help"},
+}
+
+// helpText is the command reference as a Markdown table, with who may use
+// each command under p (nil means the defaults).
+func helpText(p *policy.Policy) string {
+	var b strings.Builder
+	b.WriteString("Commands go at the start of a line in a pull request comment:\n\n")
+	b.WriteString("| Command | What it does | Who may use it |\n|---|---|---|\n")
+	for _, u := range usage {
+		b.WriteString("| " + code(u.syntax) + " | " + u.does + " | " + Requirement(p.CommandPermission(u.name)) + " |\n")
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// HelpText returns the command reference for the given policy (nil means
+// the defaults), as ensign posts it for /help.
+func HelpText(p *policy.Policy) string { return helpText(p) }

@@ -1,0 +1,200 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/policy"
+	"github.com/ensignbot/ensign/webhook"
+)
+
+// holdSection names the status comment section /hold writes.
+const holdSection = "hold"
+
+// run holds what one comment's commands share: the policy, and the
+// commenter's permission, looked up at most once.
+type run struct {
+	d      *Dispatcher
+	ctx    context.Context
+	repo   forge.Repo
+	ev     webhook.CommentEvent
+	log    *slog.Logger
+	pol    *policy.Policy
+	polErr error
+
+	level    *policy.Level
+	memberOf map[policy.TeamRef]bool
+	errs     []error
+}
+
+// one runs a single command and returns its answer.
+func (r *run) one(cmd Command) string {
+	switch {
+	case cmd.Unknown:
+		return "ensign has no command " + code("/"+cmd.Name) + ".\n\n" + helpText(r.pol)
+	case cmd.Problem != "":
+		return cmd.Problem + ". Nothing was done."
+	case r.polErr != nil:
+		r.errs = append(r.errs, r.polErr)
+		return "ensign cannot act on this repository because its policy is invalid:\n\n```\n" +
+			strings.ReplaceAll(r.polErr.Error(), "```", "'''") + "\n```\n\nNothing was done."
+	}
+	need := r.pol.CommandPermission(cmd.Name)
+	ok, err := r.authorized(need)
+	if err != nil {
+		r.errs = append(r.errs, err)
+		return "ensign could not check your permissions, so nothing was done. Please try again later."
+	}
+	if !ok {
+		return fmt.Sprintf("%s needs %s on %s. Nothing was done.", code(display(cmd)), Requirement(need), r.repo)
+	}
+	switch cmd.Name {
+	case policy.CommandHelp:
+		return helpText(r.pol)
+	case policy.CommandHold:
+		return r.hold(cmd.Arg)
+	case policy.CommandUnhold:
+		return r.unhold()
+	case policy.CommandPromote, policy.CommandPromoteNow:
+		req := r.request()
+		req.Now = cmd.Name == policy.CommandPromoteNow
+		if r.d.cfg.Promoter == nil {
+			return notAvailable("promotion")
+		}
+		return r.service(display(cmd), func() (string, error) { return r.d.cfg.Promoter.Promote(r.ctx, req) })
+	case policy.CommandRollback:
+		req := r.request()
+		req.SHA = cmd.Arg
+		if r.d.cfg.RollingBack == nil {
+			return notAvailable("rollback")
+		}
+		return r.service(display(cmd), func() (string, error) { return r.d.cfg.RollingBack.Rollback(r.ctx, req) })
+	case policy.CommandStatus:
+		if r.d.cfg.Reporter == nil {
+			return notAvailable("status")
+		}
+		req := r.request()
+		return r.service(display(cmd), func() (string, error) { return r.d.cfg.Reporter.Status(r.ctx, req) })
+	}
+	return "ensign does not know how to run this command. Nothing was done."
+}
+
+// authorized looks up what Authorize needs (the level once per comment, team
+// memberships only when the level does not already decide) and asks it.
+func (r *run) authorized(need policy.Permission) (bool, error) {
+	if r.level == nil {
+		level, err := r.d.cfg.Forge.RepoPermission(r.ctx, r.repo, r.ev.Author)
+		if err != nil {
+			return false, fmt.Errorf("authorize %s: %w", r.ev.Author, err)
+		}
+		r.level = &level
+	}
+	if need.GrantsLevel(*r.level) || len(need.Teams) == 0 {
+		return Authorize(need, *r.level, nil), nil
+	}
+	if r.memberOf == nil {
+		r.memberOf = make(map[policy.TeamRef]bool)
+	}
+	var teams []policy.TeamRef
+	for _, t := range need.Teams {
+		member, known := r.memberOf[t]
+		if !known {
+			var err error
+			member, err = r.d.cfg.Forge.TeamMember(r.ctx, t, r.ev.Author)
+			if errors.Is(err, forge.ErrNotFound) {
+				r.log.Warn("policy names a team that does not exist", "team", t.String())
+				member, err = false, nil
+			}
+			if err != nil {
+				return false, fmt.Errorf("authorize %s: %w", r.ev.Author, err)
+			}
+			r.memberOf[t] = member
+		}
+		if member {
+			teams = append(teams, t)
+		}
+	}
+	return Authorize(need, *r.level, teams), nil
+}
+
+func (r *run) hold(reason string) string {
+	label := holdLabel(r.pol)
+	added, err := r.d.cfg.Forge.AddLabel(r.ctx, r.repo, r.ev.Number, forge.Label{
+		Name: label, Color: "#e11d21", Description: "ensign will not merge or promote this pull request",
+	})
+	if err != nil {
+		r.errs = append(r.errs, err)
+		return "ensign could not add the " + code(label) + " label, so the pull request is not on hold. Please try again."
+	}
+	if reason == "" {
+		reason = "no reason given"
+	}
+	text := fmt.Sprintf("⏸️ **On hold** (label %s), set by @%s: %s\n\nensign will not merge or promote this pull request until someone with permission comments %s.",
+		code(label), r.ev.Author, reason, code("/unhold"))
+	if err := r.d.cfg.Forge.SetStatusSection(r.ctx, r.repo, r.ev.Number, holdSection, text); err != nil {
+		r.errs = append(r.errs, err)
+		return "The pull request is on hold (label " + code(label) + "), but ensign could not record the reason in its status comment."
+	}
+	if !added {
+		return "This pull request was already on hold; the reason is updated."
+	}
+	return "This pull request is now on hold (label " + code(label) + "). ensign will not merge or promote it until " + code("/unhold") + "."
+}
+
+func (r *run) unhold() string {
+	label := holdLabel(r.pol)
+	removed, err := r.d.cfg.Forge.RemoveLabel(r.ctx, r.repo, r.ev.Number, label)
+	if err != nil {
+		r.errs = append(r.errs, err)
+		return "ensign could not remove the " + code(label) + " label, so the pull request is still on hold. Please try again."
+	}
+	if err := r.d.cfg.Forge.SetStatusSection(r.ctx, r.repo, r.ev.Number, holdSection, ""); err != nil {
+		r.errs = append(r.errs, err)
+		return "The hold label is removed, but ensign could not update its status comment."
+	}
+	if !removed {
+		return "This pull request was not on hold."
+	}
+	return "The hold is lifted."
+}
+
+func (r *run) request() Request {
+	return Request{Repo: r.repo, PR: r.ev.Number, CommentID: r.ev.CommentID, Commenter: r.ev.Author}
+}
+
+// service calls a service and turns its result into an answer.
+func (r *run) service(what string, call func() (string, error)) string {
+	text, err := call()
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: %w", what, err))
+		return code(what) + " failed: " + bound(err.Error(), 300)
+	}
+	if strings.TrimSpace(text) == "" {
+		return "Done."
+	}
+	return text
+}
+
+func notAvailable(service string) string {
+	return "not available yet: ensign's " + service + " service is not running in this deployment. Nothing was done."
+}
+
+func holdLabel(p *policy.Policy) string {
+	if p != nil && p.Labels.Hold != "" {
+		return p.Labels.Hold
+	}
+	return "hold"
+}
+
+// display is how a command is named in answers: "/promote now" rather than
+// "promote-now".
+func display(cmd Command) string {
+	if cmd.Name == policy.CommandPromoteNow {
+		return "/promote now"
+	}
+	return "/" + cmd.Name
+}
