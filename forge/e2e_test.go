@@ -228,7 +228,7 @@ func TestRepoPermissionAndTeams(t *testing.T) {
 		{writer.Name, policy.LevelWrite},
 		{admin.Name, policy.LevelAdmin},
 		{e.G.AdminUser, policy.LevelOwner}, // the org's owner
-		{stranger.Name, policy.LevelRead}, // the org and repo are public
+		{stranger.Name, policy.LevelRead},  // the org and repo are public
 	}
 	for _, tt := range tests {
 		t.Run(tt.user, func(t *testing.T) {
