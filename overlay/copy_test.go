@@ -3,6 +3,7 @@ package overlay
 import (
 	"errors"
 	"maps"
+	"path"
 	"reflect"
 	"strings"
 	"testing"
@@ -216,4 +217,33 @@ func TestCopyWriteFailure(t *testing.T) {
 	if !errors.As(err, &oe) || oe.File != "apps/production/kustomization.yaml" || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("error = %v, want a write error naming the file", err)
 	}
+}
+
+func FuzzCleanPath(f *testing.F) {
+	for _, s := range []string{"apps/prod", "../x", "/etc", "a//b", "a/./b", ".git/config", "a/.GIT", ".", "", `a\b`, "a/b/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		got, err := CleanPath(p)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("CleanPath(%q) error %v does not wrap ErrInvalid", p, err)
+			}
+			return
+		}
+		if got == "." {
+			if p != "" && p != "." {
+				t.Fatalf("CleanPath(%q) = root", p)
+			}
+			return
+		}
+		if got != p || path.IsAbs(got) || path.Clean(got) != got || strings.Contains(got, "\\") {
+			t.Fatalf("CleanPath(%q) = %q accepted", p, got)
+		}
+		for _, el := range strings.Split(got, "/") {
+			if el == ".." || el == "." || el == "" || strings.EqualFold(el, ".git") {
+				t.Fatalf("CleanPath(%q) accepted element %q", p, el)
+			}
+		}
+	})
 }

@@ -122,12 +122,15 @@ func breakLen(data []byte, i int) int {
 	return 0
 }
 
-// detectEOL returns the file's first line break, normalised to "\r\n" or "\n".
+// detectEOL returns the file's first line break: "\r\n", "\r", or "\n" (also
+// for NEL, LS and PS breaks).
 func detectEOL(data []byte) string {
 	for i := range data {
 		switch n := breakLen(data, i); {
 		case n == 2 && data[i] == '\r':
 			return "\r\n"
+		case n == 1 && data[i] == '\r':
+			return "\r"
 		case n > 0:
 			return "\n"
 		}

@@ -291,6 +291,7 @@ func (f *File) setImages(imgs []Image, fields Field) ([]ImageChange, error) {
 		return nil, err
 	}
 	e := f.editor()
+	refs := f.aliased()
 	var changes []ImageChange
 	var added [][]pair
 	for _, img := range imgs {
@@ -313,14 +314,14 @@ func (f *File) setImages(imgs []Image, fields Field) ([]ImageChange, error) {
 			added = append(added, p)
 			continue
 		}
-		ch, err := f.editEntry(e, v, i, img, fields)
+		ch, err := f.editEntry(e, v, refs, i, img, fields)
 		if err != nil {
 			return nil, err
 		}
 		changes = append(changes, ch)
 	}
 	if len(added) > 0 {
-		if err := f.addEntries(e, v, added); err != nil {
+		if err := f.addEntries(e, v, refs, added); err != nil {
 			return nil, err
 		}
 	}
@@ -349,7 +350,7 @@ func (v *imagesView) style(f *File, key string) byte {
 }
 
 // editEntry schedules the edits that make entry i match img on fields.
-func (f *File) editEntry(e *editor, v *imagesView, i int, img Image, fields Field) (ImageChange, error) {
+func (f *File) editEntry(e *editor, v *imagesView, refs map[*yaml.Node]bool, i int, img Image, fields Field) (ImageChange, error) {
 	en := v.entries[i]
 	key := fmt.Sprintf("images[%d]", i)
 	ch := ImageChange{Old: en.img, New: en.img}
@@ -361,7 +362,6 @@ func (f *File) editEntry(e *editor, v *imagesView, i int, img Image, fields Fiel
 	if !ch.Changed() {
 		return ch, nil
 	}
-	refs := f.aliased()
 	if v.alias || en.item.Kind == yaml.AliasNode || refs[v.root] || refs[v.seq] || refs[en.m] {
 		return ch, newErr(f.name, en.item.Line, key, ErrUnsupported, "entry is shared through an anchor and alias")
 	}
@@ -406,11 +406,10 @@ func (f *File) editEntry(e *editor, v *imagesView, i int, img Image, fields Fiel
 }
 
 // addEntries appends new entries to the list, creating it if needed.
-func (f *File) addEntries(e *editor, v *imagesView, items [][]pair) error {
+func (f *File) addEntries(e *editor, v *imagesView, refs map[*yaml.Node]bool, items [][]pair) error {
 	if v.root == nil {
 		return newErr(f.name, 0, "images", ErrNotFound, "file has no kustomization mapping")
 	}
-	refs := f.aliased()
 	if v.alias || refs[v.root] || v.seq != nil && refs[v.seq] {
 		return newErr(f.name, v.root.Line, "images", ErrUnsupported, "images list is shared through an anchor and alias")
 	}

@@ -173,3 +173,17 @@ func TestSetImageAbsentNothingToSet(t *testing.T) {
 		t.Fatalf("SetImage with nothing to set = %v, %v\n%s", ch, err, f.Bytes())
 	}
 }
+
+func TestLineEndingsKept(t *testing.T) {
+	for _, eol := range []string{"\n", "\r\n", "\r"} {
+		in := "images:" + eol + "- name: a" + eol + "  newTag: v1" + eol
+		f := mustParse(t, "k.yaml", in)
+		if _, err := f.SetImage(Image{Name: "b", NewTag: "v2"}, FieldNewTag); err != nil {
+			t.Fatal(err)
+		}
+		want := in + "- name: b" + eol + "  newTag: v2" + eol
+		if string(f.Bytes()) != want {
+			t.Errorf("eol %q: got %q, want %q", eol, f.Bytes(), want)
+		}
+	}
+}
