@@ -106,13 +106,11 @@ func (r *Repo) commitDeepening(ctx context.Context, objs *objectSet, branch stri
 		if serr != nil {
 			return nil, serr
 		}
-		if len(shallow) == 0 || *depth >= need*4+64 {
+		if len(shallow) == 0 || *depth >= need*4+256 {
 			return nil, fmt.Errorf("commit %s: %w", h, err)
 		}
-		next := *depth * 2
-		if next < need+32 {
-			next = need + 32
-		}
+		// Few round trips matter more than a few hundred extra commits.
+		next := max(*depth*4, need*2, 256)
 		if err := r.deepen(ctx, branch, next); err != nil {
 			return nil, err
 		}
