@@ -195,7 +195,11 @@ func code(s string) string {
 	for strings.Contains(s, fence) {
 		fence += "`"
 	}
-	return fence + " " + s + " " + fence
+	if len(fence) > 1 || strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") || strings.HasPrefix(s, " ") {
+		// CommonMark strips one space on each side of padded code.
+		return fence + " " + s + " " + fence
+	}
+	return fence + s + fence
 }
 
 func firstLine(s string) string {

@@ -36,8 +36,10 @@ func (r *run) one(cmd Command) string {
 	switch {
 	case cmd.Unknown:
 		return "ensign has no command " + code("/"+cmd.Name) + ".\n\n" + helpText(r.pol)
+	case cmd.Problem != "" && cmd.Name == "":
+		return upperFirst(cmd.Problem) + "."
 	case cmd.Problem != "":
-		return cmd.Problem + ". Nothing was done."
+		return upperFirst(cmd.Problem) + ". Nothing was done."
 	case r.polErr != nil:
 		r.errs = append(r.errs, r.polErr)
 		return "ensign cannot act on this repository because its policy is invalid:\n\n```\n" +
@@ -50,7 +52,7 @@ func (r *run) one(cmd Command) string {
 		return "ensign could not check your permissions, so nothing was done. Please try again later."
 	}
 	if !ok {
-		return fmt.Sprintf("%s needs %s on %s. Nothing was done.", code(display(cmd)), Requirement(need), r.repo)
+		return fmt.Sprintf("Refused: %s needs %s on %s. Nothing was done.", display(cmd), Requirement(need), r.repo)
 	}
 	switch cmd.Name {
 	case policy.CommandHelp:
@@ -180,7 +182,7 @@ func (r *run) service(what string, call func() (string, error)) string {
 }
 
 func notAvailable(service string) string {
-	return "not available yet: ensign's " + service + " service is not running in this deployment. Nothing was done."
+	return "Not available yet: ensign's " + service + " service is not running in this deployment. Nothing was done."
 }
 
 func holdLabel(p *policy.Policy) string {
@@ -197,4 +199,11 @@ func display(cmd Command) string {
 		return "/promote now"
 	}
 	return "/" + cmd.Name
+}
+
+func upperFirst(s string) string {
+	if s != "" && 'a' <= s[0] && s[0] <= 'z' {
+		return string(s[0]-'a'+'A') + s[1:]
+	}
+	return s
 }

@@ -26,9 +26,22 @@ func (c *Client) BranchHead(ctx context.Context, repo Repo, branch string) (stri
 	return sha, nil
 }
 
-// GetFile returns the raw content of path at ref (a branch, tag or commit).
-// A missing file is an error wrapping ErrNotFound.
+// GetFile returns the raw content of path at ref (a branch, tag or commit;
+// empty means the repository's default branch). A missing file is an error
+// wrapping ErrNotFound.
 func (c *Client) GetFile(ctx context.Context, repo Repo, ref, path string) ([]byte, error) {
+	if ref == "" {
+		err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
+			r, resp, err := api.GetRepo(repo.Owner, repo.Name)
+			if err == nil {
+				ref = r.DefaultBranch
+			}
+			return resp, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("get %s in %s: find default branch: %w", path, repo, err)
+		}
+	}
 	var data []byte
 	err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
 		d, resp, err := api.GetFile(repo.Owner, repo.Name, ref, path)

@@ -1,0 +1,553 @@
+package command_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"code.gitea.io/sdk/gitea"
+
+	"github.com/ensignbot/ensign/command"
+	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/forge/forgetest"
+	"github.com/ensignbot/ensign/harness"
+	"github.com/ensignbot/ensign/webhook"
+)
+
+func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
+
+const hookSecret = "e2e-webhook-secret"
+
+// rig is ensign's Gitea front end as cmd/ensign wires it: a webhook receiver
+// on loopback that real Gitea delivers to, feeding a command dispatcher that
+// acts through a forge.Client. It records every delivery and every handled
+// comment so tests can wait for them and replay them.
+type rig struct {
+	e    *forgetest.Env
+	srv  *httptest.Server
+	hook *webhook.Server
+
+	mu         sync.Mutex
+	deliveries []recorded
+	handled    map[int64]int   // comment ID -> times HandleComment ran
+	errs       map[int64]error // comment ID -> last HandleComment error
+	changed    chan struct{}
+}
+
+type recorded struct {
+	header http.Header
+	body   []byte
+}
+
+func newRig(t *testing.T, e *forgetest.Env, installHook bool) *rig {
+	t.Helper()
+	r := &rig{e: e, handled: map[int64]int{}, errs: map[int64]error{}, changed: make(chan struct{}, 1000)}
+	d, err := command.NewDispatcher(command.Config{
+		Forge:    e.Client,
+		Policies: command.RepoPolicy{Files: e.Client},
+		Logger:   testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.hook, err = webhook.New(webhook.Config{
+		Secret:   []byte(hookSecret),
+		BotLogin: e.Bot.Name,
+		Handlers: webhook.Handlers{Comment: func(ctx context.Context, ev webhook.CommentEvent) error {
+			err := d.HandleComment(ctx, ev)
+			r.mu.Lock()
+			r.handled[ev.CommentID]++
+			r.errs[ev.CommentID] = err
+			r.mu.Unlock()
+			r.changed <- struct{}{}
+			return err
+		}},
+		Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.record))
+	t.Cleanup(func() {
+		r.srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := r.hook.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	if installHook {
+		_, _, err := e.Client.EnsureWebhook(forgetest.Ctx(t), e.Repo, forge.Webhook{
+			URL: r.srv.URL + webhook.Path, Secret: hookSecret, Events: []string{"pull_request_comment"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// record keeps a copy of each delivery before the receiver sees it.
+func (r *rig) record(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	r.deliveries = append(r.deliveries, recorded{header: req.Header.Clone(), body: body})
+	r.mu.Unlock()
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	r.hook.ServeHTTP(w, req)
+}
+
+// delivery returns the recorded delivery of comment id.
+func (r *rig) delivery(t *testing.T, id int64) recorded {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, d := range r.deliveries {
+		ev, ok, err := webhook.DecodeComment("", d.body)
+		if err == nil && ok && ev.CommentID == id {
+			return d
+		}
+	}
+	t.Fatalf("no delivery recorded for comment %d", id)
+	return recorded{}
+}
+
+func (r *rig) timesHandled(id int64) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.handled[id]
+}
+
+// waitHandled waits until the dispatcher has handled comment id n times
+// and fails the test if the last time returned an error.
+func (r *rig) waitHandled(t *testing.T, id int64, n int) {
+	t.Helper()
+	if err := r.waitHandledErr(t, id, n); err != nil {
+		t.Fatalf("handle comment %d: %v", id, err)
+	}
+}
+
+// waitHandledErr waits like waitHandled and returns the handler's error.
+func (r *rig) waitHandledErr(t *testing.T, id int64, n int) error {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for r.timesHandled(id) < n {
+		select {
+		case <-r.changed:
+		case <-deadline:
+			t.Fatalf("comment %d handled %d times, want %d (is Gitea delivering webhooks to %s?)", id, r.timesHandled(id), n, r.srv.URL)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.errs[id]
+}
+
+// post sends a recorded (or forged) delivery to the receiver.
+func post(t *testing.T, url string, header http.Header, body []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url+webhook.Path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header.Clone()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(msg))
+}
+
+// reply returns the bot's answer to comment id, or "".
+func reply(t *testing.T, e *forgetest.Env, number, id int64) string {
+	t.Helper()
+	var found []string
+	for _, c := range e.Comments(t, number, e.Bot.Name) {
+		if strings.HasPrefix(c.Body, forge.ReplyMarker(id)+"\n") {
+			found = append(found, c.Body)
+		}
+	}
+	if len(found) > 1 {
+		t.Fatalf("%d answers to comment %d, want at most one", len(found), id)
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	return found[0]
+}
+
+func statusComments(t *testing.T, e *forgetest.Env, number int64) []*gitea.Comment {
+	t.Helper()
+	var out []*gitea.Comment
+	for _, c := range e.Comments(t, number, e.Bot.Name) {
+		if strings.HasPrefix(c.Body, forge.StatusMarker+"\n") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func mustContain(t *testing.T, what, s string, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			t.Fatalf("%s does not contain %q:\n%s", what, p, s)
+		}
+	}
+}
+
+func TestHoldAndUnholdByWriter(t *testing.T) {
+	e := forgetest.New(t)
+	r := newRig(t, e, true)
+	alice := e.User(t, "alice", "write")
+	pr := e.OpenPR(t, "ensign/promote", "apps/podinfo.yaml", "image: podinfo:6.5.1\n")
+
+	hold := e.Comment(t, alice, pr.Number, "Latency looks odd.\n\n/hold flaky canary in eu-west")
+	r.waitHandled(t, hold, 1)
+	if got := e.Labels(t, pr.Number); !slices.Equal(got, []string{"hold"}) {
+		t.Fatalf("labels %v, want [hold]", got)
+	}
+	mustContain(t, "answer to /hold", reply(t, e, pr.Number, hold), "@"+alice.Name, "/hold flaky canary in eu-west", "now on hold")
+	st := statusComments(t, e, pr.Number)
+	if len(st) != 1 {
+		t.Fatalf("%d status comments, want 1", len(st))
+	}
+	mustContain(t, "status comment", forge.Section(strings.TrimPrefix(st[0].Body, forge.StatusMarker+"\n"), "hold"),
+		"On hold", "@"+alice.Name, "flaky canary in eu-west")
+
+	unhold := e.Comment(t, alice, pr.Number, "/unhold")
+	r.waitHandled(t, unhold, 1)
+	if got := e.Labels(t, pr.Number); len(got) != 0 {
+		t.Fatalf("labels after /unhold %v", got)
+	}
+	mustContain(t, "answer to /unhold", reply(t, e, pr.Number, unhold), "hold is lifted")
+	st = statusComments(t, e, pr.Number)
+	if len(st) != 1 || forge.Section(st[0].Body, "hold") != "" {
+		t.Fatalf("status comments after /unhold: %v", bodiesOf(st))
+	}
+
+	// Gitea also delivered the bot's own comments; none reached the
+	// dispatcher.
+	botComments := e.Comments(t, pr.Number, e.Bot.Name)
+	forgetest.Eventually(t, 10*time.Second, func() (bool, string) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		n := 0
+		for _, d := range r.deliveries {
+			if ev, ok, _ := webhook.DecodeComment("", d.body); ok && ev.Author == e.Bot.Name {
+				n++
+			}
+		}
+		return n >= len(botComments), "not all bot comments were delivered yet"
+	})
+	for _, c := range botComments {
+		if n := r.timesHandled(c.ID); n != 0 {
+			t.Fatalf("the bot's own comment %d was handled %d times", c.ID, n)
+		}
+	}
+}
+
+func bodiesOf(cs []*gitea.Comment) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Body)
+	}
+	return out
+}
+
+func TestHoldRefusedForReader(t *testing.T) {
+	e := forgetest.New(t)
+	r := newRig(t, e, true)
+	rita := e.User(t, "rita", "read")
+	pr := e.OpenPR(t, "feature", "a.yaml", "a: 1\n")
+
+	id := e.Comment(t, rita, pr.Number, "/hold")
+	r.waitHandled(t, id, 1)
+	mustContain(t, "answer", reply(t, e, pr.Number, id), "@"+rita.Name, "needs write permission on "+e.Repo.String(), "Nothing was done")
+	if got := e.Labels(t, pr.Number); len(got) != 0 {
+		t.Fatalf("labels %v after a refused /hold", got)
+	}
+	if st := statusComments(t, e, pr.Number); len(st) != 0 {
+		t.Fatalf("status comment written for a refused command: %v", bodiesOf(st))
+	}
+}
+
+func TestForgedSignatureRejected(t *testing.T) {
+	e := forgetest.New(t)
+	r := newRig(t, e, false) // no Gitea hook: this test delivers by hand
+	alice := e.User(t, "alice", "write")
+	pr := e.OpenPR(t, "feature", "a.yaml", "a: 1\n")
+	id := e.Comment(t, alice, pr.Number, "/hold")
+
+	body := commentPayload(t, e, pr.Number, id, alice.Name, "/hold")
+	header := http.Header{}
+	header.Set("Content-Type", "application/json")
+	header.Set("X-Gitea-Event", "issue_comment")
+	header.Set("X-Gitea-Event-Type", "pull_request_comment")
+	header.Set("X-Gitea-Delivery", "forged-1")
+	for name, sig := range map[string]string{
+		"wrong secret": webhook.Sign([]byte("guessed"), body),
+		"missing":      "",
+		"garbage":      "not-hex",
+	} {
+		h := header.Clone()
+		if sig != "" {
+			h.Set("X-Gitea-Signature", sig)
+		}
+		if code, msg := post(t, r.srv.URL, h, body); code != http.StatusUnauthorized {
+			t.Fatalf("%s signature: %d %s, want 401", name, code, msg)
+		}
+	}
+	// The very same request correctly signed does act, so the 401s above
+	// are what stopped it.
+	time.Sleep(500 * time.Millisecond)
+	if n := r.timesHandled(id); n != 0 || len(e.Labels(t, pr.Number)) != 0 || len(e.Comments(t, pr.Number, e.Bot.Name)) != 0 {
+		t.Fatalf("forged deliveries had effects: handled %d, labels %v", n, e.Labels(t, pr.Number))
+	}
+	header.Set("X-Gitea-Signature", webhook.Sign([]byte(hookSecret), body))
+	if code, msg := post(t, r.srv.URL, header, body); code != http.StatusAccepted {
+		t.Fatalf("signed: %d %s", code, msg)
+	}
+	r.waitHandled(t, id, 1)
+	if got := e.Labels(t, pr.Number); !slices.Equal(got, []string{"hold"}) {
+		t.Fatalf("labels %v after the signed delivery, want [hold]", got)
+	}
+}
+
+// commentPayload builds an issue_comment payload for an existing comment
+// from one captured from Gitea.
+func commentPayload(t *testing.T, e *forgetest.Env, number, id int64, author, body string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile("../webhook/testdata/pull_request_comment.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	obj := func(v any) map[string]any { return v.(map[string]any) }
+	obj(obj(m["repository"])["owner"])["login"] = e.Repo.Owner
+	obj(m["repository"])["name"] = e.Repo.Name
+	obj(m["issue"])["number"] = number
+	c := obj(m["comment"])
+	c["id"], c["body"] = id, body
+	obj(c["user"])["login"] = author
+	obj(m["sender"])["login"] = author
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, ok, err := webhook.DecodeComment("", out)
+	if err != nil || !ok || ev.CommentID != id || ev.Number != number || ev.Owner != e.Repo.Owner || ev.Body != body {
+		t.Fatalf("forged payload decodes to %+v, %v, %v", ev, ok, err)
+	}
+	return out
+}
+
+func TestSameDeliveryTwiceActsOnce(t *testing.T) {
+	e := forgetest.New(t)
+	r := newRig(t, e, true)
+	alice := e.User(t, "alice", "write")
+	pr := e.OpenPR(t, "feature", "a.yaml", "a: 1\n")
+
+	hold := e.Comment(t, alice, pr.Number, "/hold")
+	r.waitHandled(t, hold, 1)
+	d := r.delivery(t, hold)
+	if code, msg := post(t, r.srv.URL, d.header, d.body); code != http.StatusAccepted || !strings.Contains(msg, "duplicate") {
+		t.Fatalf("replay: %d %q, want 202 duplicate", code, msg)
+	}
+
+	// The hold is lifted; then ensign "restarts" (a new receiver and
+	// dispatcher, with no memory of deliveries) and the old /hold delivery
+	// arrives again. It must not put the hold back, nor answer twice.
+	unhold := e.Comment(t, alice, pr.Number, "/unhold")
+	r.waitHandled(t, unhold, 1)
+	before := len(e.Comments(t, pr.Number, e.Bot.Name))
+	restarted := newRig(t, e, false)
+	if code, msg := post(t, restarted.srv.URL, d.header, d.body); code != http.StatusAccepted || msg != "accepted" {
+		t.Fatalf("replay after restart: %d %q, want 202 accepted", code, msg)
+	}
+	restarted.waitHandled(t, hold, 1)
+	if n := r.timesHandled(hold); n != 1 {
+		t.Fatalf("first receiver handled the /hold %d times, want 1", n)
+	}
+	if got := e.Labels(t, pr.Number); len(got) != 0 {
+		t.Fatalf("labels %v: the replayed /hold acted again", got)
+	}
+	if after := len(e.Comments(t, pr.Number, e.Bot.Name)); after != before {
+		t.Fatalf("bot comments went from %d to %d on replay", before, after)
+	}
+}
+
+func TestQuotedAndCodeCommandsDoNothing(t *testing.T) {
+	e := forgetest.New(t)
+	r := newRig(t, e, true)
+	alice := e.User(t, "alice", "write")
+	pr := e.OpenPR(t, "feature", "a.yaml", "a: 1\n")
+
+	for _, body := range []string{
+		"> /hold\n\nQuoting bob: no need to hold.",
+		"Run this to stop it:\n\n```\n/hold\n```",
+		"Near misses: `/hold`\n/holdx\n/ hold",
+	} {
+		id := e.Comment(t, alice, pr.Number, body)
+		r.waitHandled(t, id, 1)
+	}
+	if got := e.Labels(t, pr.Number); len(got) != 0 {
+		t.Fatalf("labels %v", got)
+	}
+	if cs := e.Comments(t, pr.Number, e.Bot.Name); len(cs) != 0 {
+		t.Fatalf("bot answered: %v", bodiesOf(cs))
+	}
+}
+
+func TestBotCommentUpdatedInPlace(t *testing.T) {
+	e := forgetest.New(t)
+	r := newRig(t, e, true)
+	alice := e.User(t, "alice", "write")
+	pr := e.OpenPR(t, "feature", "a.yaml", "a: 1\n")
+
+	first := e.Comment(t, alice, pr.Number, "/hold waiting for QA")
+	r.waitHandled(t, first, 1)
+	st := statusComments(t, e, pr.Number)
+	if len(st) != 1 {
+		t.Fatalf("%d status comments, want 1", len(st))
+	}
+	statusID := st[0].ID
+
+	second := e.Comment(t, alice, pr.Number, "/hold waiting for the SRE review")
+	r.waitHandled(t, second, 1)
+	st = statusComments(t, e, pr.Number)
+	if len(st) != 1 || st[0].ID != statusID {
+		t.Fatalf("status comments %d (first id %d), want the one comment %d updated", len(st), st[0].ID, statusID)
+	}
+	hold := forge.Section(st[0].Body, "hold")
+	mustContain(t, "status", hold, "waiting for the SRE review")
+	if strings.Contains(hold, "waiting for QA") {
+		t.Fatalf("old reason still shown: %s", hold)
+	}
+	mustContain(t, "second answer", reply(t, e, pr.Number, second), "already on hold")
+	if n := len(e.Comments(t, pr.Number, e.Bot.Name)); n != 3 {
+		t.Fatalf("%d bot comments, want 3 (status + one answer per command comment)", n)
+	}
+	if got := e.Labels(t, pr.Number); !slices.Equal(got, []string{"hold"}) {
+		t.Fatalf("labels %v", got)
+	}
+}
+
+func TestSeveralCommandsAnsweredInOrder(t *testing.T) {
+	e := forgetest.New(t)
+	r := newRig(t, e, true)
+	alice := e.User(t, "alice", "write")
+	pr := e.OpenPR(t, "feature", "a.yaml", "a: 1\n")
+
+	id := e.Comment(t, alice, pr.Number, "/hold a\n/promote now\n/promote\n/rollback\n/status\n/hodl\n/promote later")
+	r.waitHandled(t, id, 1)
+	answer := reply(t, e, pr.Number, id)
+	t.Logf("answer:\n%s", answer)
+	want := []string{
+		"/hold a", "now on hold",
+		"/promote now", "needs admin permission",
+		"/promote", "promotion service is not running",
+		"/rollback", "rollback service is not running",
+		"/status", "status service is not running",
+		"/hodl", "has no command", "| Who may use it |",
+		"/promote later", "Usage: /promote",
+	}
+	at := 0
+	for _, w := range want {
+		i := strings.Index(answer[at:], w)
+		if i < 0 {
+			t.Fatalf("answer lacks %q after position %d:\n%s", w, at, answer)
+		}
+		at += i + len(w)
+	}
+	if got := e.Labels(t, pr.Number); !slices.Equal(got, []string{"hold"}) {
+		t.Fatalf("labels %v", got)
+	}
+}
+
+func TestPolicyTeamsAndInvalidPolicy(t *testing.T) {
+	e := forgetest.New(t)
+	r := newRig(t, e, true)
+	rita := e.User(t, "rita", "read")
+	will := e.User(t, "will", "write")
+	ctx := forgetest.Ctx(t)
+	if err := e.G.CreateTeam(ctx, e.Org, "release", "read", rita.Name); err != nil {
+		t.Fatal(err)
+	}
+	addToOwners(t, e, e.Bot.Name)
+	e.CommitFile(t, "main", ".ensign.yaml", `apiVersion: ensign.dev/v1alpha1
+apps:
+  - name: podinfo
+    stages:
+      - name: staging
+        overlay: apps/podinfo/staging
+        canary: {namespace: podinfo}
+commands:
+  hold: {teams: [`+e.Org+`/release]}
+labels: {hold: on-hold}
+`)
+	pr := e.OpenPR(t, "feature", "a.yaml", "a: 1\n")
+
+	refused := e.Comment(t, will, pr.Number, "/hold")
+	r.waitHandled(t, refused, 1)
+	mustContain(t, "answer to writer", reply(t, e, pr.Number, refused), "needs membership in team "+e.Org+"/release")
+	if got := e.Labels(t, pr.Number); len(got) != 0 {
+		t.Fatalf("labels %v after refused /hold", got)
+	}
+
+	allowed := e.Comment(t, rita, pr.Number, "/hold")
+	r.waitHandled(t, allowed, 1)
+	if got := e.Labels(t, pr.Number); !slices.Equal(got, []string{"on-hold"}) {
+		t.Fatalf("labels %v, want the policy's hold label", got)
+	}
+
+	// A policy that does not load stops everything, and says why.
+	e.CommitFile(t, "main", ".ensign.yaml", "apiVersion: ensign.dev/v1alpha1\ncommands:\n  unhold: {level: boss}\n")
+	bad := e.Comment(t, rita, pr.Number, "/unhold")
+	if err := r.waitHandledErr(t, bad, 1); err == nil || !strings.Contains(err.Error(), "load policy") {
+		t.Fatalf("handler error %v, want the policy error reported", err)
+	}
+	mustContain(t, "answer under a broken policy", reply(t, e, pr.Number, bad), "policy is invalid", ".ensign.yaml", "boss", "Nothing was done")
+	if got := e.Labels(t, pr.Number); !slices.Equal(got, []string{"on-hold"}) {
+		t.Fatalf("labels %v changed under a broken policy", got)
+	}
+}
+
+func addToOwners(t *testing.T, e *forgetest.Env, user string) {
+	t.Helper()
+	teams, _, err := e.Admin(t).ListOrgTeams(e.Org, gitea.ListTeamsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tm := range teams {
+		if tm.Name == "Owners" {
+			if _, err := e.Admin(t).AddTeamMember(tm.ID, user); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatal("org has no Owners team")
+}
