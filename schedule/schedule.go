@@ -1,0 +1,238 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ensignbot/ensign/policy"
+)
+
+// Merger merges promotions that are queued for a window. The scheduler calls
+// it with the instant it fired; the Merger decides per stage, with
+// policy.Evaluate at now, which queued promotions may merge. It must return
+// when ctx is cancelled.
+type Merger interface {
+	MergeQueued(ctx context.Context, now time.Time) error
+}
+
+// PolicySource returns the policy in force now (it may have changed in Git
+// since the last call).
+type PolicySource func(ctx context.Context) (*policy.Policy, error)
+
+// Options tune a Scheduler; zero values take the defaults.
+type Options struct {
+	// Clock defaults to RealClock.
+	Clock Clock
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Recheck is the longest the scheduler sleeps without re-reading the
+	// policy, so window changes in Git are picked up. Default 15m.
+	Recheck time.Duration
+	// RetryMin and RetryMax bound the doubling backoff after a failed merge
+	// or policy read. Defaults 30s and 10m.
+	RetryMin, RetryMax time.Duration
+	// RunTimeout bounds one policy read plus one merge run. Default 10m.
+	RunTimeout time.Duration
+}
+
+// Scheduler calls a Merger when promotion windows open. Make one with New.
+type Scheduler struct {
+	src     PolicySource
+	merger  Merger
+	clock   Clock
+	log     *slog.Logger
+	opts    Options
+	kick    chan struct{}
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	done    chan struct{}
+	started bool
+}
+
+// New returns a stopped Scheduler.
+func New(src PolicySource, m Merger, opts Options) *Scheduler {
+	if opts.Clock == nil {
+		opts.Clock = RealClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&opts.Recheck, 15*time.Minute)
+	def(&opts.RetryMin, 30*time.Second)
+	def(&opts.RetryMax, 10*time.Minute)
+	def(&opts.RunTimeout, 10*time.Minute)
+	return &Scheduler{src: src, merger: m, clock: opts.Clock, log: opts.Logger, opts: opts, kick: make(chan struct{}, 1)}
+}
+
+// Start runs the scheduler in a new goroutine until Stop is called or ctx
+// is cancelled. A Scheduler starts at most once.
+func (s *Scheduler) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("scheduler already started")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s.started, s.cancel, s.done = true, cancel, make(chan struct{})
+	go s.loop(ctx)
+	return nil
+}
+
+// Stop cancels the scheduler and waits until its goroutine, including a
+// running merge, has returned. It is safe to call more than once, and before
+// Start.
+func (s *Scheduler) Stop() {
+	s.mu.Lock()
+	cancel, done := s.cancel, s.done
+	s.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+}
+
+// Kick makes the scheduler re-read the policy and re-plan now, for example
+// after the policy file changed in Git. It never blocks.
+func (s *Scheduler) Kick() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Scheduler) loop(ctx context.Context) {
+	defer close(s.done)
+	var (
+		startup  = true
+		last     = s.clock.Now() // openings up to last have been handled
+		retryAt  time.Time       // zero: no retry pending
+		failures int
+	)
+	for {
+		now := s.clock.Now()
+		wake := now.Add(s.opts.Recheck)
+		p, err := s.readPolicy(ctx)
+		if err != nil {
+			s.log.Error("read policy for the window scheduler", "err", err)
+			failures++
+			wake = now.Add(s.backoff(failures))
+		} else {
+			opened := startup || !retryAt.IsZero() && !retryAt.After(now)
+			if next := nextOpening(p, last); !next.IsZero() && !next.After(now) {
+				opened = true
+			}
+			if opened {
+				retryAt = time.Time{}
+				if open := openStages(p, now); len(open) == 0 {
+					s.log.Info("window opening passed but no stage is open now; not merging", "now", now)
+				} else if err := s.run(ctx, now, open); err != nil {
+					failures++
+					retryAt = now.Add(s.backoff(failures))
+					s.log.Error("merge queued promotions", "err", err, "retry_at", retryAt)
+				} else {
+					failures = 0
+				}
+			}
+			startup, last = false, now
+			if next := nextOpening(p, now); !next.IsZero() && next.Before(wake) {
+				wake = next
+			}
+			if !retryAt.IsZero() && retryAt.Before(wake) {
+				wake = retryAt
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		timer := s.clock.NewTimer(wake.Sub(s.clock.Now()))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-s.kick:
+			timer.Stop()
+		case <-timer.C():
+		}
+	}
+}
+
+func (s *Scheduler) backoff(failures int) time.Duration {
+	d := s.opts.RetryMin
+	for i := 1; i < failures && d < s.opts.RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, s.opts.RetryMax)
+}
+
+func (s *Scheduler) readPolicy(ctx context.Context) (p *policy.Policy, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.RunTimeout)
+	defer cancel()
+	defer recoverTo(&err, "policy source")
+	p, err = s.src(ctx)
+	if err == nil && p == nil {
+		err = errors.New("policy source returned no policy")
+	}
+	return p, err
+}
+
+func (s *Scheduler) run(ctx context.Context, now time.Time, open []string) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.RunTimeout)
+	defer cancel()
+	defer recoverTo(&err, "merger")
+	s.log.Info("window open: merging queued promotions", "now", now, "open_stages", strings.Join(open, ","))
+	return s.merger.MergeQueued(ctx, now)
+}
+
+func recoverTo(err *error, what string) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%s panicked: %v\n%s", what, r, debug.Stack())
+	}
+}
+
+// openStages names the stages ("app/stage") open at now.
+func openStages(p *policy.Policy, now time.Time) []string {
+	var out []string
+	for ai := range p.Apps {
+		a := &p.Apps[ai]
+		for si := range a.Stages {
+			if p.EvaluateStage(&a.Stages[si], now).Open {
+				out = append(out, a.Name+"/"+a.Stages[si].Name)
+			}
+		}
+	}
+	return out
+}
+
+// nextOpening returns the earliest instant after t at which some stage with
+// windows goes from closed to open; zero if none within policy's horizon.
+func nextOpening(p *policy.Policy, t time.Time) time.Time {
+	var first time.Time
+	seen := map[string]bool{}
+	for ai := range p.Apps {
+		a := &p.Apps[ai]
+		for si := range a.Stages {
+			s := &a.Stages[si]
+			key := strings.Join(s.Windows, "\x00")
+			if len(s.Windows) == 0 || seen[key] {
+				continue
+			}
+			seen[key] = true
+			if n := p.EvaluateStage(s, t).Next; !n.IsZero() && (first.IsZero() || n.Before(first)) {
+				first = n
+			}
+		}
+	}
+	return first
+}
