@@ -129,3 +129,39 @@ func TestDifferentialRevert(t *testing.T) {
 	}
 	summarize(t, "git revert (ort, histogram)", cases, &d, clean)
 }
+
+// TestDifferentialBigFiles runs 500 to 3,000-line files with a few edits a
+// side (mostly clean merges), where the histogram fallback and the Myers
+// heuristics decide the result. TEXTMERGE_DIFF_N/10 cases.
+func TestDifferentialBigFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("big files skipped in -short mode")
+	}
+	seed := uint64(envInt(t, "TEXTMERGE_DIFF_SEED", 1)) + 3000017
+	n := max(envInt(t, "TEXTMERGE_DIFF_N", 300)/10, 1)
+	g := newCaseGen(seed)
+	cases := make([]mergeCase, n)
+	for i := range cases {
+		b := g.bigBase()
+		o, th := b, b
+		for k := 1 + g.rng.IntN(12); k > 0; k-- {
+			o = apply(o, g.edit(len(o)))
+		}
+		for k := 1 + g.rng.IntN(12); k > 0; k-- {
+			th = apply(th, g.edit(len(th)))
+		}
+		cases[i] = mergeCase{base: bytes.Join(b, nil), ours: bytes.Join(o, nil), theirs: bytes.Join(th, nil)}
+	}
+	want := newGitRunner(t).mergeTree(t, cases)
+	mf := newGitRunner(t)
+	var d disagreement
+	clean := 0
+	for i, c := range cases {
+		if want[i].conflicts == 0 {
+			clean++
+		}
+		d.report(t, "merge-tree/ort", i, c, Merge(c.base, c.ours, c.theirs), want[i], true)
+		d.report(t, "merge-file/myers", i, c, MergeWith(c.base, c.ours, c.theirs, Options{Algorithm: Myers}), mf.mergeFile(t, c), false)
+	}
+	summarize(t, "big files (ort and merge-file)", cases, &d, clean)
+}

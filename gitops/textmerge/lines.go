@@ -37,8 +37,10 @@ type classifier struct {
 	ids map[string]int32
 }
 
+// newClassifier sizes the table for sizeHint records, capped because
+// configuration files repeat lines a lot and the map grows on demand.
 func newClassifier(sizeHint int) *classifier {
-	return &classifier{ids: make(map[string]int32, sizeHint)}
+	return &classifier{ids: make(map[string]int32, min(sizeHint, 1024))}
 }
 
 func (c *classifier) classify(lines [][]byte) []int32 {

@@ -99,6 +99,8 @@ func discardClass(matches, mlim int) byte {
 // keptRecords returns the ids and original indexes of the records the
 // Myers search will look at, and marks the discarded ones changed.
 func keptRecords(s *side, dis []byte, dstart, dend int) (ha []int32, rindex []int) {
+	n := max(dend-dstart+1, 0)
+	ha, rindex = make([]int32, 0, n), make([]int, 0, n)
 	for i := dstart; i <= dend; i++ {
 		if dis[i] == discardKeep || (dis[i] == discardMulti && !cleanMMatch(dis, i, dstart, dend)) {
 			ha = append(ha, s.ids[i])
