@@ -1,6 +1,9 @@
 package textmerge
 
-import "bytes"
+import (
+	"bytes"
+	"strconv"
+)
 
 // Result is the outcome of a three-way merge.
 type Result struct {
@@ -17,7 +20,8 @@ type Result struct {
 type Options struct {
 	// Algorithm is the line diff run from the base to each side.
 	// Histogram (the zero value) is what git's merge-ort uses for revert,
-	// cherry-pick and merge; Myers is what `git merge-file` uses.
+	// cherry-pick and merge; Myers is what `git merge-file` uses. Any
+	// other value is a programming error and makes MergeWith panic.
 	Algorithm Algorithm
 }
 
@@ -38,6 +42,9 @@ func Merge(base, ours, theirs []byte) Result {
 // Options{Algorithm: Myers} it agrees with `git merge-file -p ours base
 // theirs` (clean or not, and the bytes of a clean merge).
 func MergeWith(base, ours, theirs []byte, opts Options) (res Result) {
+	if opts.Algorithm != Histogram && opts.Algorithm != Myers {
+		panic("textmerge: unknown Algorithm " + strconv.Itoa(int(opts.Algorithm)))
+	}
 	switch {
 	case bytes.Equal(ours, theirs), bytes.Equal(base, theirs):
 		return Result{Merged: bytes.Clone(nonNil(ours))}

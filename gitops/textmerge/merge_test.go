@@ -218,3 +218,12 @@ func TestTableAgainstGit(t *testing.T) {
 		})
 	}
 }
+
+func TestMergeWithUnknownAlgorithmPanics(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(r.(string), "unknown Algorithm 7") {
+			t.Fatalf("recovered %v, want a panic naming the bad algorithm", r)
+		}
+	}()
+	MergeWith([]byte("a\n"), []byte("b\n"), []byte("c\n"), Options{Algorithm: 7})
+}
