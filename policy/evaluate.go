@@ -285,14 +285,20 @@ func (e *evaluator) nextClose(t, limit time.Time) time.Time {
 // openSince returns when the open state holding at t began, or zero if
 // before lower.
 func (e *evaluator) openSince(t, lower time.Time) time.Time {
-	// Open on [max(last deny end, start of the allow coverage), t].
-	since := e.latestEnd(e.denies, t, lower)
+	// Open on [max(last deny end, start of the allow coverage), t]. A deny
+	// that ended before the allow coverage began does not matter, so the
+	// allow start bounds the (costly, backwards) deny search.
 	if len(e.allows) > 0 {
-		if s := e.unionStart(e.allows, t, lower); s.After(since) {
-			since = s
+		start := e.unionStart(e.allows, t, lower)
+		if start.IsZero() {
+			return e.latestEnd(e.denies, t, lower)
 		}
+		if end := e.latestEnd(e.denies, t, start); end.After(start) {
+			return end
+		}
+		return start
 	}
-	return since
+	return e.latestEnd(e.denies, t, lower)
 }
 
 // closedSince returns when the closed state holding at t began, or zero if
@@ -425,7 +431,9 @@ func (e *evaluator) coverStart(w Window, t, lower time.Time) time.Time {
 func (e *evaluator) latestEnd(ws []Window, t, lower time.Time) time.Time {
 	var latest time.Time
 	for _, w := range ws {
-		s := e.latestStart(w, t, t.Sub(lower))
+		// An interval ending at or after lower starts at most Duration
+		// before it.
+		s := e.latestStart(w, t, t.Sub(lower)+w.Duration)
 		if s.IsZero() {
 			continue
 		}
