@@ -27,8 +27,8 @@ func benchWindows(b *testing.B) map[string][]Window {
 			mk("freeze-1", Deny, "0 0 20 12 *", 168*time.Hour, ams),
 			mk("freeze-2", Deny, "0 0 27 12 *", 168*time.Hour, ams),
 		},
-		"leap-day": {mk("leap", Allow, "0 0 29 2 *", 24*time.Hour, "UTC")},
-		"dense-15min": {mk("quarterly", Allow, "*/15 9-17 * * 1-5", 15*time.Minute, ams)},
+		"leap-day":      {mk("leap", Allow, "0 0 29 2 *", 24*time.Hour, "UTC")},
+		"dense-15min":   {mk("quarterly", Allow, "*/15 9-17 * * 1-5", 15*time.Minute, ams)},
 		"always-weekly": {mk("week", Allow, "0 0 * * 1", 168*time.Hour, "UTC")},
 	}
 }
