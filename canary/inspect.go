@@ -9,6 +9,7 @@ import (
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
@@ -113,9 +114,17 @@ func (in Inspector) WarningEvents(ctx context.Context, c *flaggerv1.Canary, limi
 	return out, nil
 }
 
-// RecordEvent records an event on the canary from ensign. eventType is
-// corev1.EventTypeNormal or corev1.EventTypeWarning.
-func (in Inspector) RecordEvent(ctx context.Context, c *flaggerv1.Canary, eventType, reason, message string, now time.Time) error {
+// Note is an event ensign records on a canary. Key makes it idempotent:
+// recording the same key on the same canary again records nothing.
+type Note struct {
+	Type    string // corev1.EventTypeNormal or corev1.EventTypeWarning
+	Reason  string
+	Message string
+	Key     string
+}
+
+// RecordEvent records n on the canary, once per n.Key.
+func (in Inspector) RecordEvent(ctx context.Context, c *flaggerv1.Canary, n Note, now time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	component := in.Component
@@ -124,23 +133,41 @@ func (in Inspector) RecordEvent(ctx context.Context, c *flaggerv1.Canary, eventT
 	}
 	ts := metav1.NewTime(now)
 	e := &corev1.Event{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      fmt.Sprintf("%s.%x", c.Name, now.UnixNano()),
-			Namespace: c.Namespace,
-		},
+		ObjectMeta: metav1.ObjectMeta{Name: eventName(c.Name, n.Key), Namespace: c.Namespace},
 		InvolvedObject: corev1.ObjectReference{
 			APIVersion: flaggerv1.SchemeGroupVersion.String(), Kind: "Canary",
-			Namespace: c.Namespace, Name: c.Name, UID: c.UID, ResourceVersion: c.ResourceVersion,
+			Namespace: c.Namespace, Name: c.Name, UID: c.UID,
 		},
-		Type: eventType, Reason: reason, Message: truncate(message, 1024),
+		Type: n.Type, Reason: n.Reason, Message: truncate(n.Message, 1024),
 		Source:         corev1.EventSource{Component: component},
 		FirstTimestamp: ts, LastTimestamp: ts, Count: 1,
 		ReportingController: "ensign.dev/" + component, ReportingInstance: component,
 	}
-	if _, err := in.Client.CoreV1().Events(c.Namespace).Create(ctx, e, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("record %s event on canary %s/%s: %w", reason, c.Namespace, c.Name, err)
+	_, err := in.Client.CoreV1().Events(c.Namespace).Create(ctx, e, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("record %s event on canary %s/%s: %w", n.Reason, c.Namespace, c.Name, err)
 	}
 	return nil
+}
+
+// eventName derives a valid, stable event name from the canary and key.
+func eventName(canaryName, key string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(key) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	name := canaryName + ".ensign-" + b.String()
+	if len(name) > 253 {
+		name = name[:253]
+	}
+	return strings.TrimRight(name, "-.")
 }
 
 func truncate(s string, n int) string {

@@ -91,11 +91,16 @@ func TestInspectorReadsTargetAndEvents(t *testing.T) {
 
 	base := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	for i, reason := range []string{"Synced", "Halted", "Rollback"} {
-		if err := in.RecordEvent(ctx, c, corev1.EventTypeWarning, reason, "check "+reason, base.Add(time.Duration(i)*time.Second)); err != nil {
+		n := Note{Type: corev1.EventTypeWarning, Reason: reason, Message: "check " + reason, Key: "k" + reason}
+		if err := in.RecordEvent(ctx, c, n, base.Add(time.Duration(i)*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := in.RecordEvent(ctx, c, corev1.EventTypeNormal, "Promoted", "fine", base.Add(time.Minute)); err != nil {
+	// The same key again records nothing.
+	if err := in.RecordEvent(ctx, c, Note{Type: corev1.EventTypeWarning, Reason: "Halted", Message: "again", Key: "kHalted"}, base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.RecordEvent(ctx, c, Note{Type: corev1.EventTypeNormal, Reason: "Promoted", Message: "fine", Key: "promoted"}, base.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	events, err := in.WarningEvents(ctx, c, 2)
@@ -104,6 +109,10 @@ func TestInspectorReadsTargetAndEvents(t *testing.T) {
 	}
 	if len(events) != 2 || events[0].Reason != "Rollback" || events[1].Reason != "Halted" {
 		t.Fatalf("WarningEvents(limit 2) = %+v; want Rollback then Halted (newest warnings first, Normal excluded)", events)
+	}
+	all, err := in.WarningEvents(ctx, c, 0)
+	if err != nil || len(all) != 3 {
+		t.Fatalf("WarningEvents(no limit) = %+v, %v; want 3 (the repeated key recorded once)", all, err)
 	}
 }
 

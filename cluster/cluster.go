@@ -1,0 +1,231 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/ensignbot/ensign/canary"
+	"github.com/ensignbot/ensign/flux"
+	"github.com/ensignbot/ensign/policy"
+)
+
+// Client reaches one cluster.
+type Client struct {
+	Name    string
+	Kube    kubernetes.Interface
+	Dynamic dynamic.Interface
+}
+
+// Set is the clusters ensign knows, by the names the policy uses.
+type Set struct {
+	clients map[string]*Client
+}
+
+// ErrUnknownCluster means the policy names a cluster ensign has no
+// kubeconfig for.
+var ErrUnknownCluster = errors.New("unknown cluster")
+
+// NewSet returns a set of the given clients.
+func NewSet(clients ...*Client) *Set {
+	s := &Set{clients: map[string]*Client{}}
+	for _, c := range clients {
+		s.clients[c.Name] = c
+	}
+	return s
+}
+
+// FromConfig builds a client for a cluster from a rest config.
+func FromConfig(name string, cfg *rest.Config) (*Client, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.UserAgent = "ensign"
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 20, 40
+	}
+	kc, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	dc, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	return &Client{Name: name, Kube: kc, Dynamic: dc}, nil
+}
+
+// FromKubeconfig builds a client from a kubeconfig file; an empty path means
+// the in-cluster configuration.
+func FromKubeconfig(name, path string) (*Client, error) {
+	var cfg *rest.Config
+	var err error
+	if path == "" {
+		cfg, err = rest.InClusterConfig()
+	} else {
+		cfg, err = clientcmd.BuildConfigFromFlags("", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: load kubeconfig: %w", name, err)
+	}
+	return FromConfig(name, cfg)
+}
+
+// Client returns the named cluster's client.
+func (s *Set) Client(name string) (*Client, error) {
+	c, ok := s.clients[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q: give its kubeconfig in ENSIGN_KUBECONFIGS (known: %s)", ErrUnknownCluster, name, strings.Join(s.Names(), ", "))
+	}
+	return c, nil
+}
+
+// Names lists the clusters, sorted.
+func (s *Set) Names() []string {
+	names := make([]string, 0, len(s.clients))
+	for n := range s.clients {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (s *Set) inspector(cluster string) (canary.Inspector, error) {
+	c, err := s.Client(cluster)
+	if err != nil {
+		return canary.Inspector{}, err
+	}
+	return canary.Inspector{Client: c.Kube}, nil
+}
+
+// TargetImages returns the images of the canary's target workload.
+func (s *Set) TargetImages(ctx context.Context, cluster string, c *flaggerv1.Canary) ([]canary.Container, error) {
+	in, err := s.inspector(cluster)
+	if err != nil {
+		return nil, err
+	}
+	return in.TargetImages(ctx, c)
+}
+
+// PrimaryImages returns the images of the canary's primary workload.
+func (s *Set) PrimaryImages(ctx context.Context, cluster string, c *flaggerv1.Canary) ([]canary.Container, error) {
+	in, err := s.inspector(cluster)
+	if err != nil {
+		return nil, err
+	}
+	return in.PrimaryImages(ctx, c)
+}
+
+// WarningEvents returns the canary's most recent Warning events.
+func (s *Set) WarningEvents(ctx context.Context, cluster string, c *flaggerv1.Canary, limit int) ([]canary.Event, error) {
+	in, err := s.inspector(cluster)
+	if err != nil {
+		return nil, err
+	}
+	return in.WarningEvents(ctx, c, limit)
+}
+
+// Canary reads a canary.
+func (s *Set) Canary(ctx context.Context, ref policy.CanaryRef) (*flaggerv1.Canary, error) {
+	c, err := s.Client(ref.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	u, err := c.Dynamic.Resource(canary.GVR).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("read canary %s: %w", ref, err)
+	}
+	out := &flaggerv1.Canary{}
+	if err := runtimeConvert(u.Object, out); err != nil {
+		return nil, fmt.Errorf("decode canary %s: %w", ref, err)
+	}
+	return out, nil
+}
+
+// RecordEvent records n on the canary, once per n.Key.
+func (s *Set) RecordEvent(ctx context.Context, cluster string, c *flaggerv1.Canary, n canary.Note, now time.Time) error {
+	in, err := s.inspector(cluster)
+	if err != nil {
+		return err
+	}
+	return in.RecordEvent(ctx, c, n, now)
+}
+
+// Kustomizations returns the Flux Kustomizations that deliver a stage's
+// overlay in its cluster: the one the policy names, else every Kustomization
+// whose path is the overlay.
+func (s *Set) Kustomizations(ctx context.Context, stage *policy.Stage) ([]flux.Kustomization, error) {
+	cl, err := s.Client(stage.Canary.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	if stage.Flux != nil && !stage.Flux.Kustomization.IsZero() {
+		k, err := flux.GetKustomization(ctx, cl.Dynamic, stage.Flux.Kustomization.Namespace, stage.Flux.Kustomization.Name)
+		if err != nil {
+			return nil, err
+		}
+		if !stage.Flux.GitRepository.IsZero() {
+			k.Source = flux.Ref{Kind: "GitRepository", Namespace: stage.Flux.GitRepository.Namespace, Name: stage.Flux.GitRepository.Name}
+		}
+		return []flux.Kustomization{k}, nil
+	}
+	return flux.Kustomizations(ctx, cl.Dynamic, stage.Overlay)
+}
+
+// AppliedRevision returns the Git commit the stage's Flux Kustomization last
+// applied, and the Kustomization's name; empty strings when none is found.
+func (s *Set) AppliedRevision(ctx context.Context, stage *policy.Stage) (commit, kustomization string, err error) {
+	ks, err := s.Kustomizations(ctx, stage)
+	if err != nil {
+		return "", "", err
+	}
+	for _, k := range ks {
+		if c := k.Commit(); c != "" {
+			return c, k.Ref.Namespace + "/" + k.Ref.Name, nil
+		}
+	}
+	return "", "", nil
+}
+
+// RequestReconcile asks Flux to reconcile the stage's Kustomizations and
+// their GitRepository sources now, sources first. It returns what it asked.
+func (s *Set) RequestReconcile(ctx context.Context, stage *policy.Stage, now time.Time) ([]flux.Ref, error) {
+	cl, err := s.Client(stage.Canary.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := s.Kustomizations(ctx, stage)
+	if err != nil {
+		return nil, err
+	}
+	if len(ks) == 0 {
+		return nil, fmt.Errorf("no Flux Kustomization delivers %s in cluster %s (set flux.kustomization for stage %s)", stage.Overlay, stage.Canary.Cluster, stage.Name)
+	}
+	var refs []flux.Ref
+	seen := map[flux.Ref]bool{}
+	for _, k := range ks {
+		if k.Source.Kind == "GitRepository" && !seen[k.Source] {
+			seen[k.Source] = true
+			refs = append(refs, k.Source)
+		}
+	}
+	for _, k := range ks {
+		refs = append(refs, k.Ref)
+	}
+	for _, r := range refs {
+		if err := flux.RequestReconcile(ctx, cl.Dynamic, r, now); err != nil {
+			return nil, err
+		}
+	}
+	return refs, nil
+}

@@ -1,0 +1,92 @@
+package promote
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ensignbot/ensign/policy"
+)
+
+// Trigger says who asks for a promotion to merge.
+type Trigger int
+
+const (
+	// Automatic is a canary result or the scheduler.
+	Automatic Trigger = iota
+	// Person is a /promote comment or `ensign promote`.
+	Person
+	// PersonNow is /promote now: a person overriding a closed window.
+	PersonNow
+)
+
+// Action is what to do with a promotion pull request.
+type Action int
+
+const (
+	// Wait leaves the pull request for a person.
+	Wait Action = iota
+	// Queue labels the pull request to be merged when the window opens.
+	Queue
+	// Merge merges it now.
+	Merge
+)
+
+func (a Action) String() string {
+	return [...]string{"wait", "queue", "merge"}[a]
+}
+
+// Facts are what the merge decision depends on.
+type Facts struct {
+	Trigger Trigger
+	// AutoMerge is the target stage's setting.
+	AutoMerge bool
+	// Window is the target stage's window state now.
+	Window policy.State
+	// Held is true while the pull request carries the hold label.
+	Held bool
+	// Queued is true when the pull request already waits for a window
+	// (a person or an auto-merging stage asked for it).
+	Queued bool
+	// RolledBack is set when this version was rolled back from the target
+	// stage before.
+	RolledBack string
+}
+
+// Decision is the outcome of Decide, with the reason to show people.
+type Decision struct {
+	Action Action
+	Reason string
+	// Until is when a queued promotion will be merged (the window's next
+	// opening); zero if unknown.
+	Until time.Time
+}
+
+// Decide says whether a promotion merges now, waits for a window, or waits
+// for a person. It is pure: everything it needs is in f.
+func Decide(f Facts) Decision {
+	if f.Held {
+		return Decision{Action: Wait, Reason: "on hold; comment /unhold to release it"}
+	}
+	if f.Trigger == PersonNow {
+		if f.Window.Open {
+			return Decision{Action: Merge, Reason: "promoted by request; " + f.Window.Reason}
+		}
+		return Decision{Action: Merge, Reason: "promoted by request outside the promotion windows (" + f.Window.Reason + ")"}
+	}
+	if f.Trigger == Automatic && !f.Queued {
+		if f.RolledBack != "" {
+			return Decision{Action: Wait, Reason: fmt.Sprintf("this version was rolled back from this stage in %s; comment /promote to promote it anyway", f.RolledBack)}
+		}
+		if !f.AutoMerge {
+			return Decision{Action: Wait, Reason: "auto-merge is off for this stage; comment /promote to merge"}
+		}
+	}
+	if f.Window.Open {
+		return Decision{Action: Merge, Reason: f.Window.Reason}
+	}
+	d := Decision{Action: Queue, Reason: f.Window.Reason, Until: f.Window.Next}
+	if d.Until.IsZero() {
+		d.Reason += "; no window opens within the next five years: ask an admin for /promote now"
+	}
+	return d
+}
