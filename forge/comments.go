@@ -128,14 +128,16 @@ func (c *Client) UpsertComment(ctx context.Context, repo Repo, number int64, mar
 	}
 	unlock := c.locks.lock(fmt.Sprintf("%s#%d %s", repo, number, marker))
 	defer unlock()
-	return c.upsertLocked(ctx, repo, number, marker, text)
-}
-
-func (c *Client) upsertLocked(ctx context.Context, repo Repo, number int64, marker, text string) (Comment, bool, error) {
 	existing, found, err := c.FindComment(ctx, repo, number, marker)
 	if err != nil {
 		return Comment{}, false, fmt.Errorf("upsert bot comment on %s#%d: %w", repo, number, err)
 	}
+	return c.write(ctx, repo, number, marker, text, existing, found)
+}
+
+// write makes the bot's comment keyed by marker read text, given what
+// FindComment returned for it. The caller holds the comment's lock.
+func (c *Client) write(ctx context.Context, repo Repo, number int64, marker, text string, existing Comment, found bool) (Comment, bool, error) {
 	body := marker + "\n" + text
 	if found {
 		if existing.Body == text {
@@ -156,7 +158,7 @@ func (c *Client) upsertLocked(ctx context.Context, repo Repo, number int64, mark
 		return out, false, nil
 	}
 	var out Comment
-	err = c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
+	err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
 		cm, resp, err := api.CreateIssueComment(repo.Owner, repo.Name, number, gitea.CreateIssueCommentOption{Body: body})
 		if err == nil {
 			out = toComment(cm)
@@ -192,7 +194,7 @@ func (c *Client) SetStatusSection(ctx context.Context, repo Repo, number int64, 
 	if found && body == existing.Body {
 		return nil
 	}
-	if _, _, err := c.upsertLocked(ctx, repo, number, StatusMarker, body); err != nil {
+	if _, _, err := c.write(ctx, repo, number, StatusMarker, body, existing, found); err != nil {
 		return fmt.Errorf("set status section %q: %w", section, err)
 	}
 	return nil
