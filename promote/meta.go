@@ -81,13 +81,11 @@ func ParseMarker(body string) (Meta, error) {
 	return m, nil
 }
 
-// Trailer keys of promotion commits.
+// Trailer keys of promotion commits, besides gitops.TrailerPromotion
+// ("<app>/<to>") and the workspace trailers.
 const (
-	TrailerPromotion   = "Ensign-Promotion"    // <app>/<to>
 	TrailerPromotionID = "Ensign-Promotion-Id" // Meta.ID
 	TrailerSource      = "Ensign-Source"       // <from>@<revision or "unknown">
 	TrailerVerifiedBy  = "Ensign-Verified-By"  // cluster/namespace/canary
-	TrailerImage       = "Ensign-Image"        // one per verified image
 	TrailerOverride    = "Ensign-Override"     // who merged outside a window
-	TrailerRequestedBy = "Ensign-Requested-By" // who asked with /promote
 )

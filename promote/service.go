@@ -215,7 +215,7 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 		return err
 	}
 	trailers := []gitops.Trailer{
-		{Key: TrailerPromotion, Value: app.Name + "/" + to.Name},
+		{Key: gitops.TrailerPromotion, Value: app.Name + "/" + to.Name},
 		{Key: TrailerPromotionID, Value: meta.ID},
 		{Key: TrailerSource, Value: from.Name + "@" + orUnknown(v.Revision)},
 		{Key: TrailerVerifiedBy, Value: meta.Canary},
@@ -309,7 +309,7 @@ func (s *Service) settle(ctx context.Context, pol *policy.Policy, to *policy.Sta
 		opt := forge.MergeOptions{Style: forge.MergeStyle(to.MergeStyle), HeadSHA: pr.HeadSHA}
 		opt.Title = pr.Title + fmt.Sprintf(" (#%d)", pr.Number)
 		var tr []gitops.Trailer
-		tr = append(tr, gitops.Trailer{Key: TrailerPromotion, Value: out.App + "/" + out.To}, gitops.Trailer{Key: TrailerPromotionID, Value: out.ID})
+		tr = append(tr, gitops.Trailer{Key: gitops.TrailerPromotion, Value: out.App + "/" + out.To}, gitops.Trailer{Key: TrailerPromotionID, Value: out.ID})
 		if person != "" {
 			tr = append(tr, gitops.Trailer{Key: workspace.TrailerRequestedBy, Value: person})
 		}

@@ -1,0 +1,232 @@
+package rollback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/ensignbot/ensign/canary"
+	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/gitops"
+	"github.com/ensignbot/ensign/policy"
+)
+
+var revertLine = regexp.MustCompile(`(?m)^This reverts commit [0-9a-f]{7,40}`)
+
+// revert writes the revert of intro and lands it as the policy says: pushed
+// to the deploy branch, or as a revert pull request (also when a deny window
+// forbids a push).
+//
+// key identifies what the revert answers (a failure, or a person's request);
+// the revert pull request's body carries it, so a merged revert PR is found
+// again later.
+func (s *Service) revert(ctx context.Context, pol *policy.Policy, app *policy.App, stage *policy.Stage, intro *gitops.CommitInfo, trailers []gitops.Trailer, when time.Time, key string, out Outcome) Outcome {
+	mainline := 0
+	if len(intro.Parents) > 1 {
+		mainline = 1
+	}
+	req := gitops.RevertRequest{
+		Commit: intro.Hash, Mainline: mainline, Trailers: trailers,
+		Author: gitops.Identity{Name: pol.Identity.Name, Email: pol.Identity.Email}, When: when,
+	}
+	mode := pol.Rollback.Mode
+	state := pol.RollbackState(stage, s.now())
+	if mode == policy.ModePush && !state.Open {
+		mode = policy.ModePR
+		out.Reason = "a revert pull request instead of a push: " + state.Reason + "; "
+	}
+	if mode == policy.ModePush {
+		res, err := s.ws.Git.Revert(ctx, gitops.Target{Branch: s.ws.Branch}, req)
+		return s.revertResult(out, res, err, "reverted", fmt.Sprintf("pushed the revert of %s to %s", short(intro.Hash.String()), s.ws.Branch))
+	}
+	branch := pol.BranchPrefix + "rollback/" + app.Name + "/" + stage.Name + "/" + short(intro.Hash.String())
+	res, err := s.ws.Git.Revert(ctx, gitops.Target{Branch: branch, Base: s.ws.Branch, Mode: gitops.ForceBranch}, req)
+	out = s.revertResult(out, res, err, "revert-pr", "")
+	if out.Action != "revert-pr" {
+		return out
+	}
+	subject := firstLine(intro.Message)
+	pr, _, err := s.forge.EnsurePullRequest(ctx, s.ws.Repo, forge.NewPullRequest{
+		Head: branch, Base: s.ws.Branch,
+		Title: fmt.Sprintf("Revert %q", subject),
+		Body:  revertPRBody(app, stage, intro, out, key),
+	})
+	if err != nil {
+		out.Action, out.Reason = "error", fmt.Sprintf("pushed %s but could not open its pull request: %v", branch, err)
+		return out
+	}
+	out.PR = pr.Number
+	out.Reason += fmt.Sprintf("opened revert pull request #%d", pr.Number)
+	if _, err := s.forge.AddLabel(ctx, s.ws.Repo, pr.Number, forge.Label{Name: pol.Labels.Rollback, Color: "#d93f0b", Description: "A revert opened by ensign"}); err != nil {
+		s.log.Warn("label revert pull request", "pr", pr.Number, "err", err)
+	}
+	return out
+}
+
+func (s *Service) revertResult(out Outcome, res *gitops.Result, err error, action, reason string) Outcome {
+	var conflict *gitops.ConflictError
+	switch {
+	case errors.As(err, &conflict):
+		out.Action, out.Conflicts = "conflict", conflict.Conflicts
+		out.Reason = fmt.Sprintf("the revert of %s conflicts in %s; a person must resolve it", short(out.Reverted), strings.Join(conflict.Paths(), ", "))
+	case errors.Is(err, gitops.ErrAlreadyReverted):
+		out.Action, out.Reason = "already-reverted", "the revert would change nothing: the deploy branch already undoes "+short(out.Reverted)
+	case err != nil:
+		out.Action, out.Reason = "error", err.Error()
+	default:
+		out.Action, out.Commit = action, res.Commit.String()
+		out.Reason += reason
+	}
+	return out
+}
+
+// followUp comments on the original pull request, asks Flux to reconcile
+// and is safe to run again: the comment is upserted, reconciling twice is
+// harmless, the event is keyed.
+func (s *Service) followUp(ctx context.Context, pol *policy.Policy, app *policy.App, stage *policy.Stage, f failure, out Outcome) Outcome {
+	if out.Action == "reverted" || out.Action == "already-reverted" && out.PR != 0 {
+		s.reconcile(ctx, stage, &out)
+	}
+	if out.Reverted != "" {
+		if c, err := s.ws.Git.Commit(plumbing.NewHash(out.Reverted)); err == nil {
+			s.commentOriginal(ctx, c, &out, f)
+		}
+	}
+	return out
+}
+
+// reconcile asks Flux to apply the deploy branch now.
+func (s *Service) reconcile(ctx context.Context, stage *policy.Stage, out *Outcome) {
+	refs, err := s.clusters.RequestReconcile(ctx, stage, s.now())
+	if err != nil {
+		s.log.Warn("request Flux reconcile", "stage", stage.Name, "err", err)
+		out.Reason += "; could not ask Flux to reconcile: " + err.Error()
+	}
+	for _, r := range refs {
+		out.Reconciled = append(out.Reconciled, r.String())
+	}
+}
+
+// commentOriginal upserts ensign's rollback comment on the pull request that
+// introduced the commit (found by Gitea's commit-to-PR lookup); with none,
+// a conflict goes into an issue so a person still hears of it.
+func (s *Service) commentOriginal(ctx context.Context, intro *gitops.CommitInfo, out *Outcome, f failure) {
+	marker := "<!-- ensign:rollback:" + intro.Hash.String() + " -->"
+	text := s.failureReport(ctx, f, *out)
+	pr, ok, err := s.forge.PullRequestForCommit(ctx, s.ws.Repo, intro.Hash.String())
+	if err != nil {
+		s.log.Warn("find the pull request of a commit", "commit", intro.Hash.String(), "err", err)
+	}
+	if ok {
+		out.OriginalPR = pr.Number
+		if _, _, err := s.forge.UpsertComment(ctx, s.ws.Repo, pr.Number, marker, text); err != nil {
+			s.log.Warn("comment on the original pull request", "pr", pr.Number, "err", err)
+		}
+		return
+	}
+	if out.Action == "conflict" || out.Action == "refused" {
+		title := fmt.Sprintf("ensign could not roll back %s/%s", out.App, out.Stage)
+		if _, err := s.forge.EnsureIssue(ctx, s.ws.Repo, marker, title, text); err != nil {
+			s.log.Warn("open an issue about a failed rollback", "err", err)
+		}
+	}
+}
+
+// failureReport renders what failed and what ensign did about it.
+func (s *Service) failureReport(ctx context.Context, f failure, out Outcome) string {
+	var b strings.Builder
+	c := f.canary
+	if c != nil {
+		fmt.Fprintf(&b, "### Canary `%s/%s` in `%s` failed\n\n", c.Namespace, c.Name, f.cluster)
+		fmt.Fprintf(&b, "- Phase: **%s** at %s after %d failed checks\n", c.Status.Phase, f.at.Format(time.RFC3339), c.Status.FailedChecks)
+	} else {
+		fmt.Fprintf(&b, "### Rollback of %s/%s\n\n", out.App, out.Stage)
+	}
+	if len(out.Failing) > 0 {
+		fmt.Fprintf(&b, "- Failing version: `%s`\n", strings.Join(out.Failing, "`, `"))
+	}
+	fmt.Fprintf(&b, "- ensign: **%s**: %s\n", out.Action, out.Reason)
+	if out.Commit != "" {
+		fmt.Fprintf(&b, "- Revert commit: %s\n", out.Commit)
+	}
+	if out.PR != 0 {
+		fmt.Fprintf(&b, "- Revert pull request: #%d\n", out.PR)
+	}
+	for _, cf := range out.Conflicts {
+		fmt.Fprintf(&b, "- Conflict: `%s` (%s)\n", cf.Path, cf.Kind)
+	}
+	if c != nil {
+		events, err := s.clusters.WarningEvents(ctx, f.cluster, c, 5)
+		if err == nil && len(events) > 0 {
+			b.WriteString("\nRecent warning events of the canary:\n\n")
+			for _, e := range events {
+				fmt.Fprintf(&b, "- %s `%s`: %s\n", e.Time.UTC().Format(time.RFC3339), e.Reason, oneLine(e.Message))
+			}
+		}
+	}
+	return b.String()
+}
+
+// event records the outcome on the canary, once per failure and action.
+func (s *Service) event(ctx context.Context, f failure, out Outcome) {
+	if f.canary == nil {
+		return
+	}
+	typ := corev1.EventTypeNormal
+	if out.Action == "conflict" || out.Action == "refused" || out.Action == "error" || out.Action == "not-in-git" {
+		typ = corev1.EventTypeWarning
+	}
+	n := canary.Note{Type: typ, Reason: "Rollback", Message: out.Action + ": " + out.Reason,
+		Key: "rollback-" + f.at.Format("20060102t150405") + "-" + out.Action}
+	if err := s.clusters.RecordEvent(ctx, f.cluster, f.canary, n, s.now()); err != nil {
+		s.log.Warn("record rollback event", "err", err)
+	}
+}
+
+// mergedRevertPR finds ensign's merged revert pull request for this failure.
+func (s *Service) mergedRevertPR(ctx context.Context, pol *policy.Policy, f failure) (forge.PullRequest, bool, error) {
+	prs, err := s.forge.ListClosedPullRequests(ctx, s.ws.Repo, pol.Labels.Rollback, 50)
+	if err != nil {
+		return forge.PullRequest{}, false, err
+	}
+	for _, pr := range prs {
+		if pr.Merged && pr.Author == s.bot && strings.Contains(pr.Body, keyMarker(f.id)) {
+			return pr, true, nil
+		}
+	}
+	return forge.PullRequest{}, false, nil
+}
+
+func revertPRBody(app *policy.App, stage *policy.Stage, intro *gitops.CommitInfo, out Outcome, key string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Roll back %s in %s\n\n", app.Name, stage.Name)
+	fmt.Fprintf(&b, "This reverts %s (%q), which brought `%s` into `%s`.\n\n", intro.Hash, firstLine(intro.Message), strings.Join(out.Failing, "`, `"), stage.Overlay)
+	b.WriteString("Merge it to make Git match what Flagger rolled back to.\n\n")
+	b.WriteString(keyMarker(key) + "\n")
+	return b.String()
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 200 {
+		s = s[:197] + "..."
+	}
+	return s
+}
+
+// keyMarker is the hidden line that ties a revert pull request to what it answers.
+func keyMarker(key string) string {
+	return "<!-- ensign:rollback-key " + strings.ReplaceAll(key, "--", "-") + " -->"
+}
