@@ -231,7 +231,8 @@ func (f *File) SetImage(img Image, fields Field) (ImageChange, error) {
 // SyncImages makes the listed images of dst equal to those of src (newName,
 // newTag and digest: [FieldsAll]); with no names, every image of src. It is
 // the "images" promotion strategy: src is the verified overlay (e.g.
-// staging), dst the one to promote into. It returns only the entries that
+// staging), dst the one to promote into. A source without images, or
+// without one of the names, is an error. It returns only the entries that
 // changed; when none did, dst is untouched. Either every listed image is
 // synced or, on error, dst is left as it was.
 func SyncImages(src, dst *File, names []string) ([]ImageChange, error) {
@@ -241,6 +242,9 @@ func SyncImages(src, dst *File, names []string) ([]ImageChange, error) {
 	}
 	var want []Image
 	if len(names) == 0 {
+		if len(have) == 0 {
+			return nil, newErr(src.name, 0, "images", ErrNotFound, "source lists no images")
+		}
 		want = have
 	}
 	for _, name := range names {
