@@ -158,7 +158,7 @@ func (d *decoder) window(n *yaml.Node, path string) (Window, bool) {
 	}
 	w.Timezone = tz
 	if scheduleNode != nil {
-		spec, err := parseSchedule(w.Schedule, w.loc)
+		spec, err := parseSchedule(w.Schedule)
 		if err != nil {
 			d.fail(scheduleNode, join(path, "schedule"), "%v", err)
 		}

@@ -70,7 +70,7 @@ func NewWindow(name string, typ WindowType, schedule string, d time.Duration, ti
 	if err != nil {
 		return Window{}, err
 	}
-	spec, err := parseSchedule(schedule, loc)
+	spec, err := parseSchedule(schedule)
 	if err != nil {
 		return Window{}, err
 	}
@@ -114,7 +114,7 @@ func loadZone(name string) (*time.Location, error) {
 	return loc, nil
 }
 
-func parseSchedule(s string, loc *time.Location) (*cron.SpecSchedule, error) {
+func parseSchedule(s string) (*cron.SpecSchedule, error) {
 	s = strings.TrimSpace(s)
 	switch {
 	case s == "":
@@ -135,7 +135,8 @@ func parseSchedule(s string, loc *time.Location) (*cron.SpecSchedule, error) {
 	if !ok {
 		return nil, fmt.Errorf("invalid cron schedule %q", s)
 	}
-	spec.Location = loc
+	// Schedules run on wall-clock readings held in UTC; see Window.next.
+	spec.Location = time.UTC
 	if spec.Next(cronEpoch).IsZero() {
 		return nil, fmt.Errorf("cron schedule %q never starts (no matching date)", s)
 	}
@@ -143,88 +144,58 @@ func parseSchedule(s string, loc *time.Location) (*cron.SpecSchedule, error) {
 }
 
 // next returns the window's first start strictly after t, or the zero time if
-// none within cron's five-year search. It corrects robfig/cron's DST
-// behaviour (see Window): starts inside a spring-forward gap move to the end
-// of the gap, and a wall-clock time repeated in autumn starts only once.
+// none within cron's five-year search.
+//
+// robfig/cron steps through local time by adding hours and days, which
+// skips starts in DST gaps and goes wrong in zones whose DST shift is not
+// one hour (Australia/Lord_Howe moves 30 minutes: a weekly "@weekly" there
+// loses a whole week each April). So the schedule runs on the wall-clock
+// reading held in UTC, where no day is longer or shorter than another, and
+// each matching wall time is mapped back to an instant in the zone: its
+// first occurrence when the clocks went back, or the end of the gap when
+// the clocks skipped it. Mapping preserves order, so the first mapped
+// start after t is the answer.
 func (w Window) next(t time.Time) time.Time {
-	a := w.spec.Next(t)
-	for !a.IsZero() && repeatedWallClock(a.In(w.loc)) {
-		a = w.spec.Next(a)
-	}
-	limit := a
-	if limit.IsZero() {
-		limit = t.AddDate(5, 0, 0)
-	}
-	if g, ok := w.gapStart(t, limit); ok && (a.IsZero() || g.Before(a)) {
-		return g
-	}
-	return a
-}
-
-// repeatedWallClock reports whether t's wall-clock reading already happened
-// earlier, because clocks went back shortly before t.
-func repeatedWallClock(t time.Time) bool {
-	start, _ := t.ZoneBounds()
-	if start.IsZero() {
-		return false
-	}
-	_, before := start.Add(-time.Nanosecond).Zone()
-	_, after := start.Zone()
-	back := time.Duration(before-after) * time.Second
-	return back > 0 && t.Sub(start) < back
-}
-
-// gapStart returns the end of the first spring-forward gap in (t, limit]
-// whose skipped wall-clock minutes include a start of the schedule.
-func (w Window) gapStart(t, limit time.Time) (time.Time, bool) {
-	z := t.In(w.loc)
-	for i := 0; i < 32; i++ { // five years of twice-yearly changes, with room
-		_, end := z.ZoneBounds()
-		if end.IsZero() || end.After(limit) {
-			return time.Time{}, false
+	wall := wallClock(t.In(w.loc))
+	for range 10000 { // each turn moves wall forward; repeats span at most hours
+		c := w.spec.Next(wall)
+		if c.IsZero() {
+			return c
 		}
-		_, before := end.Add(-time.Nanosecond).Zone()
-		_, after := end.Zone()
-		if skipped := time.Duration(after-before) * time.Second; skipped > 0 && end.After(t) {
-			if w.matchesWallRange(end.Add(-time.Nanosecond).In(w.loc), skipped) {
-				return end.In(t.Location()), true
-			}
+		if u := w.instantOf(c); u.After(t) {
+			return u.In(t.Location())
 		}
-		z = end
+		wall = c
 	}
-	return time.Time{}, false
+	return time.Time{}
 }
 
-// matchesWallRange reports whether the schedule matches a whole minute of the
-// wall-clock span of length skipped that ends just after last (the final
-// instant before a gap, in the zone before the gap).
-func (w Window) matchesWallRange(last time.Time, skipped time.Duration) bool {
-	// Wall clock of the first skipped minute, as a zone-free UTC reading.
-	y, mo, d := last.Date()
-	h, mi, _ := last.Clock()
-	first := time.Date(y, mo, d, h, mi, 0, 0, time.UTC).Add(time.Minute)
-	for m := time.Duration(0); m < skipped; m += time.Minute {
-		if specMatches(w.spec, first.Add(m)) {
-			return true
+// wallClock returns t's wall-clock reading as a UTC time.
+func wallClock(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+}
+
+// instantOf returns the first instant whose wall-clock reading in the
+// window's zone is c (a wall-clock reading held in UTC), or, if the clocks
+// skipped c, the instant the skip ended.
+func (w Window) instantOf(c time.Time) time.Time {
+	naive := time.Date(c.Year(), c.Month(), c.Day(), c.Hour(), c.Minute(), c.Second(), c.Nanosecond(), w.loc)
+	var first time.Time
+	// Offsets in force within a few hours either side cover every
+	// transition (the largest DST shift is 2h).
+	for _, probe := range []time.Time{naive.Add(-3 * time.Hour), naive, naive.Add(3 * time.Hour)} {
+		_, off := probe.Zone()
+		u := c.Add(-time.Duration(off) * time.Second)
+		if wallClock(u.In(w.loc)).Equal(c) && (first.IsZero() || u.Before(first)) {
+			first = u
 		}
 	}
-	return false
-}
-
-// starBit is robfig/cron's marker for a field written as "*".
-const starBit = 1 << 63
-
-// specMatches reports whether wall (a wall-clock reading held in UTC) is a
-// start of spec, following cron's day-of-month/day-of-week rule.
-func specMatches(spec *cron.SpecSchedule, wall time.Time) bool {
-	bit := func(set uint64, v int) bool { return set&(1<<uint(v)) != 0 }
-	if !bit(spec.Second, wall.Second()) || !bit(spec.Minute, wall.Minute()) ||
-		!bit(spec.Hour, wall.Hour()) || !bit(spec.Month, int(wall.Month())) {
-		return false
+	if !first.IsZero() {
+		return first
 	}
-	dom, dow := bit(spec.Dom, wall.Day()), bit(spec.Dow, int(wall.Weekday()))
-	if spec.Dom&starBit != 0 || spec.Dow&starBit != 0 {
-		return dom && dow
-	}
-	return dom || dow
+	// c fell in a gap: read with the offset before the gap, it lands in the
+	// new zone, which starts where the gap ends.
+	_, before := naive.Add(-3 * time.Hour).Zone()
+	start, _ := c.Add(-time.Duration(before) * time.Second).In(w.loc).ZoneBounds()
+	return start
 }
