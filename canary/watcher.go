@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
@@ -75,6 +76,7 @@ type Watcher struct {
 
 	mu      sync.RWMutex
 	indexes map[string][]cache.Indexer // cluster -> one indexer per namespace informer
+	synced  atomic.Bool
 }
 
 // NewWatcher returns a watcher over clusters that calls h.
@@ -139,6 +141,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		w.queue.ShutDown()
 		return fmt.Errorf("wait for canary caches: %w", ctx.Err())
 	}
+	w.synced.Store(true)
 	w.opts.Logger.Info("watching canaries", "clusters", len(w.clusters), "informers", len(factories))
 
 	var wg sync.WaitGroup
@@ -153,6 +156,10 @@ func (w *Watcher) Run(ctx context.Context) error {
 	wg.Wait()
 	return nil
 }
+
+// Synced reports whether the initial listing of every watched namespace is
+// in the cache (and so queued for handling where it needs it).
+func (w *Watcher) Synced() bool { return w.synced.Load() }
 
 // Get returns the cached canary for key.
 func (w *Watcher) Get(key Key) (*flaggerv1.Canary, bool) {

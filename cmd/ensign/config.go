@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -48,7 +49,7 @@ type config struct {
 	Resync        time.Duration     `env:"ENSIGN_RESYNC, default=10m"`
 }
 
-// configVars documents every variable for `ensign help config`.
+// configVars documents every variable for `ensign config`.
 var configVars = [][2]string{
 	{"ENSIGN_GITEA_URL", "Gitea base URL, e.g. https://gitea.example.com (required)"},
 	{"ENSIGN_GITEA_TOKEN", "token of ensign's Gitea account: repo write, issue write, read org (required; never logged)"},
@@ -184,4 +185,12 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// configCmd is `ensign config`: the environment variables and what they do.
+func configCmd(_ context.Context, _ []string, stdout, _ io.Writer) int {
+	for _, v := range configVars {
+		fmt.Fprintf(stdout, "%-22s %s\n", v[0], v[1])
+	}
+	return 0
 }

@@ -14,18 +14,23 @@ import (
 	"syscall"
 )
 
-// command is one ensign subcommand. run gets the arguments after the
+// subcommand is one ensign subcommand. run gets the arguments after the
 // subcommand's name and returns the process exit code.
-type command struct {
+type subcommand struct {
 	summary string
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 // commands lists every subcommand; add new ones here.
-func commands() map[string]command {
-	return map[string]command{
-		"policy":  {summary: "check a policy file: policy validate [FILE]", run: runPolicy},
-		"windows": {summary: "print upcoming promotion windows per stage", run: runWindows},
+func commands() map[string]subcommand {
+	return map[string]subcommand{
+		"run":      {summary: "the daemon: watch canaries, receive webhooks, merge in windows", run: runCmd},
+		"promote":  {summary: "promote the verified version: --app A --to STAGE [--wait]", run: promoteCmd},
+		"rollback": {summary: "revert a stage's change: --app A --stage S [--commit SHA]", run: rollbackCmd},
+		"status":   {summary: "stages, canaries, versions, queued promotions, windows", run: statusCmd},
+		"policy":   {summary: "check a policy file: policy validate [FILE]", run: runPolicy},
+		"windows":  {summary: "print upcoming promotion windows per stage", run: runWindows},
+		"config":   {summary: "list the environment variables ensign reads", run: configCmd},
 	}
 }
 
@@ -54,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return c.run(ctx, args[1:], stdout, stderr)
 }
 
-func usage(w io.Writer, cmds map[string]command) {
+func usage(w io.Writer, cmds map[string]subcommand) {
 	fmt.Fprintln(w, "usage: ensign <command> [flags]")
 	fmt.Fprintln(w)
 	names := make([]string, 0, len(cmds))

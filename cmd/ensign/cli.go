@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/ensignbot/ensign/promote"
+	"github.com/ensignbot/ensign/rollback"
+	"github.com/ensignbot/ensign/status"
+)
+
+// Exit codes of the pipeline commands.
+const (
+	exitOK       = 0 // done: landed, or nothing to do
+	exitFailed   = 1 // an error; retrying may help
+	exitUsage    = 2 // bad flags, configuration or request
+	exitBlocked  = 3 // not landed: needs a window, a person, or a verified version
+	outputText   = "text"
+	outputJSON   = "json"
+	defaultWait  = 30 * time.Minute
+	pollInterval = 2 * time.Second
+)
+
+// cliFlags are the flags every pipeline command shares.
+type cliFlags struct {
+	repo, output string
+}
+
+func (f *cliFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.repo, "repo", "", "repository owner/name (default: the only one in ENSIGN_REPOS)")
+	fs.StringVar(&f.output, "o", outputText, "output format: text or json")
+}
+
+func (f *cliFlags) check() error {
+	if f.output != outputText && f.output != outputJSON {
+		return fmt.Errorf("-o %s: want text or json", f.output)
+	}
+	return nil
+}
+
+// connect loads the configuration and wires ensign for a one-shot command.
+func connect(ctx context.Context, stderr io.Writer, name string, flags cliFlags) (*bot, *repoServices, int) {
+	cfg, err := loadConfig(ctx, envconfig.OsLookuper())
+	if err != nil {
+		fmt.Fprintf(stderr, "ensign %s: %v\n", name, err)
+		return nil, nil, exitUsage
+	}
+	b, err := newBot(ctx, cfg, newLogger(cfg, os.Stderr), nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "ensign %s: %v\n", name, err)
+		return nil, nil, exitFailed
+	}
+	svc, err := b.repo(flags.repo)
+	if err != nil {
+		b.close()
+		fmt.Fprintf(stderr, "ensign %s: %v\n", name, err)
+		return nil, nil, exitUsage
+	}
+	return b, svc, exitOK
+}
+
+func emit(w io.Writer, format string, v any, text string) {
+	if format == outputJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(v)
+		return
+	}
+	fmt.Fprintln(w, strings.TrimRight(text, "\n"))
+}
+
+// promoteCmd is `ensign promote --app A --to STAGE [--wait]`.
+func promoteCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("promote", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var flags cliFlags
+	flags.register(fs)
+	app := fs.String("app", "", "app to promote (required)")
+	to := fs.String("to", "", "stage to promote into (required)")
+	wait := fs.Bool("wait", false, "wait until the promotion is merged (exit 3 if it is not within --timeout)")
+	timeout := fs.Duration("timeout", defaultWait, "how long --wait waits")
+	now := fs.Bool("now", false, "merge even if the stage's promotion window is closed")
+	by := fs.String("by", "", "who asks, recorded in the commit (default: $USER)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: ensign promote --app APP --to STAGE [--wait] [--now] [-o json]\n\nPromotes the version the source stage's canary verified into STAGE.\nExit codes: 0 landed (or PR opened without --wait), 1 error, 2 bad request, 3 not landed (window closed, on hold, nothing verified).")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *app == "" || *to == "" || flags.check() != nil {
+		if err == nil {
+			fs.Usage()
+		}
+		return exitUsage
+	}
+	b, svc, code := connect(ctx, stderr, "promote", flags)
+	if b == nil {
+		return code
+	}
+	defer b.close()
+	person := *by
+	if person == "" {
+		person = os.Getenv("USER")
+	}
+	out, err := svc.promote.PromoteStage(ctx, promote.Request{App: *app, To: *to, Person: person, Now: *now})
+	if err != nil {
+		fmt.Fprintln(stderr, "ensign promote:", err)
+		switch {
+		case errors.Is(err, promote.ErrBadRequest):
+			return exitUsage
+		case errors.Is(err, promote.ErrNotVerified), errors.Is(err, promote.ErrNothingMatched), errors.Is(err, promote.ErrUnverifiedRevision):
+			return exitBlocked
+		}
+		return exitFailed
+	}
+	if *wait && (out.Action == "queued" || out.Action == "waiting") && out.PR != 0 {
+		out = waitMerged(ctx, svc, out, *timeout, stderr)
+	}
+	emit(stdout, flags.output, out, promoteText(out))
+	switch out.Action {
+	case "merged", "pushed", "already-promoted":
+		return exitOK
+	case "queued", "waiting":
+		if *wait {
+			return exitBlocked
+		}
+		return exitOK
+	}
+	return exitBlocked
+}
+
+// waitMerged polls the promotion pull request until it is merged or closed,
+// or timeout passes.
+func waitMerged(ctx context.Context, svc *repoServices, out promote.Outcome, timeout time.Duration, stderr io.Writer) promote.Outcome {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	fmt.Fprintf(stderr, "ensign promote: waiting for #%d to merge (%s)\n", out.PR, out.Reason)
+	for {
+		pr, err := svc.promote.PullRequest(ctx, out.PR)
+		if err == nil && pr.Merged {
+			out.Action, out.Commit, out.Reason = "merged", pr.MergeCommitSHA, "merged while waiting"
+			return out
+		}
+		if err == nil && !pr.Open() {
+			out.Action, out.Reason = "closed-by-person", "closed without merging while waiting"
+			return out
+		}
+		select {
+		case <-ctx.Done():
+			out.Reason += "; --wait timed out"
+			return out
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+func promoteText(o promote.Outcome) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s -> %s: %s", o.App, o.From, o.To, o.Action)
+	if o.PR != 0 {
+		fmt.Fprintf(&b, " (#%d %s)", o.PR, o.URL)
+	}
+	if o.Commit != "" {
+		fmt.Fprintf(&b, " commit %s", o.Commit)
+	}
+	fmt.Fprintf(&b, "\n  %s", o.Reason)
+	if !o.Until.IsZero() {
+		fmt.Fprintf(&b, "\n  next window opens %s", o.Until.Format(time.RFC3339))
+	}
+	for _, c := range o.Changes {
+		fmt.Fprintf(&b, "\n  %s: %s -> %s", c.What, orDash(c.Old), c.New)
+	}
+	return b.String()
+}
+
+// rollbackCmd is `ensign rollback --app A --stage S [--commit SHA]`.
+func rollbackCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rollback", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var flags cliFlags
+	flags.register(fs)
+	app := fs.String("app", "", "app to roll back (required)")
+	stage := fs.String("stage", "", "stage to roll back (required)")
+	commit := fs.String("commit", "", "commit to revert (default: the newest change to the stage's overlay that is not a revert)")
+	by := fs.String("by", "", "who asks, recorded in the commit (default: $USER)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: ensign rollback --app APP --stage STAGE [--commit SHA] [-o json]\n\nReverts a commit of a stage's overlay, as the policy's rollback mode says (push or pull request).\nExit codes: 0 reverted (or already), 1 error, 2 bad request, 3 needs a person (conflict, refused).")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *app == "" || *stage == "" || flags.check() != nil {
+		if err == nil {
+			fs.Usage()
+		}
+		return exitUsage
+	}
+	b, svc, code := connect(ctx, stderr, "rollback", flags)
+	if b == nil {
+		return code
+	}
+	defer b.close()
+	person := *by
+	if person == "" {
+		person = os.Getenv("USER")
+	}
+	out, err := svc.rollback.RollbackStage(ctx, rollback.Request{App: *app, Stage: *stage, Commit: *commit, Person: person})
+	if err != nil {
+		fmt.Fprintln(stderr, "ensign rollback:", err)
+		if errors.Is(err, rollback.ErrBadRequest) || errors.Is(err, rollback.ErrNotFound) {
+			return exitUsage
+		}
+		return exitFailed
+	}
+	emit(stdout, flags.output, out, rollbackText(out))
+	switch out.Action {
+	case "reverted", "revert-pr", "already-reverted":
+		return exitOK
+	case "error":
+		return exitFailed
+	}
+	return exitBlocked
+}
+
+func rollbackText(o rollback.Outcome) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: %s", o.App, o.Stage, o.Action)
+	if o.Commit != "" {
+		fmt.Fprintf(&b, " commit %s", o.Commit)
+	}
+	if o.PR != 0 {
+		fmt.Fprintf(&b, " (#%d)", o.PR)
+	}
+	fmt.Fprintf(&b, "\n  %s", o.Reason)
+	for _, c := range o.Conflicts {
+		fmt.Fprintf(&b, "\n  conflict: %s (%s)", c.Path, c.Kind)
+	}
+	for _, r := range o.Reconciled {
+		fmt.Fprintf(&b, "\n  reconcile requested: %s", r)
+	}
+	return b.String()
+}
+
+// statusCmd is `ensign status [--app A]`.
+func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var flags cliFlags
+	flags.register(fs)
+	app := fs.String("app", "", "only this app")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || flags.check() != nil {
+		return exitUsage
+	}
+	b, svc, code := connect(ctx, stderr, "status", flags)
+	if b == nil {
+		return code
+	}
+	defer b.close()
+	rep, err := svc.status.Build(ctx, *app)
+	if err != nil {
+		fmt.Fprintln(stderr, "ensign status:", err)
+		return exitFailed
+	}
+	emit(stdout, flags.output, rep, statusText(rep))
+	return exitOK
+}
+
+func statusText(rep status.Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s at %s\n", rep.Repo, rep.Commit)
+	for _, a := range rep.Apps {
+		fmt.Fprintf(&b, "\n%s\n", a.Name)
+		for _, s := range a.Stages {
+			window := "window open"
+			if !s.WindowOpen {
+				window = "window closed"
+				if !s.NextOpen.IsZero() {
+					window += " until " + s.NextOpen.Format(time.RFC3339)
+				}
+			}
+			fmt.Fprintf(&b, "  %-14s canary %-12s git %s | running %s | %s", s.Name, s.Phase, orDash(strings.Join(s.Pinned, ",")), orDash(strings.Join(s.Running, ",")), window)
+			if len(s.Queued) > 0 {
+				fmt.Fprintf(&b, " | queued %v", s.Queued)
+			}
+			if len(s.Open) > 0 {
+				fmt.Fprintf(&b, " | open %v", s.Open)
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

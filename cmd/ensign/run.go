@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/ensignbot/ensign/canary"
+	"github.com/ensignbot/ensign/command"
+	"github.com/ensignbot/ensign/policy"
+	"github.com/ensignbot/ensign/schedule"
+	"github.com/ensignbot/ensign/webhook"
+)
+
+// runCmd is `ensign run`: the daemon.
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: ensign run\n\nRuns the daemon: watches Flagger canaries, receives Gitea webhooks, merges queued promotions when windows open.\nConfigured by the environment (ensign config).")
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+		return 2
+	}
+	cfg, err := loadConfig(ctx, envconfig.OsLookuper())
+	if err == nil {
+		err = cfg.requireWebhookSecret()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "ensign run:", err)
+		return 2
+	}
+	log := newLogger(cfg, os.Stderr)
+	b, err := newBot(ctx, cfg, log, nil)
+	if err != nil {
+		log.Error("start", "err", err)
+		return 1
+	}
+	defer b.close()
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		log.Error("listen", "addr", cfg.ListenAddr, "err", err)
+		return 1
+	}
+	d := &daemon{bot: b, listener: ln, clock: schedule.RealClock{}}
+	if err := d.run(ctx); err != nil {
+		log.Error("ensign stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// daemon is `ensign run` with its listener and clock injected, so tests can
+// run it in-process.
+type daemon struct {
+	bot      *bot
+	listener net.Listener
+	clock    schedule.Clock
+	// onReady, if set, is called once the canary caches have synced.
+	onReady func()
+
+	ready      atomic.Bool
+	schedulers []*schedule.Scheduler
+	rewatch    chan struct{}
+}
+
+// run serves until ctx is cancelled, then shuts down in order: stop taking
+// webhooks, drain their work, stop the schedulers, stop watching.
+func (d *daemon) run(ctx context.Context) error {
+	b := d.bot
+	log := b.log
+	d.rewatch = make(chan struct{}, 1)
+	disp, err := command.NewDispatcher(command.Config{
+		Forge:       b.forge,
+		Policies:    command.RepoPolicy{Files: b.forge, Ref: b.cfg.Branch},
+		Promoter:    promoters{b},
+		RollingBack: rollbacks{b},
+		Reporter:    reporters{b},
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+	hooks, err := webhook.New(webhook.Config{
+		Secret:   []byte(b.cfg.WebhookSecret),
+		BotLogin: b.login,
+		Handlers: webhook.Handlers{Comment: disp.HandleComment, Push: d.onPush},
+		Ready: func() error {
+			if !d.ready.Load() {
+				return errors.New("canary caches not synced yet")
+			}
+			return nil
+		},
+		Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: hooks, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(d.listener) }()
+	log.Info("ensign is running", "listen", d.listener.Addr().String(), "gitea", b.cfg.GiteaURL, "bot", b.login,
+		"repos", len(b.order), "clusters", b.clusters.Names())
+
+	for _, repo := range b.order {
+		svc := b.repos[repo]
+		src := func(ctx context.Context) (*policy.Policy, error) {
+			snap, err := svc.ws.Sync(ctx)
+			return snap.Policy, err
+		}
+		s := schedule.New(src, svc.promote, schedule.Options{Clock: d.clock, Logger: log.With("repo", repo.String())})
+		if err := s.Start(ctx); err != nil {
+			return fmt.Errorf("start the scheduler of %s: %w", repo, err)
+		}
+		d.schedulers = append(d.schedulers, s)
+	}
+
+	var wg sync.WaitGroup
+	wg.Go(func() { d.watch(ctx) })
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		log.Error("webhook listener failed", "err", err)
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	if err := hooks.Shutdown(shutdownCtx); err != nil {
+		log.Warn("webhook work did not drain", "err", err)
+	}
+	for _, s := range d.schedulers {
+		s.Stop()
+	}
+	wg.Wait()
+	return nil
+}
+
+// watch runs the canary watcher over the namespaces the policies name, and
+// restarts it when a push changes that set.
+func (d *daemon) watch(ctx context.Context) {
+	b := d.bot
+	for ctx.Err() == nil {
+		clusters, key := b.watchedClusters(ctx)
+		wctx, cancel := context.WithCancel(ctx)
+		w := canary.NewWatcher(clusters, b, canary.Options{Workers: b.cfg.Workers, Resync: b.cfg.Resync, Logger: b.log})
+		done := make(chan error, 1)
+		go func() { done <- w.Run(wctx) }()
+		go func() {
+			for wctx.Err() == nil && !w.Synced() {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if w.Synced() && !d.ready.Swap(true) && d.onReady != nil {
+				d.onReady()
+			}
+		}()
+		stopped, restart := false, false
+		for !restart {
+			select {
+			case <-ctx.Done():
+				restart = true
+			case err := <-done:
+				stopped, restart = true, true
+				if err != nil {
+					b.log.Error("canary watcher stopped; restarting it", "err", err)
+					select {
+					case <-ctx.Done():
+					case <-time.After(time.Second):
+					}
+				}
+			case <-d.rewatch:
+				if _, now := b.watchedClusters(ctx); now != key {
+					b.log.Info("the policies name other canaries now; restarting the watcher", "was", key, "now", now)
+					restart = true
+				}
+			}
+		}
+		cancel()
+		if !stopped {
+			<-done
+		}
+	}
+}
+
+// onPush reacts to a push to a managed deploy branch: the policy may have
+// changed, so the schedulers re-read it and the watcher re-checks what to watch.
+func (d *daemon) onPush(ctx context.Context, ev webhook.PushEvent) error {
+	b := d.bot
+	if ev.Ref != "refs/heads/"+b.cfg.Branch {
+		return nil
+	}
+	for i, repo := range b.order {
+		if repo.Owner == ev.Owner && repo.Name == ev.Repo {
+			d.schedulers[i].Kick()
+			select {
+			case d.rewatch <- struct{}{}:
+			default:
+			}
+			b.log.Debug("push to the deploy branch", "repo", repo.String(), "after", ev.After)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,254 @@
+package status
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+	"time"
+
+	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+
+	"github.com/ensignbot/ensign/canary"
+	"github.com/ensignbot/ensign/command"
+	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/overlay"
+	"github.com/ensignbot/ensign/policy"
+	"github.com/ensignbot/ensign/promote"
+	"github.com/ensignbot/ensign/workspace"
+)
+
+// Forge is the part of the Gitea client the report reads.
+type Forge interface {
+	GetPullRequest(ctx context.Context, repo forge.Repo, number int64) (forge.PullRequest, error)
+	ListOpenPullRequests(ctx context.Context, repo forge.Repo, label string) ([]forge.PullRequest, error)
+}
+
+// Clusters reads canaries; *cluster.Set implements it.
+type Clusters interface {
+	Canary(ctx context.Context, ref policy.CanaryRef) (*flaggerv1.Canary, error)
+	PrimaryImages(ctx context.Context, cluster string, c *flaggerv1.Canary) ([]canary.Container, error)
+}
+
+// Reporter builds status reports for one repository.
+type Reporter struct {
+	Workspace *workspace.Workspace
+	Forge     Forge
+	Clusters  Clusters
+	// Bot is ensign's Gitea login (only its pull requests are promotions).
+	Bot string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Report is the state of a repository's apps.
+type Report struct {
+	Repo   string      `json:"repo"`
+	Commit string      `json:"commit"`
+	At     time.Time   `json:"at"`
+	Apps   []AppReport `json:"apps"`
+}
+
+// AppReport is one app's pipeline.
+type AppReport struct {
+	Name   string        `json:"name"`
+	Stages []StageReport `json:"stages"`
+}
+
+// StageReport is one stage.
+type StageReport struct {
+	Name    string `json:"name"`
+	From    string `json:"from,omitempty"`
+	Overlay string `json:"overlay"`
+	// Pinned are the images the overlay's kustomization pins in Git.
+	Pinned []string `json:"pinned,omitempty"`
+	Canary string   `json:"canary"`
+	// Phase is the canary's phase, or "unreachable: ..." when its cluster
+	// could not be read.
+	Phase string `json:"phase"`
+	// Running are the images the canary's primary runs.
+	Running []string `json:"running,omitempty"`
+	// WindowOpen and Window describe the stage's promotion window now;
+	// NextOpen is when it next opens.
+	WindowOpen bool      `json:"windowOpen"`
+	Window     string    `json:"window"`
+	NextOpen   time.Time `json:"nextOpen,omitzero"`
+	// Queued are the promotion pull requests waiting for a window.
+	Queued []int64 `json:"queued,omitempty"`
+	// Open are the other open promotion pull requests into the stage.
+	Open []int64 `json:"open,omitempty"`
+}
+
+// Build reads the current state. app limits it to one app ("" means all).
+func (r *Reporter) Build(ctx context.Context, app string) (Report, error) {
+	now := time.Now()
+	if r.Now != nil {
+		now = r.Now()
+	}
+	snap, err := r.Workspace.Sync(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Repo: r.Workspace.Repo.String(), Commit: snap.Tip.String(), At: now}
+	if snap.Policy == nil {
+		return rep, nil
+	}
+	pol := snap.Policy
+	tree, err := r.Workspace.Git.Snapshot(snap.Tip)
+	if err != nil {
+		return rep, err
+	}
+	prs, err := r.Forge.ListOpenPullRequests(ctx, r.Workspace.Repo, pol.Labels.Promotion)
+	if err != nil {
+		return rep, err
+	}
+	for _, a := range pol.Apps {
+		if app != "" && a.Name != app {
+			continue
+		}
+		ar := AppReport{Name: a.Name}
+		for i := range a.Stages {
+			st := &a.Stages[i]
+			sr := StageReport{Name: st.Name, From: st.From, Overlay: st.Overlay, Canary: st.Canary.String()}
+			sr.Pinned = pinnedImages(tree, st.Overlay)
+			sr.Phase, sr.Running = r.canaryState(ctx, st.Canary)
+			w := pol.EvaluateStage(st, now)
+			sr.WindowOpen, sr.Window = w.Open, w.Reason
+			if !w.Open {
+				sr.NextOpen = w.Next
+			}
+			for _, pr := range prs {
+				m, err := promote.ParseMarker(pr.Body)
+				if pr.Author != r.Bot || err != nil || m.App != a.Name || m.To != st.Name {
+					continue
+				}
+				if pr.HasLabel(pol.Labels.Queued) {
+					sr.Queued = append(sr.Queued, pr.Number)
+				} else {
+					sr.Open = append(sr.Open, pr.Number)
+				}
+			}
+			ar.Stages = append(ar.Stages, sr)
+		}
+		rep.Apps = append(rep.Apps, ar)
+	}
+	if app != "" && len(rep.Apps) == 0 {
+		return rep, fmt.Errorf("no app %q in %s", app, r.Workspace.Repo)
+	}
+	return rep, nil
+}
+
+func (r *Reporter) canaryState(ctx context.Context, ref policy.CanaryRef) (string, []string) {
+	c, err := r.Clusters.Canary(ctx, ref)
+	if err != nil {
+		return "unreachable: " + err.Error(), nil
+	}
+	phase := string(c.Status.Phase)
+	if phase == "" {
+		phase = "Unknown"
+	}
+	cs, err := r.Clusters.PrimaryImages(ctx, ref.Cluster, c)
+	if err != nil {
+		return phase, nil
+	}
+	var imgs []string
+	for _, ct := range cs {
+		imgs = append(imgs, ct.Image)
+	}
+	return phase, imgs
+}
+
+func pinnedImages(tree overlay.Reader, dir string) []string {
+	for _, n := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		data, err := tree.ReadFile(path.Join(dir, n))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil
+		}
+		f, err := overlay.Parse(n, data)
+		if err != nil {
+			return nil
+		}
+		imgs, err := f.Images()
+		if err != nil {
+			return nil
+		}
+		var out []string
+		for _, im := range imgs {
+			out = append(out, im.Ref())
+		}
+		return out
+	}
+	return nil
+}
+
+// Status answers /status on a pull request: the app of a promotion pull
+// request, or every app.
+func (r *Reporter) Status(ctx context.Context, req command.Request) (string, error) {
+	app := ""
+	if pr, err := r.Forge.GetPullRequest(ctx, r.Workspace.Repo, req.PR); err == nil && pr.Author == r.Bot {
+		if m, err := promote.ParseMarker(pr.Body); err == nil {
+			app = m.App
+		}
+	}
+	rep, err := r.Build(ctx, app)
+	if err != nil {
+		return "", err
+	}
+	return Markdown(rep), nil
+}
+
+// Markdown renders a report for a pull request comment.
+func Markdown(rep Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Status of `%s` at `%s`:\n", rep.Repo, short(rep.Commit))
+	if len(rep.Apps) == 0 {
+		b.WriteString("\nNo apps: this repository has no ensign policy.\n")
+	}
+	for _, a := range rep.Apps {
+		fmt.Fprintf(&b, "\n**%s**\n\n| stage | in Git | canary | running | window | promotions |\n|---|---|---|---|---|---|\n", a.Name)
+		for _, s := range a.Stages {
+			window := "open"
+			if !s.WindowOpen {
+				window = "closed"
+				if !s.NextOpen.IsZero() {
+					window += ", opens " + s.NextOpen.UTC().Format(time.RFC3339)
+				}
+			}
+			var prs []string
+			for _, n := range s.Queued {
+				prs = append(prs, fmt.Sprintf("#%d (queued)", n))
+			}
+			for _, n := range s.Open {
+				prs = append(prs, fmt.Sprintf("#%d", n))
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", s.Name, codes(s.Pinned), s.Phase, codes(s.Running), window, dash(strings.Join(prs, ", ")))
+		}
+	}
+	return b.String()
+}
+
+func codes(items []string) string {
+	if len(items) == 0 {
+		return "-"
+	}
+	return "`" + strings.Join(items, "`<br>`") + "`"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func short(s string) string {
+	if len(s) > 7 {
+		return s[:7]
+	}
+	return s
+}
