@@ -80,8 +80,8 @@ type Stage struct {
 	AutoMerge bool
 	// MergeStyle is how ensign merges promotion PRs into this stage.
 	MergeStyle MergeStyle
-	// Windows names the windows that gate merges into this stage; none means
-	// always open.
+	// Windows names the windows that gate promotions into this stage (PR
+	// merges, or pushes in ModePush); none means always open.
 	Windows []string
 	// OnFailure is what ensign does when this stage's canary fails. Load
 	// fills it in: revert for final stages, Rollback.NonFinalStages otherwise,
