@@ -209,8 +209,8 @@ func (e *Env) Analyse(ctx context.Context, s Stage, succeed bool) error {
 		ObjectMeta:     metav1.ObjectMeta{GenerateName: "podinfo.", Namespace: s.Namespace},
 		InvolvedObject: corev1.ObjectReference{APIVersion: "flagger.app/v1beta1", Kind: "Canary", Namespace: s.Namespace, Name: "podinfo", UID: c.UID},
 		Type:           corev1.EventTypeWarning, Reason: "Synced",
-		Message:        "Halt podinfo advancement request success rate 61.20% < 99%",
-		Source:         corev1.EventSource{Component: "flagger"}, FirstTimestamp: now, LastTimestamp: now, Count: 1,
+		Message: "Halt podinfo advancement request success rate 61.20% < 99%",
+		Source:  corev1.EventSource{Component: "flagger"}, FirstTimestamp: now, LastTimestamp: now, Count: 1,
 	}, metav1.CreateOptions{})
 	if err != nil {
 		return err

@@ -128,9 +128,9 @@ func (e *Env) setupGitea(ctx context.Context, opts Options) error {
 		}
 	}
 	_, err := e.Commit(ctx, e.Dev, "main", "Add podinfo with staging and production overlays", map[string]string{
-		".ensign.yaml":                              e.policy(opts),
-		"apps/podinfo/base/kustomization.yaml":      "resources:\n  - deployment.yaml\n",
-		"apps/podinfo/base/deployment.yaml":         deploymentYAML,
+		".ensign.yaml":                               e.policy(opts),
+		"apps/podinfo/base/kustomization.yaml":       "resources:\n  - deployment.yaml\n",
+		"apps/podinfo/base/deployment.yaml":          deploymentYAML,
 		e.Staging.Overlay + "/kustomization.yaml":    overlayYAML(e.Staging, opts.StartTag),
 		e.Production.Overlay + "/kustomization.yaml": overlayYAML(e.Production, opts.StartTag),
 	})
