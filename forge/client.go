@@ -23,6 +23,10 @@ const (
 	pageSize = 50
 )
 
+// TokenScopes are the Gitea access token scopes the bot's token needs for
+// every call this package makes.
+var TokenScopes = []string{"write:repository", "write:issue", "read:organization", "read:user"}
+
 // Repo names a Gitea repository.
 type Repo struct {
 	Owner string

@@ -28,7 +28,8 @@ type Env struct {
 	// Org owns Repo.
 	Org  string
 	Repo forge.Repo
-	// Bot is ensign's account: an admin collaborator on Repo.
+	// Bot is ensign's account: an admin collaborator on Repo. Its Token has
+// only forge.TokenScopes.
 	Bot harness.GiteaUser
 	// Client is a forge.Client acting as Bot.
 	Client *forge.Client
@@ -50,12 +51,33 @@ func New(t testing.TB) *Env {
 	}
 	e.Repo = forge.Repo{Owner: e.Org, Name: "gitops"}
 	e.Bot = e.User(t, "ensign", "admin")
+	e.Bot.Token = scopedToken(t, g, e.Bot, forge.TokenScopes)
 	c, err := forge.New(forge.Config{URL: g.URL, Token: e.Bot.Token, MergeWait: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Client = c
 	return e
+}
+
+// scopedToken makes a token for u limited to scopes, so tests prove those
+// scopes are enough.
+func scopedToken(t testing.TB, g *harness.GiteaServer, u harness.GiteaUser, scopes []string) string {
+	t.Helper()
+	c, err := gitea.NewClient(strings.TrimSuffix(g.URL, "/"), gitea.SetBasicAuth(u.Name, u.Password),
+		gitea.SetContext(Ctx(t)), gitea.SetGiteaVersion(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := gitea.CreateAccessTokenOption{Name: "ensign-scoped"}
+	for _, s := range scopes {
+		opt.Scopes = append(opt.Scopes, gitea.AccessTokenScope(s))
+	}
+	tok, _, err := c.CreateAccessToken(opt)
+	if err != nil {
+		t.Fatalf("create scoped token for %s: %v", u.Name, err)
+	}
+	return tok.Token
 }
 
 // Ctx returns a context that ends with the test or after two minutes.
