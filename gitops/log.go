@@ -24,7 +24,8 @@ type LogOptions struct {
 
 // Log walks the first-parent history of branch from its last fetched tip,
 // newest first, calling fn for each commit that matches opts. History a
-// shallow cache lacks is fetched on demand (deepening in doubling steps).
+// shallow cache lacks is fetched on demand (deepening in growing steps). fn
+// runs while the Repo is busy and must not call the Repo's methods.
 func (r *Repo) Log(ctx context.Context, branch string, opts LogOptions, fn func(*CommitInfo) error) error {
 	r.opMu.Lock()
 	defer r.opMu.Unlock()

@@ -13,6 +13,12 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
+// Branches lists the server's branch tips now (one round trip, nothing
+// fetched); use it to see whether a PR branch exists.
+func (r *Repo) Branches(ctx context.Context) (map[string]plumbing.Hash, error) {
+	return r.remoteTips(ctx)
+}
+
 // remoteTips lists the server's branch tips (one receive-pack advertisement).
 func (r *Repo) remoteTips(ctx context.Context) (map[string]plumbing.Hash, error) {
 	sess, err := r.tr.NewReceivePackSession(r.ep, r.authMethod())

@@ -315,19 +315,19 @@ func stats(s []sample) (median, p95 time.Duration, peak int64) {
 }
 
 func (b *bench) report() {
-	fmt.Println("| operation | tool | runs | median | p95 | ensign / CLI (median) | peak RSS |")
+	fmt.Println("| operation | tool | runs | median | p95 | ensign ÷ this (median) | peak RSS (max) |")
 	fmt.Println("|---|---|---|---|---|---|---|")
-	cliMedian := map[string]time.Duration{}
+	ensMedian := map[string]time.Duration{}
 	for _, se := range b.series {
-		if se.tool == "git CLI" {
-			cliMedian[se.op], _, _ = stats(se.samples)
+		if se.tool == "ensign" {
+			ensMedian[se.op], _, _ = stats(se.samples)
 		}
 	}
 	for _, se := range b.series {
 		med, p95, peak := stats(se.samples)
 		ratio := ""
-		if c := cliMedian[se.op]; c > 0 && se.tool != "git CLI" {
-			ratio = fmt.Sprintf("%.2fx", float64(med)/float64(c))
+		if e := ensMedian[se.op]; e > 0 && se.tool != "ensign" {
+			ratio = fmt.Sprintf("%.2fx", float64(e)/float64(med))
 		}
 		fmt.Printf("| %s | %s | %d | %.0f ms | %.0f ms | %s | %.0f MiB |\n", se.op, se.tool, len(se.samples), ms(med), ms(p95), ratio, float64(peak)/1024)
 	}
