@@ -23,9 +23,13 @@ import (
 	"github.com/ensignbot/ensign/harness"
 )
 
-// Commit pushes a commit of files to branch as user, like a person or CI
+// Commit pushes a commit of files to main as user, like a person or CI
 // would, and waits until Gitea shows it. It returns the commit id.
-func (e *Env) Commit(ctx context.Context, user harness.GiteaUser, branch, msg string, files map[string]string) (string, error) {
+func (e *Env) Commit(ctx context.Context, user harness.GiteaUser, msg string, files map[string]string) (string, error) {
+	return e.commit(ctx, user, "main", msg, files)
+}
+
+func (e *Env) commit(ctx context.Context, user harness.GiteaUser, branch, msg string, files map[string]string) (string, error) {
 	auth := &githttp.BasicAuth{Username: user.Name, Password: user.Token}
 	url := e.Gitea.URL + e.Org + "/" + e.Repo + ".git"
 	repo, err := git.CloneContext(ctx, memory.NewStorage(), memfs.New(), &git.CloneOptions{
@@ -61,19 +65,22 @@ func (e *Env) Commit(ctx context.Context, user harness.GiteaUser, branch, msg st
 		return "", fmt.Errorf("push to %s: %w", branch, err)
 	}
 	err = Wait(ctx, 30*time.Second, "gitea to show the push", func() (bool, error) {
-		tip, err := e.Tip(ctx)
+		tip, err := e.BranchTip(ctx, branch)
 		return tip == sha.String(), err
 	})
 	return sha.String(), err
 }
 
 // Tip returns the commit at the tip of main, as Gitea shows it.
-func (e *Env) Tip(ctx context.Context) (string, error) {
+func (e *Env) Tip(ctx context.Context) (string, error) { return e.BranchTip(ctx, "main") }
+
+// BranchTip returns the commit at the tip of a branch, as Gitea shows it.
+func (e *Env) BranchTip(ctx context.Context, branch string) (string, error) {
 	c, err := e.Gitea.Client(ctx, e.Dev.Token)
 	if err != nil {
 		return "", err
 	}
-	b, _, err := c.GetRepoBranch(e.Org, e.Repo, "main")
+	b, _, err := c.GetRepoBranch(e.Org, e.Repo, branch)
 	if err != nil {
 		return "", err
 	}
@@ -107,7 +114,7 @@ func (e *Env) PinnedTag(ctx context.Context, s Stage) (string, error) {
 
 // ReleaseToStaging is CI pushing a new version into the staging overlay.
 func (e *Env) ReleaseToStaging(ctx context.Context, tag string) (string, error) {
-	return e.Commit(ctx, e.CI, "main", "Release podinfo "+tag+" to staging", map[string]string{
+	return e.Commit(ctx, e.CI, "Release podinfo "+tag+" to staging", map[string]string{
 		e.Staging.Overlay + "/kustomization.yaml": overlayYAML(e.Staging, tag),
 	})
 }

@@ -127,7 +127,7 @@ func (e *Env) setupGitea(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
-	_, err := e.Commit(ctx, e.Dev, "main", "Add podinfo with staging and production overlays", map[string]string{
+	_, err := e.Commit(ctx, e.Dev, "Add podinfo with staging and production overlays", map[string]string{
 		".ensign.yaml":                               e.policy(opts),
 		"apps/podinfo/base/kustomization.yaml":       "resources:\n  - deployment.yaml\n",
 		"apps/podinfo/base/deployment.yaml":          deploymentYAML,
