@@ -14,7 +14,7 @@ type FileGetter interface {
 	GetFile(ctx context.Context, repo forge.Repo, ref, path string) ([]byte, error)
 }
 
-// RepoPolicy is a PolicySource that reads policy.DefaultFilename from the
+// RepoPolicy is a PolicySource that reads the policy file from the
 // repository through the Gitea API on every call, so a changed policy takes
 // effect at once. A repository without the file gets the defaults; a file
 // that does not load is an error naming the file, line and field.
@@ -23,18 +23,24 @@ type RepoPolicy struct {
 	// Ref is the branch, tag or commit to read; empty means the default
 	// branch.
 	Ref string
+	// Path is the policy file's path; empty means policy.DefaultFilename.
+	Path string
 }
 
 // Policy loads the repository's policy.
 func (p RepoPolicy) Policy(ctx context.Context, repo forge.Repo) (*policy.Policy, error) {
-	data, err := p.Files.GetFile(ctx, repo, p.Ref, policy.DefaultFilename)
+	path := p.Path
+	if path == "" {
+		path = policy.DefaultFilename
+	}
+	data, err := p.Files.GetFile(ctx, repo, p.Ref, path)
 	if errors.Is(err, forge.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read policy: %w", err)
 	}
-	pol, err := policy.Load(repo.String()+"/"+policy.DefaultFilename, data)
+	pol, err := policy.Load(repo.String()+"/"+path, data)
 	if err != nil {
 		return nil, fmt.Errorf("load policy: %w", err)
 	}
