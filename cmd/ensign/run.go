@@ -82,7 +82,7 @@ func (d *daemon) run(ctx context.Context) error {
 	d.rewatch = make(chan struct{}, 1)
 	disp, err := command.NewDispatcher(command.Config{
 		Forge:       b.forge,
-		Policies:    command.RepoPolicy{Files: b.forge, Ref: b.cfg.Branch},
+		Policies:    command.RepoPolicy{Files: b.forge, Ref: b.cfg.Branch, Path: b.cfg.PolicyFile},
 		Promoter:    promoters{b},
 		RollingBack: rollbacks{b},
 		Reporter:    reporters{b},
