@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -213,7 +214,11 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) (*job, int, strin
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		return nil, http.StatusRequestEntityTooLarge, "payload too large"
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	// Size the buffer from Content-Length (already checked against the
+	// limit) so a typical delivery is read without regrowing.
+	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+bytes.MinRead))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	body := buf.Bytes()
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
