@@ -29,7 +29,7 @@ type Env struct {
 	Org  string
 	Repo forge.Repo
 	// Bot is ensign's account: an admin collaborator on Repo. Its Token has
-// only forge.TokenScopes.
+	// only forge.TokenScopes.
 	Bot harness.GiteaUser
 	// Client is a forge.Client acting as Bot.
 	Client *forge.Client
