@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// giteaAPI makes the few raw GET calls the benchmarks poll with: one
+// keep-alive connection, no SDK overhead, so a poll costs what Gitea costs.
+type giteaAPI struct {
+	base  string // .../api/v1/repos/<owner>/<repo>
+	token string
+	http  *http.Client
+}
+
+func newGiteaAPI(giteaURL, owner, repo, token string) *giteaAPI {
+	return &giteaAPI{
+		base:  strings.TrimSuffix(giteaURL, "/") + "/api/v1/repos/" + owner + "/" + repo,
+		token: token,
+		http:  &http.Client{Timeout: 10 * time.Second},
+	}
+}
+
+// get decodes GET base+path into v; found is false on 404.
+func (a *giteaAPI) get(ctx context.Context, path string, v any) (found bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+path, nil)
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Authorization", "token "+a.token)
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return false, nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return false, fmt.Errorf("GET %s: %s: %s", path, resp.Status, body)
+	}
+	return true, json.NewDecoder(resp.Body).Decode(v)
+}
+
+// branchHead is what Gitea's branch API says about a branch's head.
+type branchHead struct {
+	Commit struct {
+		ID      string `json:"id"`
+		Message string `json:"message"`
+	} `json:"commit"`
+}
+
+func (a *giteaAPI) head(ctx context.Context, branch string) (branchHead, error) {
+	var b branchHead
+	found, err := a.get(ctx, "/branches/"+branch, &b)
+	if err == nil && !found {
+		err = fmt.Errorf("branch %s not found", branch)
+	}
+	return b, err
+}
+
+// pull is the part of a pull request the benchmarks read.
+type pull struct {
+	Number int64  `json:"number"`
+	Title  string `json:"title"`
+	Body   string `json:"body"`
+	State  string `json:"state"`
+	Labels []struct {
+		Name string `json:"name"`
+	} `json:"labels"`
+}
+
+func (p pull) hasLabel(name string) bool {
+	for _, l := range p.Labels {
+		if l.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// pull returns pull request number n; found is false while it does not exist.
+func (a *giteaAPI) pull(ctx context.Context, n int64) (pull, bool, error) {
+	var p pull
+	found, err := a.get(ctx, fmt.Sprintf("/pulls/%d", n), &p)
+	return p, found, err
+}
+
+// lastPull returns the highest pull request number among the newest 50.
+func (a *giteaAPI) lastPull(ctx context.Context) (int64, error) {
+	var prs []pull
+	if _, err := a.get(ctx, "/pulls?state=all&limit=50", &prs); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, p := range prs {
+		n = max(n, p.Number)
+	}
+	return n, nil
+}
+
+// poll calls probe every interval until it reports done, and returns when
+// the successful probe returned and the round-trip times of all probes.
+func poll(ctx context.Context, interval, limit time.Duration, probe func(context.Context) (bool, error)) (time.Time, []time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var rtts []time.Duration
+	for {
+		start := time.Now()
+		ok, err := probe(ctx)
+		end := time.Now()
+		rtts = append(rtts, end.Sub(start))
+		if err != nil {
+			return end, rtts, err
+		}
+		if ok {
+			return end, rtts, nil
+		}
+		select {
+		case <-ctx.Done():
+			return end, rtts, fmt.Errorf("gave up after %v: %w", limit, ctx.Err())
+		case <-time.After(interval):
+		}
+	}
+}

@@ -1,0 +1,204 @@
+// Command ensign-bench measures the bot end to end against the real servers
+// the harness starts (Gitea, kube-apiserver + etcd) and prints tables:
+//
+//   - rollback: the time from the UpdateStatus that moves a production
+//     canary to Failed until Gitea's branch API shows ensign's revert as the
+//     head of main;
+//   - promote: the time from the UpdateStatus that moves a staging canary to
+//     Succeeded until Gitea's API shows ensign's promotion pull request;
+//   - memory: the resident memory of `ensign run` watching a fleet of
+//     canaries, idle and after bursts of phase changes.
+//
+// ensign runs as the real binary (`ensign run`, built from ./cmd/ensign
+// unless -ensign names one) in a subprocess configured through its
+// environment, the way it is deployed. The scenario package plays CI, the
+// people, Flux and Flagger. Everything it creates lives on throwaway
+// servers that are stopped on exit.
+//
+// Usage: go run ./cmd/ensign-bench [-only rollback,promote,memory] [-runs 20] [-repeat 1]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ensignbot/ensign/harness"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ensign-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	only := fs.String("only", "rollback,promote,memory", "benchmarks to run, comma-separated")
+	runs := fs.Int("runs", 20, "measured runs per latency benchmark (after one cold run)")
+	repeat := fs.Int("repeat", 1, "repeat each latency benchmark this often, each time with a fresh repository and ensign")
+	settle := fs.Duration("settle", time.Second, "quiet time before each measured phase change")
+	interval := fs.Duration("poll", 10*time.Millisecond, "pause between Gitea polls")
+	bin := fs.String("ensign", "", "ensign binary (default: build ./cmd/ensign)")
+	memLimit := fs.String("gomemlimit", "", "memory: GOMEMLIMIT for ensign (e.g. 48MiB); empty leaves it unset")
+	namespaces := fs.Int("namespaces", 100, "memory: namespaces (half per cluster)")
+	perNS := fs.Int("per-namespace", 10, "memory: canaries per namespace")
+	burst := fs.Int("burst", 100, "memory: Progressing phase changes in the burst")
+	live := fs.Int("live", 20, "memory: apps whose final phase ensign acts on (half Succeeded, half Failed)")
+	idle := fs.Duration("idle", 15*time.Second, "memory: wait before each idle reading")
+	verbose := fs.Bool("v", false, "print every run")
+	trace := fs.Bool("trace", false, "route ensign's Gitea traffic through a recording proxy and print where the time went")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	want := map[string]bool{}
+	for _, b := range strings.Split(*only, ",") {
+		switch b = strings.TrimSpace(b); b {
+		case "rollback", "promote", "memory":
+			want[b] = true
+		default:
+			fmt.Fprintf(stderr, "ensign-bench: -only: unknown benchmark %q (want rollback, promote, memory)\n", b)
+			return 2
+		}
+	}
+	if *runs < 1 || *repeat < 1 {
+		fmt.Fprintln(stderr, "ensign-bench: -runs and -repeat must be at least 1")
+		return 2
+	}
+	if err := bench(ctx, stdout, want, *bin, *repeat, latencyOpts{runs: *runs, settle: *settle, interval: *interval, verbose: *verbose, trace: *trace},
+		memoryOpts{namespaces: *namespaces, perNamespace: *perNS, burst: *burst, live: *live, idle: *idle, memLimit: *memLimit}); err != nil {
+		fmt.Fprintln(stderr, "ensign-bench:", err)
+		return 1
+	}
+	return 0
+}
+
+func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, repeat int, lo latencyOpts, mo memoryOpts) error {
+	dir, err := os.MkdirTemp("", "ensign-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if bin == "" {
+		fmt.Fprintln(os.Stderr, "building ensign ...")
+		if bin, err = buildEnsign(ctx, dir); err != nil {
+			return err
+		}
+	}
+	lo.dir, lo.bin, mo.dir, mo.bin = dir, bin, dir, bin
+
+	fmt.Fprintln(os.Stderr, "starting Gitea and kube-apiserver ...")
+	g, err := harness.StartGitea(ctx, harness.GiteaOptions{})
+	if err != nil {
+		return err
+	}
+	defer g.Stop()
+	k, err := harness.StartKube(ctx)
+	if err != nil {
+		return err
+	}
+	defer k.Stop()
+
+	fmt.Fprintf(w, "ensign bot benchmarks, %s, %d CPUs (GOMAXPROCS %d), Gitea %s, kube-apiserver %s\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.GOMAXPROCS(0), harness.GiteaVersion, harness.KubernetesVersion)
+
+	type named struct {
+		key, title string
+		fn         func(context.Context, *harness.GiteaServer, *harness.KubeServer, latencyOpts) (latency, error)
+	}
+	for _, b := range []named{
+		{"rollback", "production Failed -> revert is the head of main (Gitea branch API)", benchRollback},
+		{"promote", "staging Succeeded -> promotion PR visible (Gitea API)", benchPromote},
+	} {
+		if !want[b.key] {
+			continue
+		}
+		rows := [][]string{latencyHeader}
+		var all, rtts []time.Duration
+		var traces []runTrace
+		var colds []string
+		for r := 1; r <= repeat; r++ {
+			fmt.Fprintf(os.Stderr, "%s: repetition %d of %d (%d runs) ...\n", b.key, r, repeat, lo.runs)
+			res, err := b.fn(ctx, g, k, lo)
+			if err != nil {
+				return fmt.Errorf("%s: %w", b.key, err)
+			}
+			all = append(all, res.samples...)
+			rtts = append(rtts, res.rtts...)
+			traces = append(traces, res.traces...)
+			colds = append(colds, ms(res.cold))
+			rows = append(rows, latencyRow(fmt.Sprintf("repetition %d", r), summarize(res.samples)))
+		}
+		if repeat > 1 {
+			rows = append(rows, latencyRow("all repetitions", summarize(all)))
+		}
+		title := b.title
+		if lo.trace {
+			title += ", traced through a recording proxy"
+		}
+		fmt.Fprintf(w, "### %s\n\n", title)
+		table(w, rows)
+		rt := summarize(rtts)
+		fmt.Fprintf(w, "\ncold first run (excluded above), ms: %s; Gitea poll round trip p50 %s ms, p95 %s ms (poll every %v + round trip)\n\n",
+			strings.Join(colds, ", "), ms(rt.P50), ms(rt.P95), lo.interval)
+		printTrace(w, traces)
+	}
+
+	if want["memory"] {
+		var results []memResult
+		for r := 1; r <= repeat; r++ {
+			fmt.Fprintf(os.Stderr, "memory: repetition %d of %d, setting up the fleet ...\n", r, repeat)
+			res, err := benchMemory(ctx, g, k, mo)
+			if err != nil {
+				return fmt.Errorf("memory: %w", err)
+			}
+			results = append(results, res)
+			fmt.Fprintf(w, "### `ensign run` resident memory, %d canaries in %d namespaces (repetition %d)\n\n", res.canaries, res.namespaces, r)
+			rows := [][]string{{"moment", "VmRSS MiB", "RssAnon MiB", "RssFile MiB", "VmHWM MiB", "Go heap live MB", "Go heap goal MB"}}
+			for _, p := range res.points {
+				rows = append(rows, []string{p.label, mib(p.mem.RSS), mib(p.mem.Anon), mib(p.mem.File), mib(p.mem.HWM),
+					fmt.Sprint(p.heap.Live), fmt.Sprint(p.heap.GoalMiB)})
+			}
+			table(w, rows)
+			fmt.Fprintf(w, "\nhighest VmRSS sampled every 100 ms: %s MiB; start to synced: %v; burst written in %v; final phases acted on in %v\n\n",
+				mib(res.maxRSS), res.ready.Round(time.Millisecond), res.burstSent.Round(time.Millisecond), res.finalHandled.Round(time.Millisecond))
+		}
+		if repeat > 1 {
+			fmt.Fprintf(w, "### `ensign run` VmRSS over %d repetitions (MiB)\n\n", repeat)
+			rows := [][]string{{"moment"}}
+			for r := range results {
+				rows[0] = append(rows[0], fmt.Sprintf("rep %d", r+1))
+			}
+			rows[0] = append(rows[0], "median")
+			for i, p := range results[0].points {
+				row := []string{p.label}
+				var vs []int64
+				for _, res := range results {
+					row = append(row, mib(res.points[i].mem.RSS))
+					vs = append(vs, res.points[i].mem.RSS)
+				}
+				rows = append(rows, append(row, mib(median(vs))))
+			}
+			row := []string{"peak (VmHWM)"}
+			var vs []int64
+			for _, res := range results {
+				hwm := res.points[len(res.points)-1].mem.HWM
+				row = append(row, mib(hwm))
+				vs = append(vs, hwm)
+			}
+			rows = append(rows, append(row, mib(median(vs))))
+			table(w, rows)
+			fmt.Fprintln(w)
+		}
+	}
+	return nil
+}
