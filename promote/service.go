@@ -317,7 +317,7 @@ func (s *Service) settle(ctx context.Context, pol *policy.Policy, to *policy.Sta
 			tr = append(tr, gitops.Trailer{Key: TrailerOverride, Value: person + " merged outside the promotion windows (" + f.Window.Reason + ")"})
 		}
 		opt.Message = gitops.AppendTrailers(fmt.Sprintf("Merge promotion #%d into %s.", pr.Number, to.Name), tr...)
-		if err := s.forge.Merge(ctx, s.ws.Repo, pr.Number, opt); err != nil {
+		if err := s.forge.Merge(ctx, s.ws.Repo, pr.Number, opt); err != nil && !errors.Is(err, forge.ErrAlreadyMerged) {
 			return out, err
 		}
 		out.Action = "merged"
