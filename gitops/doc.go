@@ -10,10 +10,12 @@
 // storage is not safe for concurrent use, so every object and ref access
 // takes the Repo's storage mutex; operations that talk to the remote or move
 // refs (Fetch, Deepen, FetchCommit, Update, Revert, RevertTree, Log,
-// LastChange, FindRevert) additionally run one at a time per Repo. Separate
-// Repos (even of the same remote, in different directories) are independent;
-// two processes must not share one cache directory. A *TreeEditor belongs to
-// one goroutine.
+// LastChange, FindRevert) additionally run one at a time per Repo. Storing a
+// fetched pack holds the storage mutex until the pack is written, so reads
+// (Commit, ReadFile, Tip) wait for a running fetch. Separate Repos (even of
+// the same remote, in different directories) are independent; two processes
+// must not share one cache directory. A *TreeEditor belongs to one goroutine,
+// and callbacks (Update's edit, Log's fn) must not call the Repo's methods.
 //
 // # State left behind
 //

@@ -82,6 +82,7 @@ type PushRejectedError struct {
 	Stale  bool
 }
 
+// Error names the ref and the server's reason.
 func (e *PushRejectedError) Error() string {
 	return fmt.Sprintf("push to %s rejected: %s", e.Ref, e.Reason)
 }
