@@ -32,3 +32,31 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 		}
 	}
 }
+
+func TestSnapshotReadsOldCommit(t *testing.T) {
+	w := newWorkRepo(t)
+	w.write("apps/prod/kustomization.yaml", kustomization("v1"))
+	first := w.commit("v1")
+	w.write("apps/prod/kustomization.yaml", kustomization("v2"))
+	w.commit("v2")
+	gs := newGitServer(t)
+	r := openCache(t, gs.publish(t, w.dir, "snapshot"))
+	if _, err := r.Fetch(testCtx(t), FetchOptions{Branches: []string{"main"}}); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := r.Snapshot(hash(first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := snap.ReadFile("apps/prod/kustomization.yaml")
+	if err != nil || string(b) != kustomization("v1") {
+		t.Fatalf("ReadFile at first commit = %q, %v", b, err)
+	}
+	if b, err := r.ReadFile(hash(first), "apps/prod/kustomization.yaml"); err != nil || string(b) != kustomization("v1") {
+		t.Fatalf("Repo.ReadFile = %q, %v", b, err)
+	}
+	c, err := r.Commit(hash(first))
+	if err != nil || c.Subject() != "v1" || len(c.Parents) != 0 {
+		t.Fatalf("Commit = %+v, %v", c, err)
+	}
+}
