@@ -14,8 +14,10 @@
 // fetched pack holds the storage mutex until the pack is written, so reads
 // (Commit, ReadFile, Tip) wait for a running fetch. Separate Repos (even of
 // the same remote, in different directories) are independent; two processes
-// must not share one cache directory. A *TreeEditor belongs to one goroutine,
-// and callbacks (Update's edit, Log's fn) must not call the Repo's methods.
+// must not share one cache directory. A *TreeEditor belongs to one goroutine.
+// Callbacks (Update's edit, Log's fn) run inside an operation: they may use
+// the read methods (Snapshot, Commit, ReadFile, Tip, Branches) but must not
+// start another operation on the same Repo, which would deadlock.
 //
 // # State left behind
 //

@@ -25,7 +25,9 @@ type LogOptions struct {
 // Log walks the first-parent history of branch from its last fetched tip,
 // newest first, calling fn for each commit that matches opts. History a
 // shallow cache lacks is fetched on demand (deepening in growing steps). fn
-// runs while the Repo is busy and must not call the Repo's methods.
+// runs inside the operation: it may call read methods (Snapshot, Commit,
+// ReadFile) — a reported commit's first parent is always present — but not
+// start another operation (Fetch, Log, Update, ...).
 func (r *Repo) Log(ctx context.Context, branch string, opts LogOptions, fn func(*CommitInfo) error) error {
 	r.opMu.Lock()
 	defer r.opMu.Unlock()
