@@ -37,6 +37,25 @@ func TestShallowCacheRevert(t *testing.T) {
 	if err != nil || last.Hash.String() != target {
 		t.Fatalf("LastChange = %v, %v; want %s", last, err, target)
 	}
+	// A Log callback may read through the Repo (no deadlock), and the first
+	// parent of every reported commit is present even in a shallow cache.
+	var before []byte
+	if err := r.Log(ctx, "main", LogOptions{Path: "apps/prod"}, func(c *CommitInfo) error {
+		snap, err := r.Snapshot(c.Parents[0])
+		if err != nil {
+			return err
+		}
+		before, err = snap.ReadFile("apps/prod/kustomization.yaml")
+		if err != nil {
+			return err
+		}
+		return ErrStopWalk
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if string(before) != kustomization("v1", "v1") {
+		t.Fatalf("overlay before the promotion = %q", before)
+	}
 	if c, err := r.FindRevert(ctx, "main", hash(target), 0); err != nil || c != nil {
 		t.Fatalf("FindRevert = %v, %v", c, err)
 	}
