@@ -1,16 +1,9 @@
 package imageref
 
-// Entry is one Kustomize `images:` entry (the fields ensign reads and writes;
-// it mirrors overlay.Image without depending on it).
-type Entry struct {
-	Name    string // the image name resources use
-	NewName string
-	NewTag  string
-	Digest  string
-}
+import "github.com/ensignbot/ensign/overlay"
 
-// Result is the image reference a Kustomize entry makes resources run.
-func (e Entry) Result() Ref {
+// Result is the image reference a Kustomize images: entry makes resources run.
+func Result(e overlay.Image) Ref {
 	r := Ref{Name: e.Name, Tag: e.NewTag, Digest: e.Digest}
 	if e.NewName != "" {
 		r.Name = e.NewName
@@ -20,9 +13,9 @@ func (e Entry) Result() Ref {
 
 // Find returns the index of the entry that produces images named like r (by
 // its newName, or by its name when it has none), or -1.
-func Find(entries []Entry, r Ref) int {
+func Find(entries []overlay.Image, r Ref) int {
 	for i, e := range entries {
-		if e.Result().Name == r.Name {
+		if Result(e).Name == r.Name {
 			return i
 		}
 	}
@@ -31,8 +24,8 @@ func Find(entries []Entry, r Ref) int {
 
 // Pins reports whether the entry makes resources run exactly r: the same
 // name and digest when r has a digest, else the same tag and no digest.
-func Pins(e Entry, r Ref) bool {
-	got := e.Result()
+func Pins(e overlay.Image, r Ref) bool {
+	got := Result(e)
 	if got.Name != r.Name {
 		return false
 	}
@@ -45,7 +38,7 @@ func Pins(e Entry, r Ref) bool {
 // Pin returns e changed to make resources run r: name and newName kept (the
 // caller found e with Find, so r's name already matches), tag and digest set
 // from r, an absent part cleared.
-func Pin(e Entry, r Ref) Entry {
+func Pin(e overlay.Image, r Ref) overlay.Image {
 	e.NewTag = r.Tag
 	e.Digest = r.Digest
 	return e

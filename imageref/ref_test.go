@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/ensignbot/ensign/overlay"
 )
 
 var digest = "sha256:" + strings.Repeat("ab", 32)
@@ -52,7 +54,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestKustomizeEntries(t *testing.T) {
-	entries := []Entry{
+	entries := []overlay.Image{
 		{Name: "podinfo", NewName: "ghcr.io/stefanprodan/podinfo", NewTag: "6.5.0"},
 		{Name: "ghcr.io/acme/api", NewTag: "1.0.0"},
 		{Name: "ghcr.io/acme/worker", Digest: digest},
@@ -61,15 +63,15 @@ func TestKustomizeEntries(t *testing.T) {
 		ref    string
 		find   int
 		pins   bool
-		pinned Entry
+		pinned overlay.Image
 	}{
 		{"ghcr.io/stefanprodan/podinfo:6.5.0", 0, true, entries[0]},
-		{"ghcr.io/stefanprodan/podinfo:6.5.1", 0, false, Entry{Name: "podinfo", NewName: "ghcr.io/stefanprodan/podinfo", NewTag: "6.5.1"}},
+		{"ghcr.io/stefanprodan/podinfo:6.5.1", 0, false, overlay.Image{Name: "podinfo", NewName: "ghcr.io/stefanprodan/podinfo", NewTag: "6.5.1"}},
 		{"ghcr.io/acme/api:1.0.0", 1, true, entries[1]},
-		{"ghcr.io/acme/api:1.0.0@" + digest, 1, false, Entry{Name: "ghcr.io/acme/api", NewTag: "1.0.0", Digest: digest}},
+		{"ghcr.io/acme/api:1.0.0@" + digest, 1, false, overlay.Image{Name: "ghcr.io/acme/api", NewTag: "1.0.0", Digest: digest}},
 		{"ghcr.io/acme/worker@" + digest, 2, true, entries[2]},
-		{"ghcr.io/acme/worker:2.0", 2, false, Entry{Name: "ghcr.io/acme/worker", NewTag: "2.0"}},
-		{"podinfo:6.5.0", -1, false, Entry{}},
+		{"ghcr.io/acme/worker:2.0", 2, false, overlay.Image{Name: "ghcr.io/acme/worker", NewTag: "2.0"}},
+		{"podinfo:6.5.0", -1, false, overlay.Image{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
@@ -117,7 +119,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil || again != r {
 			t.Fatalf("reparse of %q = %+v, %v; want %+v", s, again, err, r)
 		}
-		if !Pins(Pin(Entry{Name: r.Name}, r), r) {
+		if !Pins(Pin(overlay.Image{Name: r.Name}, r), r) {
 			t.Fatalf("Pin does not pin %q", s)
 		}
 	})

@@ -3,7 +3,6 @@ package promote
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"path"
 	"strings"
 
@@ -27,43 +26,13 @@ var ErrNothingMatched = errors.New("no verified image is listed in the overlays"
 // revision the source stage runs, and it could not be found.
 var ErrUnverifiedRevision = errors.New("the revision the source stage verified is unknown")
 
-// kustomizationNames are the file names kustomize accepts, in its order.
-var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
-
-// kustomizationFile finds the kustomization file of an overlay directory.
-func kustomizationFile(r overlay.Reader, dir string) (string, []byte, error) {
-	for _, n := range kustomizationNames {
-		p := path.Join(dir, n)
-		data, err := r.ReadFile(p)
-		if err == nil {
-			return p, data, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return "", nil, err
-		}
-	}
-	return "", nil, fmt.Errorf("no kustomization file in %s: %w", dir, fs.ErrNotExist)
-}
-
-// overlayEntries returns the images: entries of an overlay's kustomization.
-func overlayEntries(r overlay.Reader, dir string) ([]imageref.Entry, error) {
-	name, data, err := kustomizationFile(r, dir)
+// overlayImages returns the images: entries of an overlay's kustomization.
+func overlayImages(r overlay.Reader, dir string) ([]overlay.Image, error) {
+	f, err := overlay.FindKustomization(r, dir)
 	if err != nil {
 		return nil, err
 	}
-	f, err := overlay.Parse(name, data)
-	if err != nil {
-		return nil, err
-	}
-	imgs, err := f.Images()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]imageref.Entry, len(imgs))
-	for i, im := range imgs {
-		out[i] = imageref.Entry{Name: im.Name, NewName: im.NewName, NewTag: im.NewTag, Digest: im.Digest}
-	}
-	return out, nil
+	return f.Images()
 }
 
 // promotion is one edit to make: from a verified source stage into a target.
@@ -89,31 +58,23 @@ func (p promotion) apply(t overlay.Tree) ([]Change, error) {
 }
 
 func (p promotion) images(t overlay.Tree) ([]Change, error) {
-	name, data, err := kustomizationFile(t, p.to.Overlay)
+	f, err := overlay.FindKustomization(t, p.to.Overlay)
 	if err != nil {
 		return nil, err
 	}
-	f, err := overlay.Parse(name, data)
+	target, err := f.Images()
 	if err != nil {
 		return nil, err
-	}
-	imgs, err := f.Images()
-	if err != nil {
-		return nil, err
-	}
-	target := make([]imageref.Entry, len(imgs))
-	for i, im := range imgs {
-		target[i] = imageref.Entry{Name: im.Name, NewName: im.NewName, NewTag: im.NewTag, Digest: im.Digest}
 	}
 	// The source overlay tells how to add an image the target lacks.
-	var source []imageref.Entry
+	var source []overlay.Image
 	if p.source != nil {
-		source, _ = overlayEntries(p.source, p.from.Overlay)
+		source, _ = overlayImages(p.source, p.from.Overlay)
 	}
 	var changes []Change
 	matched := 0
 	for _, r := range p.verified {
-		var e imageref.Entry
+		var e overlay.Image
 		fields := overlay.FieldNewTag | overlay.FieldDigest
 		if i := imageref.Find(target, r); i >= 0 {
 			e = imageref.Pin(target[i], r)
@@ -124,14 +85,14 @@ func (p promotion) images(t overlay.Tree) ([]Change, error) {
 			continue // not managed through images: (a sidecar, say)
 		}
 		matched++
-		ch, err := f.SetImage(overlay.Image{Name: e.Name, NewName: e.NewName, NewTag: e.NewTag, Digest: e.Digest}, fields)
+		ch, err := f.SetImage(e, fields)
 		if err != nil {
 			return nil, err
 		}
 		if ch.Changed() {
 			old := ""
 			if ch.Old.Name != "" {
-				old = imageref.Entry{Name: ch.Old.Name, NewName: ch.Old.NewName, NewTag: ch.Old.NewTag, Digest: ch.Old.Digest}.Result().String()
+				old = imageref.Result(ch.Old).String()
 			}
 			changes = append(changes, Change{What: r.Name, Old: old, New: r.String()})
 		}
@@ -140,7 +101,7 @@ func (p promotion) images(t overlay.Tree) ([]Change, error) {
 		return nil, fmt.Errorf("%w: %s is not in the images: of %s or %s", ErrNothingMatched, refList(p.verified), p.to.Overlay, p.from.Overlay)
 	}
 	if len(changes) > 0 {
-		if err := t.WriteFile(name, f.Bytes()); err != nil {
+		if err := t.WriteFile(f.Name(), f.Bytes()); err != nil {
 			return nil, err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
-	"path"
 
 	"github.com/ensignbot/ensign/imageref"
 	"github.com/ensignbot/ensign/overlay"
@@ -16,33 +15,19 @@ type reader interface {
 	List(dir string) ([]string, error)
 }
 
-var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
-
 // pinned returns which of refs the overlay in tree makes resources run: by
 // its kustomization's images: entries, or, for an image no entry manages,
 // by the reference appearing verbatim in one of the overlay's files.
 func pinned(tree reader, dir string, refs []imageref.Ref) (map[string]bool, error) {
-	var entries []imageref.Entry
-	for _, n := range kustomizationNames {
-		data, err := tree.ReadFile(path.Join(dir, n))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
+	var entries []overlay.Image
+	f, err := overlay.FindKustomization(tree, dir)
+	switch {
+	case err == nil:
+		if entries, err = f.Images(); err != nil {
 			return nil, err
 		}
-		f, err := overlay.Parse(n, data)
-		if err != nil {
-			return nil, err
-		}
-		imgs, err := f.Images()
-		if err != nil {
-			return nil, err
-		}
-		for _, im := range imgs {
-			entries = append(entries, imageref.Entry{Name: im.Name, NewName: im.NewName, NewTag: im.NewTag, Digest: im.Digest})
-		}
-		break
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
 	}
 	out := map[string]bool{}
 	var files [][]byte // read on first need

@@ -2,10 +2,7 @@ package status
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"path"
 	"strings"
 	"time"
 
@@ -161,29 +158,19 @@ func (r *Reporter) canaryState(ctx context.Context, ref policy.CanaryRef) (strin
 }
 
 func pinnedImages(tree overlay.Reader, dir string) []string {
-	for _, n := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
-		data, err := tree.ReadFile(path.Join(dir, n))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil
-		}
-		f, err := overlay.Parse(n, data)
-		if err != nil {
-			return nil
-		}
-		imgs, err := f.Images()
-		if err != nil {
-			return nil
-		}
-		var out []string
-		for _, im := range imgs {
-			out = append(out, im.Ref())
-		}
-		return out
+	f, err := overlay.FindKustomization(tree, dir)
+	if err != nil {
+		return nil
 	}
-	return nil
+	imgs, err := f.Images()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, im := range imgs {
+		out = append(out, im.Ref())
+	}
+	return out
 }
 
 // Status answers /status on a pull request: the app of a promotion pull
