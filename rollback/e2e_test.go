@@ -266,6 +266,31 @@ func TestPersonPushesBetweenFetchAndPush(t *testing.T) {
 	}
 }
 
+// TestIntroducerBeyondShallowStart fails a version brought in 60 commits
+// ago: a fresh cache starts shallow and must deepen to find and revert it.
+func TestIntroducerBeyondShallowStart(t *testing.T) {
+	r := newRig(t, scenario.Options{})
+	ctx := context.Background()
+	if _, err := r.env.Busywork(ctx, 60); err != nil {
+		t.Fatal(err)
+	}
+	c := r.fail()
+	out, err := r.service(nil, nil).Failed(ctx, "production", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Action != "reverted" || out.Reverted != r.change.MergeSHA {
+		t.Fatalf("outcome %+v; want the merge %s 60 commits back reverted", out, r.change.MergeSHA)
+	}
+	if r.pinned() != "6.5.0" {
+		t.Fatalf("production pins %s after the revert", r.pinned())
+	}
+	notes, err := r.env.File(ctx, "notes.md")
+	if err != nil || notes != "take 60\n" {
+		t.Fatalf("the later work was disturbed: %q, %v", notes, err)
+	}
+}
+
 func TestFailedVersionNoLongerInGit(t *testing.T) {
 	r := newRig(t, scenario.Options{})
 	ctx := context.Background()

@@ -285,45 +285,45 @@ var ErrNoIntroducer = errors.New("commit that introduced the failing version not
 // introducedBy finds the newest first-parent commit that made the overlay
 // pin one of the failing images its first parent did not pin.
 func (s *Service) introducedBy(ctx context.Context, stage *policy.Stage, failing []imageref.Ref) (*gitops.CommitInfo, error) {
-	var found *gitops.CommitInfo
-	var walkErr error
+	// Collect the candidates first: reading trees of parents may need
+	// history a shallow cache lacks, which cannot be fetched inside a walk.
+	var candidates []*gitops.CommitInfo
 	err := s.ws.Git.Log(ctx, s.ws.Branch, gitops.LogOptions{Path: stage.Overlay, Max: s.history}, func(c *gitops.CommitInfo) error {
-		now, err := s.pinnedAt(c.Hash, stage, failing)
+		candidates = append(candidates, c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find the commit that introduced the failing version: %w", err)
+	}
+	for _, c := range candidates {
+		now, err := s.pinnedAt(ctx, c.Hash, stage, failing)
 		if err != nil {
-			walkErr = err
-			return gitops.ErrStopWalk
+			return nil, err
 		}
 		var before map[string]bool
 		if len(c.Parents) > 0 {
-			if before, err = s.pinnedAt(c.Parents[0], stage, failing); err != nil {
-				walkErr = err
-				return gitops.ErrStopWalk
+			if before, err = s.pinnedAt(ctx, c.Parents[0], stage, failing); err != nil {
+				return nil, err
 			}
 		}
 		for ref := range now {
 			if !before[ref] {
-				found = c
-				return gitops.ErrStopWalk
+				return c, nil
 			}
 		}
-		return nil
-	})
-	if err == nil {
-		err = walkErr
 	}
-	if err != nil {
-		return nil, fmt.Errorf("find the commit that introduced the failing version: %w", err)
-	}
-	if found == nil {
-		return nil, fmt.Errorf("%w in the last %d commits changing %s", ErrNoIntroducer, s.history, stage.Overlay)
-	}
-	return found, nil
+	return nil, fmt.Errorf("%w in the last %d commits changing %s", ErrNoIntroducer, s.history, stage.Overlay)
 }
 
-func (s *Service) pinnedAt(commit plumbing.Hash, stage *policy.Stage, refs []imageref.Ref) (map[string]bool, error) {
+// pinnedAt is pinned for the overlay at a commit, fetching the commit if a
+// shallow cache lacks it.
+func (s *Service) pinnedAt(ctx context.Context, commit plumbing.Hash, stage *policy.Stage, refs []imageref.Ref) (map[string]bool, error) {
+	if err := s.ws.Git.FetchCommit(ctx, commit, 1); err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", short(commit.String()), err)
+	}
 	tree, err := s.ws.Git.Snapshot(commit)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read %s at %s: %w", stage.Overlay, short(commit.String()), err)
 	}
 	return pinned(tree, stage.Overlay, refs)
 }

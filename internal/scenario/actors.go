@@ -30,6 +30,26 @@ func (e *Env) Commit(ctx context.Context, user harness.GiteaUser, msg string, fi
 }
 
 func (e *Env) commit(ctx context.Context, user harness.GiteaUser, branch, msg string, files map[string]string) (string, error) {
+	return e.commits(ctx, user, branch, []change{{msg, files}})
+}
+
+// change is one commit: a message and the files it writes.
+type change struct {
+	msg   string
+	files map[string]string
+}
+
+// Busywork pushes n commits to main in one push, each rewriting notes.md,
+// as a busy team's unrelated work would, and returns the new tip.
+func (e *Env) Busywork(ctx context.Context, n int) (string, error) {
+	cs := make([]change, n)
+	for i := range cs {
+		cs[i] = change{fmt.Sprintf("Notes, take %d", i+1), map[string]string{"notes.md": fmt.Sprintf("take %d\n", i+1)}}
+	}
+	return e.commits(ctx, e.Dev, "main", cs)
+}
+
+func (e *Env) commits(ctx context.Context, user harness.GiteaUser, branch string, changes []change) (string, error) {
 	auth := &githttp.BasicAuth{Username: user.Name, Password: user.Token}
 	url := e.Gitea.URL + e.Org + "/" + e.Repo + ".git"
 	repo, err := git.CloneContext(ctx, memory.NewStorage(), memfs.New(), &git.CloneOptions{
@@ -42,23 +62,25 @@ func (e *Env) commit(ctx context.Context, user harness.GiteaUser, branch, msg st
 	if err != nil {
 		return "", err
 	}
-	for name, content := range files {
-		f, err := wt.Filesystem.Create(name)
-		if err != nil {
+	var sha plumbing.Hash
+	for _, ch := range changes {
+		for name, content := range ch.files {
+			f, err := wt.Filesystem.Create(name)
+			if err != nil {
+				return "", err
+			}
+			if _, err := f.Write([]byte(content)); err != nil {
+				return "", err
+			}
+			f.Close()
+			if _, err := wt.Add(name); err != nil {
+				return "", err
+			}
+		}
+		sig := &object.Signature{Name: user.Name, Email: user.Name + "@example.com", When: time.Now()}
+		if sha, err = wt.Commit(ch.msg, &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
 			return "", err
 		}
-		if _, err := f.Write([]byte(content)); err != nil {
-			return "", err
-		}
-		f.Close()
-		if _, err := wt.Add(name); err != nil {
-			return "", err
-		}
-	}
-	sig := &object.Signature{Name: user.Name, Email: user.Name + "@example.com", When: time.Now()}
-	sha, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig})
-	if err != nil {
-		return "", err
 	}
 	ref := config.RefSpec("refs/heads/" + branch + ":refs/heads/" + branch)
 	if err := repo.PushContext(ctx, &git.PushOptions{Auth: auth, RefSpecs: []config.RefSpec{ref}}); err != nil {
