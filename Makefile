@@ -49,9 +49,9 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-## demo: start real Gitea + API server, seed a GitOps repo and run the whole story
+## demo: the whole story on real Gitea + API server, narrated (ARGS=--keep to browse afterwards)
 demo: harness
-	$(GO) run ./cmd/ensign-demo
+	$(GO) run ./cmd/ensign-demo $(ARGS)
 
 clean:
 	rm -rf bin
