@@ -79,6 +79,7 @@ func run(ctx context.Context, opts options) (err error) {
 	defer func() { err = errors.Join(err, d.cleanup(err != nil && !errors.Is(err, errInterrupted))) }()
 	d.n.plain("ensign demo: a promotion that waits for its window, then a failed canary that ensign rolls back with a git revert.")
 	d.n.plain("Everything runs for real on this machine: Gitea, kube-apiserver + etcd, and `ensign run`; the demo plays CI, Flux and Flagger.")
+	d.n.plain("It takes one to two minutes, most of it waiting for a real promotion window to open. Ctrl-C stops it and cleans up.")
 	steps := d.steps()
 	for i, s := range steps {
 		d.n.step(i+1, len(steps), s.title)

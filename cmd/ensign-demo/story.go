@@ -140,7 +140,11 @@ func (d *demo) windowOpensAndMerges(ctx context.Context) error {
 		return fmt.Errorf("#%d was merged at %s, before the window opened at %s", d.pr.Index, d.pr.Merged.UTC().Format(time.RFC3339), d.windowOpens.Format(time.RFC3339))
 	}
 	d.mergeSHA = *d.pr.MergedCommitID
-	d.n.say("#%d merged at %s by %s: merge commit %s.", d.pr.Index, d.pr.Merged.UTC().Format("15:04:05"), d.pr.MergedBy.UserName, short(d.mergeSHA))
+	by := "?"
+	if d.pr.MergedBy != nil {
+		by = d.pr.MergedBy.UserName
+	}
+	d.n.say("#%d merged at %s by %s: merge commit %s.", d.pr.Index, d.pr.Merged.UTC().Format("15:04:05"), by, short(d.mergeSHA))
 	return d.expectPinned(ctx, d.env.Production, releaseTag, "the production overlay")
 }
 
