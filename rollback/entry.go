@@ -126,10 +126,12 @@ func (s *Service) requested(ctx context.Context, pol *policy.Policy, app *policy
 	}
 	out = s.revert(ctx, pol, app, stage, intro, trailers, s.now().UTC().Truncate(time.Second), "request/"+intro.Hash.String(), out)
 	if out.Action == "reverted" {
-		s.reconcile(ctx, stage, &out)
+		_ = s.reconcile(ctx, stage, &out) // the reason says so; a person asked and reads it
 	}
 	if out.Action == "reverted" || out.Action == "revert-pr" || out.Action == "conflict" {
-		s.commentOriginal(ctx, intro, &out, failure{})
+		if err := s.commentOriginal(ctx, intro, &out, failure{}); err != nil {
+			out.Reason += "; could not comment on the original pull request: " + err.Error()
+		}
 	}
 	return out
 }

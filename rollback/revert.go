@@ -87,56 +87,59 @@ func (s *Service) revertResult(out Outcome, res *gitops.Result, err error, actio
 	return out
 }
 
-// followUp comments on the original pull request, asks Flux to reconcile
-// and is safe to run again: the comment is upserted, reconciling twice is
-// harmless, the event is keyed.
-func (s *Service) followUp(ctx context.Context, pol *policy.Policy, app *policy.App, stage *policy.Stage, f failure, out Outcome) Outcome {
+// followUp asks Flux to reconcile and comments on the original pull request.
+// Each step is safe to run again (reconciling twice is harmless, the comment
+// is upserted, the event is keyed), so an error here means "try again later":
+// the failure is handled again and resumes where it stopped.
+func (s *Service) followUp(ctx context.Context, pol *policy.Policy, app *policy.App, stage *policy.Stage, f failure, out Outcome) (Outcome, error) {
+	var errs []error
 	if out.Action == "reverted" || out.Action == "already-reverted" && out.PR != 0 {
-		s.reconcile(ctx, stage, &out)
+		errs = append(errs, s.reconcile(ctx, stage, &out))
 	}
 	if out.Reverted != "" {
-		if c, err := s.ws.Git.Commit(plumbing.NewHash(out.Reverted)); err == nil {
-			s.commentOriginal(ctx, c, &out, f)
+		c, err := s.ws.Git.Commit(plumbing.NewHash(out.Reverted))
+		if err == nil {
+			err = s.commentOriginal(ctx, c, &out, f)
 		}
+		errs = append(errs, err)
 	}
-	return out
+	return out, errors.Join(errs...)
 }
 
 // reconcile asks Flux to apply the deploy branch now.
-func (s *Service) reconcile(ctx context.Context, stage *policy.Stage, out *Outcome) {
+func (s *Service) reconcile(ctx context.Context, stage *policy.Stage, out *Outcome) error {
 	refs, err := s.clusters.RequestReconcile(ctx, stage, s.now())
-	if err != nil {
-		s.log.Warn("request Flux reconcile", "stage", stage.Name, "err", err)
-		out.Reason += "; could not ask Flux to reconcile: " + err.Error()
-	}
 	for _, r := range refs {
 		out.Reconciled = append(out.Reconciled, r.String())
 	}
+	if err != nil {
+		out.Reason += "; could not ask Flux to reconcile: " + err.Error()
+		return fmt.Errorf("ask Flux to reconcile %s: %w", stage.Name, err)
+	}
+	return nil
 }
 
 // commentOriginal upserts ensign's rollback comment on the pull request that
 // introduced the commit (found by Gitea's commit-to-PR lookup); with none,
-// a conflict goes into an issue so a person still hears of it.
-func (s *Service) commentOriginal(ctx context.Context, intro *gitops.CommitInfo, out *Outcome, f failure) {
+// a conflict or refusal goes into an issue so a person still hears of it.
+func (s *Service) commentOriginal(ctx context.Context, intro *gitops.CommitInfo, out *Outcome, f failure) error {
 	marker := "<!-- ensign:rollback:" + intro.Hash.String() + " -->"
 	text := s.failureReport(ctx, f, *out)
 	pr, ok, err := s.forge.PullRequestForCommit(ctx, s.ws.Repo, intro.Hash.String())
 	if err != nil {
-		s.log.Warn("find the pull request of a commit", "commit", intro.Hash.String(), "err", err)
+		return err
 	}
 	if ok {
 		out.OriginalPR = pr.Number
-		if _, _, err := s.forge.UpsertComment(ctx, s.ws.Repo, pr.Number, marker, text); err != nil {
-			s.log.Warn("comment on the original pull request", "pr", pr.Number, "err", err)
-		}
-		return
+		_, _, err := s.forge.UpsertComment(ctx, s.ws.Repo, pr.Number, marker, text)
+		return err
 	}
 	if out.Action == "conflict" || out.Action == "refused" {
 		title := fmt.Sprintf("ensign could not roll back %s/%s", out.App, out.Stage)
-		if _, err := s.forge.EnsureIssue(ctx, s.ws.Repo, marker, title, text); err != nil {
-			s.log.Warn("open an issue about a failed rollback", "err", err)
-		}
+		_, err := s.forge.EnsureIssue(ctx, s.ws.Repo, marker, title, text)
+		return err
 	}
+	return nil
 }
 
 // failureReport renders what failed and what ensign did about it.
@@ -175,9 +178,9 @@ func (s *Service) failureReport(ctx context.Context, f failure, out Outcome) str
 }
 
 // event records the outcome on the canary, once per failure and action.
-func (s *Service) event(ctx context.Context, f failure, out Outcome) {
+func (s *Service) event(ctx context.Context, f failure, out Outcome) error {
 	if f.canary == nil {
-		return
+		return nil
 	}
 	typ := corev1.EventTypeNormal
 	if out.Action == "conflict" || out.Action == "refused" || out.Action == "error" || out.Action == "not-in-git" {
@@ -185,9 +188,7 @@ func (s *Service) event(ctx context.Context, f failure, out Outcome) {
 	}
 	n := canary.Note{Type: typ, Reason: "Rollback", Message: out.Action + ": " + out.Reason,
 		Key: "rollback-" + f.at.Format("20060102t150405") + "-" + out.Action}
-	if err := s.clusters.RecordEvent(ctx, f.cluster, f.canary, n, s.now()); err != nil {
-		s.log.Warn("record rollback event", "err", err)
-	}
+	return s.clusters.RecordEvent(ctx, f.cluster, f.canary, n, s.now())
 }
 
 // mergedRevertPR finds ensign's merged revert pull request for this failure.

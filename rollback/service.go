@@ -142,11 +142,17 @@ func (s *Service) Failed(ctx context.Context, cluster string, c *flaggerv1.Canar
 	}
 	f := newFailure(cluster, c)
 	out, err := s.failed(ctx, snap, app, stage, f)
-	if err != nil {
+	if out.Action == "" {
 		return out, err
 	}
 	s.log.Info("rollback", "app", app.Name, "stage", stage.Name, "failure", f.id, "action", out.Action, "reverted", out.Reverted, "commit", out.Commit, "reason", out.Reason)
-	s.event(ctx, f, out)
+	if eventErr := s.event(ctx, f, out); eventErr != nil {
+		err = errors.Join(err, eventErr)
+	}
+	if err != nil {
+		// Everything written so far is found again next time; the rest is retried.
+		return out, fmt.Errorf("rollback of %s/%s (%s) is not finished: %w", app.Name, stage.Name, out.Action, err)
+	}
 	return out, nil
 }
 
@@ -175,7 +181,7 @@ func (s *Service) failed(ctx context.Context, snap workspace.Snapshot, app *poli
 			out.Reverted = r[0]
 		}
 		out.Reason = "reverted before; finishing the follow-ups"
-		return s.followUp(ctx, snap.Policy, app, stage, f, out), nil
+		return s.followUp(ctx, snap.Policy, app, stage, f, out)
 	}
 
 	tipTree, err := s.ws.Git.Snapshot(snap.Tip)
@@ -191,7 +197,7 @@ func (s *Service) failed(ctx context.Context, snap workspace.Snapshot, app *poli
 		if pr, ok, err := s.mergedRevertPR(ctx, snap.Policy, f); err == nil && ok {
 			out.Action, out.PR = "already-reverted", pr.Number
 			out.Reason = fmt.Sprintf("the revert pull request #%d was merged", pr.Number)
-			return s.followUp(ctx, snap.Policy, app, stage, f, out), nil
+			return s.followUp(ctx, snap.Policy, app, stage, f, out)
 		}
 		out.Action = "not-in-git"
 		out.Reason = fmt.Sprintf("%s at %s no longer contains the failing version (it was reverted or replaced outside ensign); nothing written", stage.Overlay, short(snap.Tip.String()))
@@ -206,13 +212,11 @@ func (s *Service) failed(ctx context.Context, snap workspace.Snapshot, app *poli
 	if isRevert(intro) {
 		out.Action = "refused"
 		out.Reason = fmt.Sprintf("the failing version came in with %s, itself a revert; ensign never reverts a revert automatically", short(out.Reverted))
-		s.commentOriginal(ctx, intro, &out, f)
-		return out, nil
+		return out, s.commentOriginal(ctx, intro, &out, f)
 	}
 	if stage.OnFailure == policy.FailureReport {
 		out.Action, out.Reason = "reported", fmt.Sprintf("stage %s reports failures instead of reverting them (onFailure: report)", stage.Name)
-		s.commentOriginal(ctx, intro, &out, f)
-		return out, nil
+		return out, s.commentOriginal(ctx, intro, &out, f)
 	}
 	trailers := []gitops.Trailer{
 		{Key: workspace.TrailerRollback, Value: app.Name + "/" + stage.Name},
@@ -222,11 +226,13 @@ func (s *Service) failed(ctx context.Context, snap workspace.Snapshot, app *poli
 		trailers = append(trailers, gitops.Trailer{Key: workspace.TrailerImage, Value: r})
 	}
 	out = s.revert(ctx, snap.Policy, app, stage, intro, trailers, f.at, f.id, out)
-	if out.Action == "conflict" || out.Action == "already-reverted" {
-		s.commentOriginal(ctx, intro, &out, f)
-		return out, nil
+	switch out.Action {
+	case "conflict", "already-reverted":
+		return out, s.commentOriginal(ctx, intro, &out, f)
+	case "error":
+		return out, errors.New(out.Reason)
 	}
-	return s.followUp(ctx, snap.Policy, app, stage, f, out), nil
+	return s.followUp(ctx, snap.Policy, app, stage, f, out)
 }
 
 // failingImages returns the images the canary's target runs and its
