@@ -169,8 +169,11 @@ func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, r
 					fmt.Sprint(p.heap.Live), fmt.Sprint(p.heap.GoalMiB)})
 			}
 			table(w, rows)
-			fmt.Fprintf(w, "\nhighest VmRSS sampled every 100 ms: %s MiB; start to synced: %v; burst written in %v; final phases acted on in %v\n\n",
-				mib(res.maxRSS), res.ready.Round(time.Millisecond), res.burstSent.Round(time.Millisecond), res.finalHandled.Round(time.Millisecond))
+			fmt.Fprintf(w, "\npeak: %s MiB (highest VmHWM read, or VmRSS sampled every 100 ms); start to synced: %v; burst written in %v; final phases acted on in %v\n\n",
+				mib(res.peak()), res.ready.Round(time.Millisecond), res.burstSent.Round(time.Millisecond), res.finalHandled.Round(time.Millisecond))
+			p, rb := summarize(res.promoted), summarize(res.rolledBack)
+			fmt.Fprintf(w, "final burst, seconds from the burst until ensign's event (1 s resolution): %d promotions min %s p50 %s max %s; %d rollbacks min %s p50 %s max %s\n\n",
+				p.N, secs(p.Min), secs(p.P50), secs(p.Max), rb.N, secs(rb.Min), secs(rb.P50), secs(rb.Max))
 		}
 		if repeat > 1 {
 			fmt.Fprintf(w, "### `ensign run` VmRSS over %d repetitions (MiB)\n\n", repeat)
@@ -188,12 +191,11 @@ func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, r
 				}
 				rows = append(rows, append(row, mib(median(vs))))
 			}
-			row := []string{"peak (VmHWM)"}
+			row := []string{"peak (highest VmHWM or sampled VmRSS)"}
 			var vs []int64
 			for _, res := range results {
-				hwm := res.points[len(res.points)-1].mem.HWM
-				row = append(row, mib(hwm))
-				vs = append(vs, hwm)
+				row = append(row, mib(res.peak()))
+				vs = append(vs, res.peak())
 			}
 			rows = append(rows, append(row, mib(median(vs))))
 			table(w, rows)

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"sync"
 	"time"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
@@ -39,6 +38,9 @@ type memResult struct {
 	setup, ready         time.Duration
 	burstSent            time.Duration // time to write the burst's phase changes
 	finalHandled         time.Duration // time until every final phase was acted on
+	// promoted and rolledBack are, per app, when ensign's event says it
+	// was done, after the burst began (whole seconds).
+	promoted, rolledBack []time.Duration
 	points               []memPoint
 	maxRSS               int64 // highest VmRSS sampled every 100 ms
 }
@@ -79,18 +81,18 @@ func benchMemory(ctx context.Context, g *harness.GiteaServer, k *harness.KubeSer
 	defer run.stop()
 	res.ready = time.Since(start)
 
-	var mu sync.Mutex
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	defer stopSampling()
+	sampled := make(chan int64, 1)
 	go func() {
+		var peak int64
 		for sampleCtx.Err() == nil {
 			if m, err := run.memory(); err == nil {
-				mu.Lock()
-				res.maxRSS = max(res.maxRSS, m.RSS)
-				mu.Unlock()
+				peak = max(peak, m.RSS)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+		sampled <- peak
 	}()
 	read := func(label string) error {
 		m, err := run.memory()
@@ -128,14 +130,18 @@ func benchMemory(ctx context.Context, g *harness.GiteaServer, k *harness.KubeSer
 		return res, err
 	}
 	for _, a := range promoting {
-		if err := waitEvent(ctx, f, a, a.Staging, "Promotion", run); err != nil {
+		at, err := waitEvent(ctx, f, a, a.Staging, "Promotion", run)
+		if err != nil {
 			return res, err
 		}
+		res.promoted = append(res.promoted, at.Sub(start.Truncate(time.Second)))
 	}
 	for _, a := range failing {
-		if err := waitEvent(ctx, f, a, a.Production, "Rollback", run); err != nil {
+		at, err := waitEvent(ctx, f, a, a.Production, "Rollback", run)
+		if err != nil {
 			return res, err
 		}
+		res.rolledBack = append(res.rolledBack, at.Sub(start.Truncate(time.Second)))
 	}
 	res.finalHandled = time.Since(start)
 	if err := read(fmt.Sprintf("%d Succeeded + %d Failed acted on", len(promoting), len(failing))); err != nil {
@@ -146,21 +152,36 @@ func benchMemory(ctx context.Context, g *harness.GiteaServer, k *harness.KubeSer
 		return res, err
 	}
 	stopSampling()
+	res.maxRSS = <-sampled
 	return res, run.stop()
 }
 
-func waitEvent(ctx context.Context, f *scenario.Fleet, a scenario.FleetApp, s scenario.Stage, reason string, run *ensignRun) error {
+// peak is the highest resident memory seen: the kernel's high-water mark
+// at any reading, or the highest sampled VmRSS (the kernel's counters are
+// approximate, so either can be the larger by a fraction of a MiB).
+func (r memResult) peak() int64 {
+	p := r.maxRSS
+	for _, pt := range r.points {
+		p = max(p, pt.mem.HWM)
+	}
+	return p
+}
+
+// waitEvent waits for ensign's event on a canary and returns its time.
+func waitEvent(ctx context.Context, f *scenario.Fleet, a scenario.FleetApp, s scenario.Stage, reason string, run *ensignRun) (time.Time, error) {
+	var at time.Time
 	err := scenario.Wait(ctx, 5*time.Minute, fmt.Sprintf("ensign's %s event on %s/%s", reason, s.Namespace, a.Name), func() (bool, error) {
 		if err := run.alive(); err != nil {
 			return false, err
 		}
-		n, err := f.EnsignEventsOn(ctx, a, s, reason)
-		return n > 0, err
+		t, ok, err := f.EnsignEventAt(ctx, a, s, reason)
+		at = t
+		return ok, err
 	})
 	if err != nil {
-		return fmt.Errorf("%w\n%s", err, tail(run.log, 15))
+		return at, fmt.Errorf("%w\n%s", err, tail(run.log, 15))
 	}
-	return nil
+	return at, nil
 }
 
 // gcLine is the heap part of the last GODEBUG=gctrace=1 line: heap at GC

@@ -34,6 +34,9 @@ func rank(sorted []time.Duration, q float64) time.Duration {
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
+// secs renders a duration in whole seconds.
+func secs(d time.Duration) string { return fmt.Sprintf("%.0f", d.Seconds()) }
+
 // ms renders a duration in milliseconds.
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond)) }
 

@@ -23,11 +23,13 @@ import (
 // TestMemoryProfile runs the daemon in-process over the memory benchmark's
 // fleet (1,000 canaries in 100 namespaces) and writes heap profiles where
 // cmd/ensign-bench reads resident memory, so that the benchmark's numbers
-// can be explained. It is a profiling aid, not a test: it runs only with
+// can be explained, and a CPU profile of acting on the final phases. It is
+// a profiling aid, not a test: it runs only with
 // ENSIGN_BENCH=1 and asserts nothing beyond the daemon working.
 //
 //	ENSIGN_BENCH=1 ENSIGN_BENCH_OUT=/tmp/prof go test -count=1 -run TestMemoryProfile -v ./cmd/ensign/
 //	go tool pprof -top -sample_index=inuse_space -base /tmp/prof/0-before.pprof /tmp/prof/1-idle.pprof
+//	go tool pprof -top -cum /tmp/prof/3-finals.cpu.pprof
 func TestMemoryProfile(t *testing.T) {
 	if os.Getenv("ENSIGN_BENCH") == "" {
 		t.Skip("a profiling aid for cmd/ensign-bench; set ENSIGN_BENCH=1 to run it")
@@ -124,6 +126,15 @@ func TestMemoryProfile(t *testing.T) {
 	time.Sleep(10 * time.Second)
 	profile("2-burst")
 
+	cpu, err := os.Create(filepath.Join(out, "3-finals.cpu.pprof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cpu.Close()
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		t.Fatal(err)
+	}
+	finals := time.Now()
 	if err := f.Finals(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -138,14 +149,16 @@ func TestMemoryProfile(t *testing.T) {
 				s, reason = a.Production, "Rollback"
 			}
 			err := scenario.Wait(ctx, 5*time.Minute, reason+" event on "+a.Name, func() (bool, error) {
-				n, err := f.EnsignEventsOn(ctx, a, s, reason)
-				return n > 0, err
+				_, ok, err := f.EnsignEventAt(ctx, a, s, reason)
+				return ok, err
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
+	pprof.StopCPUProfile()
+	t.Logf("final phases acted on in %v", time.Since(finals).Round(time.Millisecond))
 	profile("3-finals")
 }
 

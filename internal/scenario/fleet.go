@@ -354,20 +354,23 @@ func (f *Fleet) Burst(ctx context.Context, n int, phase flaggerv1.CanaryPhase) (
 	return len(ts), parallel(len(ts), 8, func(i int) error { return f.SetPhase(ctx, ts[i].a, ts[i].s, phase) })
 }
 
-// EnsignEventsOn counts the events ensign recorded on an app's canary in
-// stage s with the given reason.
-func (f *Fleet) EnsignEventsOn(ctx context.Context, a FleetApp, s Stage, reason string) (int, error) {
+// EnsignEventAt returns when ensign first recorded an event with the given
+// reason on an app's canary in stage s (whole seconds, as events keep
+// time), and false while there is none.
+func (f *Fleet) EnsignEventAt(ctx context.Context, a FleetApp, s Stage, reason string) (time.Time, bool, error) {
 	list, err := f.kube.CoreV1().Events(s.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return 0, err
+		return time.Time{}, false, err
 	}
-	n := 0
+	var first time.Time
 	for _, ev := range list.Items {
 		if ev.Source.Component == "ensign" && ev.InvolvedObject.Kind == "Canary" && ev.InvolvedObject.Name == a.Name && ev.Reason == reason {
-			n++
+			if t := ev.FirstTimestamp.Time; first.IsZero() || t.Before(first) {
+				first = t
+			}
 		}
 	}
-	return n, nil
+	return first, !first.IsZero(), nil
 }
 
 // commitAll is Env.Commit for a big tree: it stages all files with one
