@@ -6,7 +6,7 @@ PKGS ?= ./...
 export ENSIGN_E2E ?= 1
 TESTFLAGS ?=
 
-.PHONY: all harness build test unit e2e lint fuzz bench demo clean
+.PHONY: all harness build test unit e2e lint fuzz bench bench-bot demo clean
 
 all: lint test
 
@@ -48,6 +48,12 @@ fuzz:
 ## bench: benchmarks (not part of test)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+## bench-bot: the bot end to end on real servers (rollback and promotion latency,
+## memory of `ensign run` over 1,000 canaries); prints tables, see BENCHMARKS.md
+BENCHBOTFLAGS ?= -runs 20 -repeat 3
+bench-bot: harness build
+	$(GO) run ./cmd/ensign-bench -ensign bin/ensign $(BENCHBOTFLAGS)
 
 ## demo: the whole story on real Gitea + API server, narrated (ARGS=--keep to browse afterwards)
 demo: harness
