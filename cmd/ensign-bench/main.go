@@ -111,96 +111,110 @@ func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, r
 	fmt.Fprintf(w, "ensign bot benchmarks, %s, %d CPUs (GOMAXPROCS %d), Gitea %s, kube-apiserver %s\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.GOMAXPROCS(0), harness.GiteaVersion, harness.KubernetesVersion)
 
-	type named struct {
-		key, title string
-		fn         func(context.Context, *harness.GiteaServer, *harness.KubeServer, latencyOpts) (latency, error)
-	}
-	for _, b := range []named{
+	for _, b := range []latencyBench{
 		{"rollback", "production Failed -> revert is the head of main (Gitea branch API)", benchRollback},
 		{"promote", "staging Succeeded -> promotion PR visible (Gitea API)", benchPromote},
 	} {
-		if !want[b.key] {
-			continue
-		}
-		rows := [][]string{latencyHeader}
-		var all, rtts []time.Duration
-		var traces []runTrace
-		var colds []string
-		for r := 1; r <= repeat; r++ {
-			fmt.Fprintf(os.Stderr, "%s: repetition %d of %d (%d runs) ...\n", b.key, r, repeat, lo.runs)
-			res, err := b.fn(ctx, g, k, lo)
-			if err != nil {
-				return fmt.Errorf("%s: %w", b.key, err)
+		if want[b.key] {
+			if err := runLatency(ctx, w, g, k, b, repeat, lo); err != nil {
+				return err
 			}
-			all = append(all, res.samples...)
-			rtts = append(rtts, res.rtts...)
-			traces = append(traces, res.traces...)
-			colds = append(colds, ms(res.cold))
-			rows = append(rows, latencyRow(fmt.Sprintf("repetition %d", r), summarize(res.samples)))
 		}
-		if repeat > 1 {
-			rows = append(rows, latencyRow("all repetitions", summarize(all)))
-		}
-		title := b.title
-		if lo.trace {
-			title += ", traced through a recording proxy"
-		}
-		fmt.Fprintf(w, "### %s\n\n", title)
-		table(w, rows)
-		rt := summarize(rtts)
-		fmt.Fprintf(w, "\ncold first run (excluded above), ms: %s; Gitea poll round trip p50 %s ms, p95 %s ms (poll every %v + round trip)\n\n",
-			strings.Join(colds, ", "), ms(rt.P50), ms(rt.P95), lo.interval)
-		printTrace(w, traces)
 	}
-
 	if want["memory"] {
-		var results []memResult
-		for r := 1; r <= repeat; r++ {
-			fmt.Fprintf(os.Stderr, "memory: repetition %d of %d, setting up the fleet ...\n", r, repeat)
-			res, err := benchMemory(ctx, g, k, mo)
-			if err != nil {
-				return fmt.Errorf("memory: %w", err)
-			}
-			results = append(results, res)
-			fmt.Fprintf(w, "### `ensign run` resident memory, %d canaries in %d namespaces (repetition %d)\n\n", res.canaries, res.namespaces, r)
-			rows := [][]string{{"moment", "VmRSS MiB", "RssAnon MiB", "RssFile MiB", "VmHWM MiB", "Go heap live MB", "Go heap goal MB"}}
-			for _, p := range res.points {
-				rows = append(rows, []string{p.label, mib(p.mem.RSS), mib(p.mem.Anon), mib(p.mem.File), mib(p.mem.HWM),
-					fmt.Sprint(p.heap.Live), fmt.Sprint(p.heap.GoalMiB)})
-			}
-			table(w, rows)
-			fmt.Fprintf(w, "\npeak: %s MiB (highest VmHWM read, or VmRSS sampled every 100 ms); start to synced: %v; burst written in %v; final phases acted on in %v\n\n",
-				mib(res.peak()), res.ready.Round(time.Millisecond), res.burstSent.Round(time.Millisecond), res.finalHandled.Round(time.Millisecond))
-			p, rb := summarize(res.promoted), summarize(res.rolledBack)
-			fmt.Fprintf(w, "final burst, seconds from the burst until ensign's event (1 s resolution): %d promotions min %s p50 %s max %s; %d rollbacks min %s p50 %s max %s\n\n",
-				p.N, secs(p.Min), secs(p.P50), secs(p.Max), rb.N, secs(rb.Min), secs(rb.P50), secs(rb.Max))
+		return runMemory(ctx, w, g, k, repeat, mo)
+	}
+	return nil
+}
+
+// latencyBench is one latency benchmark and how its table is titled.
+type latencyBench struct {
+	key, title string
+	fn         func(context.Context, *harness.GiteaServer, *harness.KubeServer, latencyOpts) (latency, error)
+}
+
+// runLatency runs a latency benchmark repeat times and prints its table.
+func runLatency(ctx context.Context, w io.Writer, g *harness.GiteaServer, k *harness.KubeServer, b latencyBench, repeat int, lo latencyOpts) error {
+	rows := [][]string{latencyHeader}
+	var all, rtts []time.Duration
+	var traces []runTrace
+	var colds []string
+	for r := 1; r <= repeat; r++ {
+		fmt.Fprintf(os.Stderr, "%s: repetition %d of %d (%d runs) ...\n", b.key, r, repeat, lo.runs)
+		res, err := b.fn(ctx, g, k, lo)
+		if err != nil {
+			return fmt.Errorf("%s: %w", b.key, err)
 		}
-		if repeat > 1 {
-			fmt.Fprintf(w, "### `ensign run` VmRSS over %d repetitions (MiB)\n\n", repeat)
-			rows := [][]string{{"moment"}}
-			for r := range results {
-				rows[0] = append(rows[0], fmt.Sprintf("rep %d", r+1))
-			}
-			rows[0] = append(rows[0], "median")
-			for i, p := range results[0].points {
-				row := []string{p.label}
-				var vs []int64
-				for _, res := range results {
-					row = append(row, mib(res.points[i].mem.RSS))
-					vs = append(vs, res.points[i].mem.RSS)
-				}
-				rows = append(rows, append(row, mib(median(vs))))
-			}
-			row := []string{"peak (highest VmHWM or sampled VmRSS)"}
+		all = append(all, res.samples...)
+		rtts = append(rtts, res.rtts...)
+		traces = append(traces, res.traces...)
+		colds = append(colds, ms(res.cold))
+		rows = append(rows, latencyRow(fmt.Sprintf("repetition %d", r), summarize(res.samples)))
+	}
+	if repeat > 1 {
+		rows = append(rows, latencyRow("all repetitions", summarize(all)))
+	}
+	title := b.title
+	if lo.trace {
+		title += ", traced through a recording proxy"
+	}
+	fmt.Fprintf(w, "### %s\n\n", title)
+	table(w, rows)
+	rt := summarize(rtts)
+	fmt.Fprintf(w, "\ncold first run (excluded above), ms: %s; Gitea poll round trip p50 %s ms, p95 %s ms (poll every %v + round trip)\n\n",
+		strings.Join(colds, ", "), ms(rt.P50), ms(rt.P95), lo.interval)
+	printTrace(w, traces)
+	return nil
+}
+
+// runMemory runs the memory benchmark repeat times and prints its tables.
+func runMemory(ctx context.Context, w io.Writer, g *harness.GiteaServer, k *harness.KubeServer, repeat int, mo memoryOpts) error {
+	var results []memResult
+	for r := 1; r <= repeat; r++ {
+		fmt.Fprintf(os.Stderr, "memory: repetition %d of %d, setting up the fleet ...\n", r, repeat)
+		res, err := benchMemory(ctx, g, k, mo)
+		if err != nil {
+			return fmt.Errorf("memory: %w", err)
+		}
+		results = append(results, res)
+		fmt.Fprintf(w, "### `ensign run` resident memory, %d canaries in %d namespaces (repetition %d)\n\n", res.canaries, res.namespaces, r)
+		rows := [][]string{{"moment", "VmRSS MiB", "RssAnon MiB", "RssFile MiB", "VmHWM MiB", "Go heap live MB", "Go heap goal MB"}}
+		for _, p := range res.points {
+			rows = append(rows, []string{p.label, mib(p.mem.RSS), mib(p.mem.Anon), mib(p.mem.File), mib(p.mem.HWM),
+				fmt.Sprint(p.heap.Live), fmt.Sprint(p.heap.GoalMiB)})
+		}
+		table(w, rows)
+		fmt.Fprintf(w, "\npeak: %s MiB (highest VmHWM read, or VmRSS sampled every 100 ms); start to synced: %v; burst written in %v; final phases acted on in %v\n\n",
+			mib(res.peak()), res.ready.Round(time.Millisecond), res.burstSent.Round(time.Millisecond), res.finalHandled.Round(time.Millisecond))
+		p, rb := summarize(res.promoted), summarize(res.rolledBack)
+		fmt.Fprintf(w, "final burst, seconds from the burst until ensign's event (1 s resolution): %d promotions min %s p50 %s max %s; %d rollbacks min %s p50 %s max %s\n\n",
+			p.N, secs(p.Min), secs(p.P50), secs(p.Max), rb.N, secs(rb.Min), secs(rb.P50), secs(rb.Max))
+	}
+	if repeat > 1 {
+		fmt.Fprintf(w, "### `ensign run` VmRSS over %d repetitions (MiB)\n\n", repeat)
+		rows := [][]string{{"moment"}}
+		for r := range results {
+			rows[0] = append(rows[0], fmt.Sprintf("rep %d", r+1))
+		}
+		rows[0] = append(rows[0], "median")
+		for i, p := range results[0].points {
+			row := []string{p.label}
 			var vs []int64
 			for _, res := range results {
-				row = append(row, mib(res.peak()))
-				vs = append(vs, res.peak())
+				row = append(row, mib(res.points[i].mem.RSS))
+				vs = append(vs, res.points[i].mem.RSS)
 			}
 			rows = append(rows, append(row, mib(median(vs))))
-			table(w, rows)
-			fmt.Fprintln(w)
 		}
+		row := []string{"peak (highest VmHWM or sampled VmRSS)"}
+		var vs []int64
+		for _, res := range results {
+			row = append(row, mib(res.peak()))
+			vs = append(vs, res.peak())
+		}
+		rows = append(rows, append(row, mib(median(vs))))
+		table(w, rows)
+		fmt.Fprintln(w)
 	}
 	return nil
 }
