@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,7 +76,7 @@ type Watcher struct {
 	queue    workqueue.TypedRateLimitingInterface[Key]
 
 	mu      sync.RWMutex
-	indexes map[string][]cache.Indexer // cluster -> one indexer per namespace informer
+	indexes map[string][]scopedIndexer // cluster -> the caches of its informers
 	synced  atomic.Bool
 }
 
@@ -97,9 +98,15 @@ func NewWatcher(clusters []Cluster, h Handler, opts Options) *Watcher {
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[Key](),
 			workqueue.TypedRateLimitingQueueConfig[Key]{Name: "canaries"}),
-		indexes: map[string][]cache.Indexer{},
+		indexes: map[string][]scopedIndexer{},
 	}
 }
+
+// namespaceInformerLimit is how many namespaces of one cluster get an
+// informer each; above it one cluster-wide informer serves them all (each
+// informer is a watch stream with its goroutines and buffers: 100 of them
+// cost about 17 MiB where one cluster-wide costs about 2).
+const namespaceInformerLimit = 8
 
 // Run starts the informers, waits for their caches, and handles keys until
 // ctx is done; then it stops taking new keys and waits for running handlers.
@@ -107,21 +114,28 @@ func (w *Watcher) Run(ctx context.Context) error {
 	var factories []dynamicinformer.DynamicSharedInformerFactory
 	var synced []cache.InformerSynced
 	for _, cl := range w.clusters {
-		namespaces := cl.Namespaces
-		if len(namespaces) == 0 {
-			namespaces = []string{metav1.NamespaceAll}
+		scopes := cl.Namespaces
+		var only map[string]bool // nil: every namespace the informer sees counts
+		if len(scopes) == 0 || len(scopes) > namespaceInformerLimit {
+			if len(scopes) > 0 {
+				only = map[string]bool{}
+				for _, ns := range scopes {
+					only[ns] = true
+				}
+			}
+			scopes = []string{metav1.NamespaceAll}
 		}
-		for _, ns := range namespaces {
+		for _, ns := range scopes {
 			f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(cl.Client, w.opts.Resync, ns, nil)
 			inf := f.ForResource(GVR).Informer()
 			if err := inf.SetTransform(toCanary); err != nil {
 				return fmt.Errorf("set canary transform: %w", err)
 			}
-			if _, err := inf.AddEventHandler(w.eventHandler(cl.Name)); err != nil {
+			if _, err := inf.AddEventHandler(w.eventHandler(cl.Name, only)); err != nil {
 				return fmt.Errorf("watch canaries in cluster %s: %w", cl.Name, err)
 			}
 			w.mu.Lock()
-			w.indexes[cl.Name] = append(w.indexes[cl.Name], inf.GetIndexer())
+			w.indexes[cl.Name] = append(w.indexes[cl.Name], scopedIndexer{inf.GetIndexer(), only})
 			w.mu.Unlock()
 			factories = append(factories, f)
 			synced = append(synced, inf.HasSynced)
@@ -157,6 +171,15 @@ func (w *Watcher) Run(ctx context.Context) error {
 	return nil
 }
 
+// scopedIndexer is an informer's cache and the namespaces of it that count
+// (nil: all).
+type scopedIndexer struct {
+	cache.Indexer
+	only map[string]bool
+}
+
+func (s scopedIndexer) watches(ns string) bool { return s.only == nil || s.only[ns] }
+
 // Synced reports whether the initial listing of every watched namespace is
 // in the cache (and so queued for handling where it needs it).
 func (w *Watcher) Synced() bool { return w.synced.Load() }
@@ -166,6 +189,9 @@ func (w *Watcher) Get(key Key) (*flaggerv1.Canary, bool) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	for _, idx := range w.indexes[key.Cluster] {
+		if !idx.watches(key.Namespace) {
+			continue
+		}
 		obj, ok, err := idx.GetByKey(key.Namespace + "/" + key.Name)
 		if err == nil && ok {
 			return obj.(*flaggerv1.Canary), true
@@ -181,15 +207,21 @@ func (w *Watcher) Len() int {
 	n := 0
 	for _, idxs := range w.indexes {
 		for _, idx := range idxs {
-			n += len(idx.ListKeys())
+			for _, k := range idx.ListKeys() {
+				if ns, _, _ := strings.Cut(k, "/"); idx.watches(ns) {
+					n++
+				}
+			}
 		}
 	}
 	return n
 }
 
-func (w *Watcher) eventHandler(cluster string) cache.ResourceEventHandler {
+func (w *Watcher) eventHandler(cluster string, only map[string]bool) cache.ResourceEventHandler {
 	enqueue := func(c *flaggerv1.Canary) {
-		w.queue.Add(Key{Cluster: cluster, Namespace: c.Namespace, Name: c.Name})
+		if only == nil || only[c.Namespace] {
+			w.queue.Add(Key{Cluster: cluster, Namespace: c.Namespace, Name: c.Name})
+		}
 	}
 	return cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {

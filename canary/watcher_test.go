@@ -3,6 +3,7 @@ package canary
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -95,7 +96,16 @@ func setPhase(t *testing.T, fc flaggerclient.Interface, c *flaggerv1.Canary, pha
 	return out
 }
 
+// TestWatcherDeliversPhaseChangesAndPastResults runs with one watched
+// namespace (an informer per namespace) and with more than
+// namespaceInformerLimit (one cluster-wide informer, filtered).
 func TestWatcherDeliversPhaseChangesAndPastResults(t *testing.T) {
+	for _, extra := range []int{0, namespaceInformerLimit} {
+		t.Run(fmt.Sprintf("%d more namespaces", extra), func(t *testing.T) { testWatcher(t, extra) })
+	}
+}
+
+func testWatcher(t *testing.T, extra int) {
 	k := harness.Kube(t)
 	kc := kubernetes.NewForConfigOrDie(k.Config)
 	fc := flaggerclient.NewForConfigOrDie(k.Config)
@@ -110,7 +120,11 @@ func TestWatcherDeliversPhaseChangesAndPastResults(t *testing.T) {
 	outside := createCanary(t, fc, other, "outside", flaggerv1.CanaryPhaseProgressing)
 
 	s := newSeen()
-	w := NewWatcher([]Cluster{{Name: "prod", Client: dyn, Namespaces: []string{watched}}},
+	namespaces := []string{watched}
+	for i := range extra {
+		namespaces = append(namespaces, fmt.Sprintf("%s-other-%d", watched, i))
+	}
+	w := NewWatcher([]Cluster{{Name: "prod", Client: dyn, Namespaces: namespaces}},
 		HandlerFunc(func(ctx context.Context, cluster string, c *flaggerv1.Canary) error {
 			s.record(cluster, c)
 			return nil
@@ -126,6 +140,12 @@ func TestWatcherDeliversPhaseChangesAndPastResults(t *testing.T) {
 
 	if c, ok := w.Get(Key{"prod", watched, "idle"}); !ok || c.Status.Phase != flaggerv1.CanaryPhaseFailed {
 		t.Fatalf("Get(idle) = %v, %v; want the cached Failed canary", c, ok)
+	}
+	if _, ok := w.Get(Key{"prod", other, "outside"}); ok {
+		t.Fatal("Get found a canary outside the watched namespaces")
+	}
+	if n := w.Len(); n != 2 {
+		t.Fatalf("Len = %d, want the 2 canaries of the watched namespace", n)
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -49,6 +49,9 @@ func NewSet(clients ...*Client) *Set {
 func FromConfig(name string, cfg *rest.Config) (*Client, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.UserAgent = "ensign"
+	// Watch streams are long-lived; gzip keeps about 44 KiB of inflate state
+	// per stream, and canary objects are small.
+	cfg.DisableCompression = true
 	if cfg.QPS == 0 {
 		cfg.QPS, cfg.Burst = 20, 40
 	}
