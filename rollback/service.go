@@ -127,7 +127,7 @@ func newFailure(cluster string, c *flaggerv1.Canary) failure {
 
 // Failed handles a canary that reached Failed.
 func (s *Service) Failed(ctx context.Context, cluster string, c *flaggerv1.Canary) (Outcome, error) {
-	unlock := s.ws.Lock()
+	unlock := s.ws.LockUrgent() // a broken release must not wait behind promotions
 	defer unlock()
 	snap, err := s.ws.Sync(ctx)
 	if err != nil {

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -41,7 +42,18 @@ type Workspace struct {
 	// PolicyFile is the policy's path in the repository (".ensign.yaml").
 	PolicyFile string
 
-	mu sync.Mutex
+	lock priorityLock
+
+	cacheMu sync.Mutex
+	cached  parsedPolicy
+}
+
+// parsedPolicy remembers the last policy file loaded, by content: parsing a
+// large policy costs milliseconds and megabytes, and it rarely changes.
+type parsedPolicy struct {
+	sum [sha256.Size]byte
+	pol *policy.Policy
+	err error
 }
 
 // Snapshot is the state of the deploy branch an action starts from.
@@ -57,10 +69,12 @@ type Snapshot struct {
 var ErrInvalidPolicy = errors.New("invalid policy")
 
 // Lock serializes actions on the repository; it returns the unlock function.
-func (w *Workspace) Lock() func() {
-	w.mu.Lock()
-	return w.mu.Unlock
-}
+func (w *Workspace) Lock() func() { return w.lock.acquire(false) }
+
+// LockUrgent is Lock for actions that must not wait behind a queue of
+// ordinary ones (a rollback while promotions pile up): it goes before every
+// ordinary waiter, after the action that holds the lock now.
+func (w *Workspace) LockUrgent() func() { return w.lock.acquire(true) }
 
 // Sync fetches the deploy branch and loads the policy at its tip.
 func (w *Workspace) Sync(ctx context.Context) (Snapshot, error) {
@@ -85,11 +99,24 @@ func (w *Workspace) PolicyAt(commit plumbing.Hash) (*policy.Policy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s at %s: %w", w.PolicyFile, commit, err)
 	}
-	p, err := policy.Load(w.PolicyFile, data)
+	p, err := w.load(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w in %s at %s: %w", ErrInvalidPolicy, w.Repo, short(commit), err)
 	}
 	return p, nil
+}
+
+// load parses a policy file, reusing the last result for the same content.
+// A loaded Policy is read-only, so sharing it is safe.
+func (w *Workspace) load(data []byte) (*policy.Policy, error) {
+	sum := sha256.Sum256(data)
+	w.cacheMu.Lock()
+	defer w.cacheMu.Unlock()
+	if w.cached.sum != sum || (w.cached.pol == nil && w.cached.err == nil) {
+		p, err := policy.Load(w.PolicyFile, data)
+		w.cached = parsedPolicy{sum: sum, pol: p, err: err}
+	}
+	return w.cached.pol, w.cached.err
 }
 
 func short(h plumbing.Hash) string { return h.String()[:7] }
