@@ -1,15 +1,19 @@
 // Package canary watches Flagger Canary resources in one or more clusters and
 // reads what a canary verified.
 //
-// A Watcher runs a dynamic informer on canaries.flagger.app/v1beta1 per
-// cluster and namespace, converts each object to Flagger's typed v1beta1
-// struct (dropping managed fields to keep memory low), and puts the key of
-// every canary whose phase changed, and of every canary in a final phase
-// (Succeeded or Failed) at start-up and at each resync, on a rate-limited work
-// queue keyed by cluster/namespace/name. Workers hand the current object to a
-// Handler; a Handler error requeues the key with backoff. Handlers therefore
-// see a final phase more than once (after a restart, at every resync) and must
-// check the systems of record (Git, Gitea) before they act.
+// A Watcher runs dynamic informers on canaries.flagger.app/v1beta1 (one per
+// watched namespace, or one cluster-wide informer filtered by namespace when a
+// cluster has more than a few), converts each object to Flagger's typed
+// v1beta1 struct (dropping managed fields to keep memory low), and puts the
+// key of every canary whose phase changed, and of every canary in a final
+// phase (Succeeded or Failed) at start-up and at each resync, on a
+// rate-limited work queue keyed by cluster/namespace/name. Failed canaries go
+// on a queue with workers of their own, so a rollback never waits for a
+// worker behind a burst of other results. Workers hand the current object to
+// a Handler; a Handler error requeues the key with backoff. Handlers
+// therefore see a final phase more than once (after a restart, at every
+// resync, and rarely from both queues at once) and must check the systems of
+// record (Git, Gitea) before they act.
 //
 // Inspector reads what a canary ran: its target workload's container images,
 // its recent Warning events; and records ensign's own events on it.

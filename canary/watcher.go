@@ -73,7 +73,10 @@ type Watcher struct {
 	clusters []Cluster
 	handler  Handler
 	opts     Options
-	queue    workqueue.TypedRateLimitingInterface[Key]
+	// queue holds keys to handle; urgent holds those of Failed canaries,
+	// which have workers of their own so that a rollback never waits for
+	// a worker behind a burst of other results.
+	queue, urgent workqueue.TypedRateLimitingInterface[Key]
 
 	mu      sync.RWMutex
 	indexes map[string][]scopedIndexer // cluster -> the caches of its informers
@@ -98,6 +101,9 @@ func NewWatcher(clusters []Cluster, h Handler, opts Options) *Watcher {
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[Key](),
 			workqueue.TypedRateLimitingQueueConfig[Key]{Name: "canaries"}),
+		urgent: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[Key](),
+			workqueue.TypedRateLimitingQueueConfig[Key]{Name: "failed-canaries"}),
 		indexes: map[string][]scopedIndexer{},
 	}
 }
@@ -153,6 +159,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}()
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		w.queue.ShutDown()
+		w.urgent.ShutDown()
 		return fmt.Errorf("wait for canary caches: %w", ctx.Err())
 	}
 	w.synced.Store(true)
@@ -160,13 +167,16 @@ func (w *Watcher) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	for range w.opts.Workers {
-		wg.Go(func() {
-			for w.next(ctx) {
-			}
-		})
+		for _, q := range []workqueue.TypedRateLimitingInterface[Key]{w.queue, w.urgent} {
+			wg.Go(func() {
+				for w.next(ctx, q) {
+				}
+			})
+		}
 	}
 	<-ctx.Done()
 	w.queue.ShutDownWithDrain()
+	w.urgent.ShutDownWithDrain()
 	wg.Wait()
 	return nil
 }
@@ -220,7 +230,12 @@ func (w *Watcher) Len() int {
 func (w *Watcher) eventHandler(cluster string, only map[string]bool) cache.ResourceEventHandler {
 	enqueue := func(c *flaggerv1.Canary) {
 		if only == nil || only[c.Namespace] {
-			w.queue.Add(Key{Cluster: cluster, Namespace: c.Namespace, Name: c.Name})
+			key := Key{Cluster: cluster, Namespace: c.Namespace, Name: c.Name}
+			if c.Status.Phase == flaggerv1.CanaryPhaseFailed {
+				w.urgent.Add(key)
+			} else {
+				w.queue.Add(key)
+			}
 		}
 	}
 	return cache.ResourceEventHandlerFuncs{
@@ -243,29 +258,29 @@ func (w *Watcher) eventHandler(cluster string, only map[string]bool) cache.Resou
 	}
 }
 
-// next handles one key; it returns false when the queue is shut down.
-func (w *Watcher) next(ctx context.Context) bool {
-	key, quit := w.queue.Get()
+// next handles one key of q; it returns false when q is shut down.
+func (w *Watcher) next(ctx context.Context, q workqueue.TypedRateLimitingInterface[Key]) bool {
+	key, quit := q.Get()
 	if quit {
 		return false
 	}
-	defer w.queue.Done(key)
+	defer q.Done(key)
 	c, ok := w.Get(key)
 	if !ok {
-		w.queue.Forget(key) // deleted since it was queued
+		q.Forget(key) // deleted since it was queued
 		return true
 	}
 	err := w.handle(ctx, key, c)
 	switch {
 	case err == nil:
-		w.queue.Forget(key)
+		q.Forget(key)
 	case errors.Is(err, ErrPermanent):
 		w.opts.Logger.Error("canary handling failed permanently", "canary", key.String(), "phase", c.Status.Phase, "err", err)
-		w.queue.Forget(key)
+		q.Forget(key)
 	default:
 		w.opts.Logger.Warn("canary handling failed; will retry", "canary", key.String(), "phase", c.Status.Phase,
-			"retries", w.queue.NumRequeues(key), "err", err)
-		w.queue.AddRateLimited(key)
+			"retries", q.NumRequeues(key), "err", err)
+		q.AddRateLimited(key)
 	}
 	return true
 }
