@@ -4,7 +4,9 @@
 // (applying an overlay to the cluster and recording the applied revision) and
 // Flagger (moving a canary through its phases and promoting its primary).
 //
-// The story test in cmd/ensign and the demo (cmd/ensign-demo) share it. It
+// The story test in cmd/ensign, the promote and rollback integration tests,
+// the demo (cmd/ensign-demo) and the bot's benchmarks (cmd/ensign-bench,
+// with a fleet of many apps and canaries) share it. It
 // talks to the real Gitea and kube-apiserver the harness starts; it fakes
 // nothing on their side. What it plays of Flux and Flagger is what those
 // controllers write to the API server, not their logic.
