@@ -251,7 +251,7 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 
 	if pr.Number == 0 {
 		// Dry run on the deploy branch: is there anything to promote?
-		if _, err := s.buildOnly(snap.Tip, edit); errors.Is(err, gitops.ErrNothingToCommit) {
+		if err := s.buildOnly(snap.Tip, edit); errors.Is(err, gitops.ErrNothingToCommit) {
 			out.Action, out.Reason = "already-promoted", to.Name+" already runs this version"
 			s.closeSuperseded(ctx, open, "", "Closed by ensign: "+to.Name+" already runs the version this promotion proposed.")
 			return out, nil
@@ -420,27 +420,28 @@ func (s *Service) rolledBack(ctx context.Context, to *policy.Stage, images []str
 }
 
 // buildOnly runs edit against a commit's tree without writing anything, to
-// learn whether a promotion would change the target.
-func (s *Service) buildOnly(tip plumbing.Hash, edit func(*gitops.TreeEditor) error) (bool, error) {
+// learn whether a promotion would change the target: ErrNothingToCommit if
+// it would not.
+func (s *Service) buildOnly(tip plumbing.Hash, edit func(*gitops.TreeEditor) error) error {
 	ed, err := s.ws.Git.Snapshot(tip)
 	if err != nil {
-		return false, err
+		return err
 	}
 	before, err := ed.Write()
 	if err != nil {
-		return false, err
+		return err
 	}
 	if err := edit(ed); err != nil {
-		return false, err
+		return err
 	}
 	after, err := ed.Write()
 	if err != nil {
-		return false, err
+		return err
 	}
 	if before == after {
-		return false, gitops.ErrNothingToCommit
+		return gitops.ErrNothingToCommit
 	}
-	return true, nil
+	return nil
 }
 
 // snapshotAt reads the repository at a revision, fetching it if the cache

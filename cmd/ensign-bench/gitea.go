@@ -77,15 +77,6 @@ type pull struct {
 	} `json:"labels"`
 }
 
-func (p pull) hasLabel(name string) bool {
-	for _, l := range p.Labels {
-		if l.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
 // pull returns pull request number n; found is false while it does not exist.
 func (a *giteaAPI) pull(ctx context.Context, n int64) (pull, bool, error) {
 	var p pull
