@@ -32,7 +32,7 @@ const (
 
 // cliFlags are the flags every pipeline command shares.
 type cliFlags struct {
-	repo, output string
+	repo, output, by string
 }
 
 func (f *cliFlags) register(fs *flag.FlagSet) {
@@ -40,11 +40,32 @@ func (f *cliFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.output, "o", outputText, "output format: text or json")
 }
 
-func (f *cliFlags) check() error {
-	if f.output != outputText && f.output != outputJSON {
-		return fmt.Errorf("-o %s: want text or json", f.output)
+// registerBy adds --by, for commands that write commits on someone's behalf.
+func (f *cliFlags) registerBy(fs *flag.FlagSet) {
+	fs.StringVar(&f.by, "by", "", "who asks, recorded in the commit (default: $USER)")
+}
+
+// person is who asks: --by, else $USER.
+func (f *cliFlags) person() string {
+	if f.by != "" {
+		return f.by
 	}
-	return nil
+	return os.Getenv("USER")
+}
+
+// parse parses args into fs and checks that there are no positional
+// arguments, -o is valid and every required flag is set; on a mistake it
+// prints the usage and returns false.
+func (f *cliFlags) parse(fs *flag.FlagSet, args []string, required ...*string) bool {
+	err := fs.Parse(args)
+	ok := err == nil && fs.NArg() == 0 && (f.output == outputText || f.output == outputJSON)
+	for _, r := range required {
+		ok = ok && *r != ""
+	}
+	if !ok && err == nil {
+		fs.Usage()
+	}
+	return ok
 }
 
 // connect loads the configuration and wires ensign for a one-shot command.
@@ -89,15 +110,12 @@ func promoteCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	wait := fs.Bool("wait", false, "wait until the promotion is merged (exit 3 if it is not within --timeout)")
 	timeout := fs.Duration("timeout", defaultWait, "how long --wait waits")
 	now := fs.Bool("now", false, "merge even if the stage's promotion window is closed")
-	by := fs.String("by", "", "who asks, recorded in the commit (default: $USER)")
+	flags.registerBy(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ensign promote --app APP --to STAGE [--wait] [--now] [-o json]\n\nPromotes the version the source stage's canary verified into STAGE.\nExit codes: 0 landed (or PR opened without --wait), 1 error, 2 bad request, 3 not landed (window closed, on hold, nothing verified).")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *app == "" || *to == "" || flags.check() != nil {
-		if err == nil {
-			fs.Usage()
-		}
+	if !flags.parse(fs, args, app, to) {
 		return exitUsage
 	}
 	b, svc, code := connect(ctx, stderr, "promote", flags)
@@ -105,11 +123,7 @@ func promoteCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return code
 	}
 	defer b.close()
-	person := *by
-	if person == "" {
-		person = os.Getenv("USER")
-	}
-	out, err := svc.promote.PromoteStage(ctx, promote.Request{App: *app, To: *to, Person: person, Now: *now})
+	out, err := svc.promote.PromoteStage(ctx, promote.Request{App: *app, To: *to, Person: flags.person(), Now: *now})
 	if err != nil {
 		fmt.Fprintln(stderr, "ensign promote:", err)
 		switch {
@@ -189,15 +203,12 @@ func rollbackCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	app := fs.String("app", "", "app to roll back (required)")
 	stage := fs.String("stage", "", "stage to roll back (required)")
 	commit := fs.String("commit", "", "commit to revert (default: the newest change to the stage's overlay that is not a revert)")
-	by := fs.String("by", "", "who asks, recorded in the commit (default: $USER)")
+	flags.registerBy(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ensign rollback --app APP --stage STAGE [--commit SHA] [-o json]\n\nReverts a commit of a stage's overlay, as the policy's rollback mode says (push or pull request).\nExit codes: 0 reverted (or already), 1 error, 2 bad request, 3 needs a person (conflict, refused).")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *app == "" || *stage == "" || flags.check() != nil {
-		if err == nil {
-			fs.Usage()
-		}
+	if !flags.parse(fs, args, app, stage) {
 		return exitUsage
 	}
 	b, svc, code := connect(ctx, stderr, "rollback", flags)
@@ -205,11 +216,7 @@ func rollbackCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return code
 	}
 	defer b.close()
-	person := *by
-	if person == "" {
-		person = os.Getenv("USER")
-	}
-	out, err := svc.rollback.RollbackStage(ctx, rollback.Request{App: *app, Stage: *stage, Commit: *commit, Person: person})
+	out, err := svc.rollback.RollbackStage(ctx, rollback.Request{App: *app, Stage: *stage, Commit: *commit, Person: flags.person()})
 	if err != nil {
 		fmt.Fprintln(stderr, "ensign rollback:", err)
 		if errors.Is(err, rollback.ErrBadRequest) || errors.Is(err, rollback.ErrNotFound) {
@@ -253,7 +260,7 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var flags cliFlags
 	flags.register(fs)
 	app := fs.String("app", "", "only this app")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || flags.check() != nil {
+	if !flags.parse(fs, args) {
 		return exitUsage
 	}
 	b, svc, code := connect(ctx, stderr, "status", flags)
