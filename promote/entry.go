@@ -15,9 +15,8 @@ import (
 // MergeQueued merges the queued promotions whose stage windows are open at
 // now and that are not held. The scheduler calls it when a window opens.
 func (s *Service) MergeQueued(ctx context.Context, now time.Time) error {
-	unlock := s.ws.Lock()
-	defer unlock()
-	snap, err := s.ws.Sync(ctx)
+	snap, done, err := s.ws.Begin(ctx, false)
+	defer done()
 	if err != nil {
 		return err
 	}
@@ -53,9 +52,8 @@ func (s *Service) MergeQueued(ctx context.Context, now time.Time) error {
 
 // Promote runs /promote and /promote now on a promotion pull request.
 func (s *Service) Promote(ctx context.Context, req command.Request) (string, error) {
-	unlock := s.ws.Lock()
-	defer unlock()
-	snap, err := s.ws.Sync(ctx)
+	snap, done, err := s.ws.Begin(ctx, false)
+	defer done()
 	if err != nil {
 		return "", err
 	}
@@ -121,10 +119,9 @@ type Request struct {
 // canary verified, as a person's request: the merge follows the windows
 // (unless Now), and a version rolled back before is promoted anyway.
 func (s *Service) PromoteStage(ctx context.Context, req Request) (Outcome, error) {
-	unlock := s.ws.Lock()
-	defer unlock()
 	out := Outcome{App: req.App, To: req.To}
-	snap, err := s.ws.Sync(ctx)
+	snap, done, err := s.ws.Begin(ctx, false)
+	defer done()
 	if err != nil {
 		return out, err
 	}

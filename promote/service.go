@@ -102,9 +102,8 @@ type Outcome struct {
 // the canary verified into every stage that follows the canary's stage. A
 // canary no policy mentions is ignored.
 func (s *Service) Succeeded(ctx context.Context, cluster string, c *flaggerv1.Canary) ([]Outcome, error) {
-	unlock := s.ws.Lock()
-	defer unlock()
-	snap, err := s.ws.Sync(ctx)
+	snap, done, err := s.ws.Begin(ctx, false)
+	defer done()
 	if err != nil {
 		return nil, err
 	}

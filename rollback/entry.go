@@ -34,10 +34,9 @@ var (
 // RollbackStage reverts a commit of a stage as a person's request (the CLI).
 // A person may revert a revert; the policy's mode and deny windows apply.
 func (s *Service) RollbackStage(ctx context.Context, req Request) (Outcome, error) {
-	unlock := s.ws.Lock()
-	defer unlock()
 	out := Outcome{App: req.App, Stage: req.Stage}
-	snap, err := s.ws.Sync(ctx)
+	snap, done, err := s.ws.Begin(ctx, false)
+	defer done()
 	if err != nil {
 		return out, err
 	}
@@ -61,14 +60,13 @@ func (s *Service) RollbackStage(ctx context.Context, req Request) (Outcome, erro
 	if err != nil {
 		return out, err
 	}
-	return s.requested(ctx, snap.Policy, app, stage, intro, req.Person, out), nil
+	return s.requested(ctx, snap.Policy, app, stage, intro, req.Person, out)
 }
 
 // Rollback runs /rollback [sha] on a merged promotion pull request.
 func (s *Service) Rollback(ctx context.Context, req command.Request) (string, error) {
-	unlock := s.ws.Lock()
-	defer unlock()
-	snap, err := s.ws.Sync(ctx)
+	snap, done, err := s.ws.Begin(ctx, false)
+	defer done()
 	if err != nil {
 		return "", err
 	}
@@ -104,17 +102,20 @@ func (s *Service) Rollback(ctx context.Context, req command.Request) (string, er
 			return "", err
 		}
 	}
-	out := s.requested(ctx, snap.Policy, app, app.Stage(stageName), intro, req.Commenter, Outcome{App: appName, Stage: stageName})
+	out, err := s.requested(ctx, snap.Policy, app, app.Stage(stageName), intro, req.Commenter, Outcome{App: appName, Stage: stageName})
+	if err != nil {
+		return "", err
+	}
 	return replyText(out), nil
 }
 
 // requested reverts intro for a person, unless it is already reverted.
-func (s *Service) requested(ctx context.Context, pol *policy.Policy, app *policy.App, stage *policy.Stage, intro *gitops.CommitInfo, person string, out Outcome) Outcome {
+func (s *Service) requested(ctx context.Context, pol *policy.Policy, app *policy.App, stage *policy.Stage, intro *gitops.CommitInfo, person string, out Outcome) (Outcome, error) {
 	out.Reverted = intro.Hash.String()
 	if prior, err := s.ws.Git.FindRevert(ctx, s.ws.Branch, intro.Hash, s.history); err == nil && prior != nil {
 		out.Action, out.Commit = "already-reverted", prior.Hash.String()
 		out.Reason = fmt.Sprintf("%s is already reverted by %s", short(out.Reverted), short(prior.Hash.String()))
-		return out
+		return out, nil
 	}
 	who := person
 	if who == "" {
@@ -124,7 +125,10 @@ func (s *Service) requested(ctx context.Context, pol *policy.Policy, app *policy
 		{Key: workspace.TrailerRollback, Value: app.Name + "/" + stage.Name},
 		{Key: workspace.TrailerRequestedBy, Value: who},
 	}
-	out = s.revert(ctx, pol, app, stage, intro, trailers, s.now().UTC().Truncate(time.Second), "request/"+intro.Hash.String(), out)
+	out, err := s.revert(ctx, pol, app, stage, intro, trailers, s.now().UTC().Truncate(time.Second), "request/"+intro.Hash.String(), out)
+	if err != nil {
+		return out, err
+	}
 	if out.Action == "reverted" {
 		_ = s.reconcile(ctx, stage, &out) // the reason says so; a person asked and reads it
 	}
@@ -133,7 +137,7 @@ func (s *Service) requested(ctx context.Context, pol *policy.Policy, app *policy
 			out.Reason += "; could not comment on the original pull request: " + err.Error()
 		}
 	}
-	return out
+	return out, nil
 }
 
 // resolve finds a commit on the deploy branch by full or abbreviated id.

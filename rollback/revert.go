@@ -27,7 +27,11 @@ var revertLine = regexp.MustCompile(`(?m)^This reverts commit [0-9a-f]{7,40}`)
 // key identifies what the revert answers (a failure, or a person's request);
 // the revert pull request's body carries it, so a merged revert PR is found
 // again later.
-func (s *Service) revert(ctx context.Context, pol *policy.Policy, app *policy.App, stage *policy.Stage, intro *gitops.CommitInfo, trailers []gitops.Trailer, when time.Time, key string, out Outcome) Outcome {
+//
+// A conflict or an already-reverted commit is an outcome, not an error; an
+// error (Gitea or the network failing) comes back with Action "error" and is
+// returned as it is, so callers can retry it.
+func (s *Service) revert(ctx context.Context, pol *policy.Policy, app *policy.App, stage *policy.Stage, intro *gitops.CommitInfo, trailers []gitops.Trailer, when time.Time, key string, out Outcome) (Outcome, error) {
 	mainline := 0
 	if len(intro.Parents) > 1 {
 		mainline = 1
@@ -48,9 +52,8 @@ func (s *Service) revert(ctx context.Context, pol *policy.Policy, app *policy.Ap
 	}
 	branch := pol.BranchPrefix + "rollback/" + app.Name + "/" + stage.Name + "/" + short(intro.Hash.String())
 	res, err := s.ws.Git.Revert(ctx, gitops.Target{Branch: branch, Base: s.ws.Branch, Mode: gitops.ForceBranch}, req)
-	out = s.revertResult(out, res, err, "revert-pr", "")
-	if out.Action != "revert-pr" {
-		return out
+	if out, err = s.revertResult(out, res, err, "revert-pr", ""); err != nil || out.Action != "revert-pr" {
+		return out, err
 	}
 	subject := firstLine(intro.Message)
 	pr, _, err := s.forge.EnsurePullRequest(ctx, s.ws.Repo, forge.NewPullRequest{
@@ -59,18 +62,18 @@ func (s *Service) revert(ctx context.Context, pol *policy.Policy, app *policy.Ap
 		Body:  revertPRBody(app, stage, intro, out, key),
 	})
 	if err != nil {
-		out.Action, out.Reason = "error", fmt.Sprintf("pushed %s but could not open its pull request: %v", branch, err)
-		return out
+		out.Action, out.Reason = "error", fmt.Sprintf("pushed %s but could not open its pull request", branch)
+		return out, fmt.Errorf("open the revert pull request for %s: %w", branch, err)
 	}
 	out.PR = pr.Number
 	out.Reason += fmt.Sprintf("opened revert pull request #%d", pr.Number)
 	if _, err := s.forge.AddLabel(ctx, s.ws.Repo, pr.Number, forge.Label{Name: pol.Labels.Rollback, Color: "#d93f0b", Description: "A revert opened by ensign"}); err != nil {
 		s.log.Warn("label revert pull request", "pr", pr.Number, "err", err)
 	}
-	return out
+	return out, nil
 }
 
-func (s *Service) revertResult(out Outcome, res *gitops.Result, err error, action, reason string) Outcome {
+func (s *Service) revertResult(out Outcome, res *gitops.Result, err error, action, reason string) (Outcome, error) {
 	var conflict *gitops.ConflictError
 	switch {
 	case errors.As(err, &conflict):
@@ -79,12 +82,13 @@ func (s *Service) revertResult(out Outcome, res *gitops.Result, err error, actio
 	case errors.Is(err, gitops.ErrAlreadyReverted):
 		out.Action, out.Reason = "already-reverted", "the revert would change nothing: the deploy branch already undoes "+short(out.Reverted)
 	case err != nil:
-		out.Action, out.Reason = "error", err.Error()
+		out.Action, out.Reason = "error", "the revert was not written"
+		return out, fmt.Errorf("revert %s: %w", short(out.Reverted), err)
 	default:
 		out.Action, out.Commit = action, res.Commit.String()
 		out.Reason += reason
 	}
-	return out
+	return out, nil
 }
 
 // followUp asks Flux to reconcile and comments on the original pull request.

@@ -127,9 +127,8 @@ func newFailure(cluster string, c *flaggerv1.Canary) failure {
 
 // Failed handles a canary that reached Failed.
 func (s *Service) Failed(ctx context.Context, cluster string, c *flaggerv1.Canary) (Outcome, error) {
-	unlock := s.ws.LockUrgent() // a broken release must not wait behind promotions
-	defer unlock()
-	snap, err := s.ws.Sync(ctx)
+	snap, done, err := s.ws.Begin(ctx, true) // a broken release must not wait behind promotions
+	defer done()
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -225,12 +224,13 @@ func (s *Service) failed(ctx context.Context, snap workspace.Snapshot, app *poli
 	for _, r := range out.Failing {
 		trailers = append(trailers, gitops.Trailer{Key: workspace.TrailerImage, Value: r})
 	}
-	out = s.revert(ctx, snap.Policy, app, stage, intro, trailers, f.at, f.id, out)
+	out, err = s.revert(ctx, snap.Policy, app, stage, intro, trailers, f.at, f.id, out)
+	if err != nil {
+		return out, err
+	}
 	switch out.Action {
 	case "conflict", "already-reverted":
 		return out, s.commentOriginal(ctx, intro, &out, f)
-	case "error":
-		return out, errors.New(out.Reason)
 	}
 	return s.followUp(ctx, snap.Policy, app, stage, f, out)
 }

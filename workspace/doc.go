@@ -11,6 +11,6 @@
 // and field, and nothing is acted on.
 //
 // A Workspace is safe for concurrent use (the underlying gitops.Repo is).
-// Lock serializes the actions of the services on one repository within this
-// process.
+// Begin serializes the actions of the services on one repository within this
+// process; rollbacks may ask to go first.
 package workspace

@@ -68,15 +68,18 @@ type Snapshot struct {
 // file, line and field of every problem.
 var ErrInvalidPolicy = errors.New("invalid policy")
 
-// Lock serializes actions on the repository; it returns the unlock function.
-func (w *Workspace) Lock() func() { return w.lock.acquire(false) }
+// Begin starts an action on the repository: it waits for the actions before
+// it to finish (urgent ones, such as a rollback while promotions pile up,
+// go before every ordinary waiter), then syncs the deploy branch and the
+// policy. Call done when the action is over, whatever the error.
+func (w *Workspace) Begin(ctx context.Context, urgent bool) (snap Snapshot, done func(), err error) {
+	done = w.lock.acquire(urgent)
+	snap, err = w.Sync(ctx)
+	return snap, done, err
+}
 
-// LockUrgent is Lock for actions that must not wait behind a queue of
-// ordinary ones (a rollback while promotions pile up): it goes before every
-// ordinary waiter, after the action that holds the lock now.
-func (w *Workspace) LockUrgent() func() { return w.lock.acquire(true) }
-
-// Sync fetches the deploy branch and loads the policy at its tip.
+// Sync fetches the deploy branch and loads the policy at its tip, without
+// waiting for other actions (for reads such as status reports).
 func (w *Workspace) Sync(ctx context.Context) (Snapshot, error) {
 	tips, err := w.Git.Fetch(ctx, gitops.FetchOptions{Branches: []string{w.Branch}, Depth: 50})
 	if err != nil {

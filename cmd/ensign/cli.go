@@ -228,8 +228,6 @@ func rollbackCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	switch out.Action {
 	case "reverted", "revert-pr", "already-reverted":
 		return exitOK
-	case "error":
-		return exitFailed
 	}
 	return exitBlocked
 }
