@@ -180,19 +180,6 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 	pol := snap.Policy
 	branch := pol.BranchPrefix + "promote/" + app.Name + "/" + to.Name + "/" + meta.ID
 
-	// A person closed this very promotion: respect that.
-	closed, err := s.forge.ListClosedPullRequests(ctx, s.ws.Repo, pol.Labels.Promotion, 50)
-	if err != nil {
-		return out, err
-	}
-	for _, pr := range closed {
-		if pr.HeadBranch == branch && !pr.Merged && pr.Author == s.bot {
-			out.PR, out.URL, out.Action = pr.Number, pr.URL, "closed-by-person"
-			out.Reason = fmt.Sprintf("promotion #%d of this version was closed without merging; not opening it again", pr.Number)
-			return out, nil
-		}
-	}
-
 	p := promotion{from: from, to: to, verified: refs}
 	if v.Revision != "" {
 		if src, err := s.snapshotAt(ctx, v.Revision); err != nil {
@@ -249,6 +236,18 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 	}
 
 	if pr.Number == 0 {
+		// A person closed this very promotion: respect that.
+		closed, err := s.forge.ListClosedPullRequests(ctx, s.ws.Repo, pol.Labels.Promotion, 50)
+		if err != nil {
+			return out, err
+		}
+		for _, c := range closed {
+			if c.HeadBranch == branch && !c.Merged && c.Author == s.bot {
+				out.PR, out.URL, out.Action = c.Number, c.URL, "closed-by-person"
+				out.Reason = fmt.Sprintf("promotion #%d of this version was closed without merging; not opening it again", c.Number)
+				return out, nil
+			}
+		}
 		// Dry run on the deploy branch: is there anything to promote?
 		if err := s.buildOnly(snap.Tip, edit); errors.Is(err, gitops.ErrNothingToCommit) {
 			out.Action, out.Reason = "already-promoted", to.Name+" already runs this version"
