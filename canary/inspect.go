@@ -23,9 +23,8 @@ type Container struct {
 
 // Inspector reads a cluster's view of a canary through its API server.
 type Inspector struct {
+	// Client reaches the canary's cluster.
 	Client kubernetes.Interface
-	// Component names the event source (default "ensign").
-	Component string
 }
 
 // TargetImages returns the containers (init containers first, then the
@@ -127,10 +126,7 @@ type Note struct {
 func (in Inspector) RecordEvent(ctx context.Context, c *flaggerv1.Canary, n Note, now time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	component := in.Component
-	if component == "" {
-		component = "ensign"
-	}
+	const component = "ensign"
 	ts := metav1.NewTime(now)
 	e := &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{Name: eventName(c.Name, n.Key), Namespace: c.Namespace},
