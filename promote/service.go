@@ -304,7 +304,9 @@ func (s *Service) settle(ctx context.Context, pol *policy.Policy, to *policy.Sta
 	out.Reason, out.Until = d.Reason, d.Until
 	switch d.Action {
 	case Merge:
-		opt := forge.MergeOptions{Style: forge.MergeStyle(to.MergeStyle), HeadSHA: pr.HeadSHA, DeleteBranch: true}
+		// The branch is kept: Gitea handles a deletion asynchronously and would close
+		// a new pull request of a re-promotion that recreates the same branch.
+		opt := forge.MergeOptions{Style: forge.MergeStyle(to.MergeStyle), HeadSHA: pr.HeadSHA}
 		opt.Title = pr.Title + fmt.Sprintf(" (#%d)", pr.Number)
 		var tr []gitops.Trailer
 		tr = append(tr, gitops.Trailer{Key: gitops.TrailerPromotion, Value: out.App + "/" + out.To}, gitops.Trailer{Key: TrailerPromotionID, Value: out.ID})
