@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -59,6 +58,15 @@ type Config struct {
 	// Ready, if set, is consulted by GET /readyz in addition to the server's
 	// own state (for example, "caches synced").
 	Ready func() error
+	// MaxInFlightBytes bounds the bodies of all requests being read at once;
+	// zero means DefaultMaxInFlightBytes. Past it deliveries get 503.
+	MaxInFlightBytes int64
+	// ReadTimeout bounds reading one request (see HTTPServer); zero means
+	// DefaultReadTimeout.
+	ReadTimeout time.Duration
+	// MaxConns bounds the open connections (see Listen); zero means
+	// DefaultMaxConns.
+	MaxConns int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -70,6 +78,10 @@ type Server struct {
 	log  *slog.Logger
 	mux  *http.ServeMux
 	seen *seenSet
+	// inflight is the byte budget of bodies being read; unauth samples
+	// the log lines of unauthenticated rejections.
+	inflight *budget
+	unauth   sampler
 
 	// base is the server-lifetime context of the workers: it outlives any
 	// request and is cancelled only when Shutdown gives up waiting.
@@ -117,14 +129,25 @@ func New(cfg Config) (*Server, error) {
 	if cfg.HandlerTimeout <= 0 {
 		cfg.HandlerTimeout = DefaultHandlerTimeout
 	}
+	if cfg.MaxInFlightBytes <= 0 {
+		cfg.MaxInFlightBytes = DefaultMaxInFlightBytes
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		seen:  newSeenSet(cfg.DedupSize, cfg.DedupTTL),
-		queue: make(chan job, cfg.QueueSize),
+		inflight: &budget{max: cfg.MaxInFlightBytes},
+		unauth:   sampler{every: time.Second},
+		cfg:      cfg,
+		log:      cfg.Logger,
+		seen:     newSeenSet(cfg.DedupSize, cfg.DedupTTL),
+		queue:    make(chan job, cfg.QueueSize),
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.mux = http.NewServeMux()
@@ -211,33 +234,40 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 // matters: the size limit and the signature come before anything reads the
 // payload.
 func (s *Server) check(w http.ResponseWriter, r *http.Request) (*job, int, string) {
+	now := time.Now()
 	if r.ContentLength > s.cfg.MaxBodyBytes {
+		s.noise(now, "webhook rejected: payload too large", "content_length", r.ContentLength, "remote", r.RemoteAddr)
 		return nil, http.StatusRequestEntityTooLarge, "payload too large"
 	}
-	// Size the buffer from Content-Length (already checked against the
-	// limit) so a typical delivery is read without regrowing.
-	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+bytes.MinRead))
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	body := buf.Bytes()
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, http.StatusRequestEntityTooLarge, "payload too large"
-		}
+	delivery := r.Header.Get("X-Gitea-Delivery")
+	if !validDelivery(delivery) {
+		s.noise(now, "webhook rejected: missing or malformed X-Gitea-Delivery", "length", len(delivery), "remote", r.RemoteAddr)
+		return nil, http.StatusBadRequest, "missing or malformed X-Gitea-Delivery (want Gitea's delivery UUID)"
+	}
+	// Memory follows the bytes that arrive, within a budget shared by all
+	// requests being read: Content-Length is only a claim.
+	body, reserved, err := readBody(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), s.cfg.MaxBodyBytes, s.inflight)
+	defer s.inflight.give(reserved)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.Is(err, errTooLarge) || errors.As(err, &tooBig):
+		s.noise(now, "webhook rejected: payload too large", "delivery", delivery, "remote", r.RemoteAddr, "limit", s.cfg.MaxBodyBytes)
+		return nil, http.StatusRequestEntityTooLarge, "payload too large"
+	case errors.Is(err, errBusy):
+		s.noise(now, "webhook refused: too many bodies in flight", "delivery", delivery, "remote", r.RemoteAddr)
+		return nil, http.StatusServiceUnavailable, errBusy.Error()
+	case err != nil:
+		s.noise(now, "webhook rejected: cannot read body", "delivery", delivery, "remote", r.RemoteAddr, "err", err)
 		return nil, http.StatusBadRequest, "cannot read body"
 	}
-	delivery := r.Header.Get("X-Gitea-Delivery")
 	if err := Verify(s.cfg.Secret, body, r.Header.Get("X-Gitea-Signature")); err != nil {
-		s.log.Warn("webhook rejected", "reason", err.Error(), "remote", r.RemoteAddr, "delivery", delivery)
+		s.noise(now, "webhook rejected: "+err.Error(), "delivery", delivery, "remote", r.RemoteAddr)
 		return nil, http.StatusUnauthorized, err.Error()
-	}
-	if delivery == "" {
-		return nil, http.StatusBadRequest, "missing X-Gitea-Delivery"
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		return nil, http.StatusBadRequest, "content type must be application/json (set the webhook's POST content type to application/json)"
 	}
-	event := r.Header.Get("X-Gitea-Event")
+	event := bounded(r.Header.Get("X-Gitea-Event"), 40)
 	j, why, err := s.decode(event, delivery, body)
 	if err != nil {
 		s.log.Warn("webhook payload rejected", "delivery", delivery, "event", event, "err", err)
@@ -248,6 +278,24 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) (*job, int, strin
 		return nil, http.StatusAccepted, "ignored: " + why
 	}
 	return j, 0, ""
+}
+
+// noise logs a rejection anyone can cause without the secret, at most once
+// per second, with bounded fields and a count of the lines suppressed.
+func (s *Server) noise(now time.Time, msg string, args ...any) {
+	ok, suppressed := s.unauth.allow(now)
+	if !ok {
+		return
+	}
+	for i := 1; i < len(args); i += 2 {
+		if v, isString := args[i].(string); isString {
+			args[i] = bounded(v, 80)
+		}
+	}
+	if suppressed > 0 {
+		args = append(args, "suppressed", suppressed)
+	}
+	s.log.Warn(msg, args...)
 }
 
 // decode turns a verified payload into a job, or into nil and the reason it

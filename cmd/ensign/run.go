@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -106,9 +105,9 @@ func (d *daemon) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: hooks, ReadHeaderTimeout: 10 * time.Second}
+	srv := hooks.HTTPServer()
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(d.listener) }()
+	go func() { serveErr <- srv.Serve(hooks.Listen(d.listener)) }()
 	log.Info("ensign is running", "listen", d.listener.Addr().String(), "gitea", b.cfg.GiteaURL, "bot", b.login,
 		"repos", len(b.order), "clusters", b.clusters.Names())
 
