@@ -13,8 +13,12 @@ import (
 //
 // A user qualifies by level (see policy.Permission.GrantsLevel) or by being a
 // member of any of need.Teams; team names compare case-insensitively, as
-// Gitea's do. A zero Permission admits nobody.
+// Gitea's do. A zero Permission admits nobody, and nobody below need.Floor
+// (the operator's minimum) qualifies.
 func Authorize(need policy.Permission, have policy.Level, memberOf []policy.TeamRef) bool {
+	if !need.Admits(have) {
+		return false
+	}
 	if need.GrantsLevel(have) {
 		return true
 	}
@@ -34,7 +38,7 @@ func Authorize(need policy.Permission, have policy.Level, memberOf []policy.Team
 func Requirement(need policy.Permission) string {
 	var parts []string
 	if need.Level != policy.LevelNone {
-		parts = append(parts, need.Level.String()+" permission")
+		parts = append(parts, max(need.Level, need.Floor).String()+" permission")
 	}
 	if len(need.Teams) > 0 {
 		names := make([]string, len(need.Teams))
@@ -45,7 +49,11 @@ func Requirement(need policy.Permission) string {
 		if len(names) > 1 {
 			word = "one of the teams "
 		}
-		parts = append(parts, "membership in "+word+strings.Join(names, ", "))
+		member := "membership in " + word + strings.Join(names, ", ")
+		if need.Floor > policy.LevelNone {
+			member += " with at least " + need.Floor.String() + " permission"
+		}
+		parts = append(parts, member)
 	}
 	if len(parts) == 0 {
 		return "nobody (the command is disabled by the policy)"

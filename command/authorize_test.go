@@ -45,6 +45,17 @@ func TestAuthorize(t *testing.T) {
 			policy.LevelRead, []policy.TeamRef{{Org: "other", Team: "release"}}, false},
 		{"disabled command", policy.Permission{}, policy.LevelOwner, []policy.TeamRef{release}, false},
 		{"unknown command name", (*policy.Policy)(nil).CommandPermission("deploy"), policy.LevelOwner, nil, false},
+		// The operator's floor holds whatever the policy file says.
+		{"policy lowers promote now below the floor", policy.Permission{Level: policy.LevelWrite, Floor: policy.LevelAdmin},
+			policy.LevelWrite, nil, false},
+		{"admin clears the floor", policy.Permission{Level: policy.LevelWrite, Floor: policy.LevelAdmin},
+			policy.LevelAdmin, nil, true},
+		{"team member below the floor", policy.Permission{Teams: []policy.TeamRef{release}, Floor: policy.LevelWrite},
+			policy.LevelRead, []policy.TeamRef{release}, false},
+		{"team member at the floor", policy.Permission{Teams: []policy.TeamRef{release}, Floor: policy.LevelWrite},
+			policy.LevelWrite, []policy.TeamRef{release}, true},
+		{"floor above the policy's level", policy.Permission{Level: policy.LevelRead, Floor: policy.LevelWrite},
+			policy.LevelRead, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,6 +79,9 @@ func TestRequirement(t *testing.T) {
 		{"level or teams", policy.Permission{Level: policy.LevelAdmin, Teams: []policy.TeamRef{release, sre}},
 			"admin permission or membership in one of the teams acme/release, acme/sre"},
 		{"disabled", policy.Permission{}, "nobody (the command is disabled by the policy)"},
+		{"floor raises the level", policy.Permission{Level: policy.LevelWrite, Floor: policy.LevelAdmin}, "admin permission"},
+		{"floor on teams", policy.Permission{Teams: []policy.TeamRef{release}, Floor: policy.LevelWrite},
+			"membership in team acme/release with at least write permission"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

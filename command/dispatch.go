@@ -23,6 +23,7 @@ type Forge interface {
 	SetStatusSection(ctx context.Context, repo forge.Repo, number int64, section, text string) error
 	FindComment(ctx context.Context, repo forge.Repo, number int64, marker string) (forge.Comment, bool, error)
 	UpsertComment(ctx context.Context, repo forge.Repo, number int64, marker, text string) (forge.Comment, bool, error)
+	GetComment(ctx context.Context, repo forge.Repo, id int64) (forge.Comment, int64, error)
 }
 
 // PolicySource returns the policy that governs a repository. A nil policy
@@ -67,7 +68,15 @@ type Reporter interface {
 // Config wires a Dispatcher. Forge is required; nil services make their
 // commands answer that they are not available yet.
 type Config struct {
-	Forge       Forge
+	Forge Forge
+	// Repos are the repositories ensign manages; comments elsewhere are
+	// ignored. Nil means every repository (tests of one repository).
+	Repos []forge.Repo
+	// Bot is ensign's own login; its comments are never run. Required.
+	Bot string
+	// Floors are the operator's minimum levels per command name
+	// (policy.CommandHold, ...), which no policy file can lower.
+	Floors      map[string]policy.Level
 	Policies    PolicySource
 	Promoter    Promoter
 	RollingBack RollingBack
@@ -94,6 +103,9 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 	if cfg.Forge == nil {
 		return nil, errors.New("command dispatcher: forge is nil")
 	}
+	if cfg.Bot == "" {
+		return nil, errors.New("command dispatcher: bot login is empty")
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -107,14 +119,44 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 // on one pull request are handled one at a time within this process. The
 // error reports what failed; the answer in the pull request already says so.
 func (d *Dispatcher) HandleComment(ctx context.Context, ev webhook.CommentEvent) error {
+	repo := forge.Repo{Owner: ev.Owner, Name: ev.Repo}
+	if !d.manages(repo) {
+		d.log.Debug("comment on a repository ensign does not manage", "repo", repo.String(), "comment", ev.CommentID)
+		return nil
+	}
+	if len(Parse(ev.Body)) == 0 {
+		return nil // nothing that looks like a command: no Gitea call
+	}
+	log := d.log.With("repo", repo.String(), "pr", ev.Number, "comment", ev.CommentID)
+	unlock := d.lock(fmt.Sprintf("%s#%d", repo, ev.Number))
+	defer unlock()
+
+	// The payload is signed by the webhook secret, not by the author: act
+	// on the comment as Gitea has it (its author, its body, its pull request).
+	cm, number, err := d.cfg.Forge.GetComment(ctx, repo, ev.CommentID)
+	if errors.Is(err, forge.ErrNotFound) {
+		log.Info("comment deleted before it was handled")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("handle comment %d on %s#%d: %w", ev.CommentID, repo, ev.Number, err)
+	}
+	if number != ev.Number {
+		log.Warn("delivery names another pull request than Gitea's comment; ignored", "gitea_pr", number)
+		return nil
+	}
+	if strings.EqualFold(cm.Author, d.cfg.Bot) {
+		return nil
+	}
+	if cm.Author != ev.Author || cm.Body != ev.Body {
+		log.Info("comment differs from the delivery; acting on Gitea's", "delivery_author", bound(ev.Author, 40), "author", cm.Author)
+	}
+	ev.Author, ev.Body = cm.Author, cm.Body
+	log = log.With("author", ev.Author)
 	cmds := Parse(ev.Body)
 	if len(cmds) == 0 {
 		return nil
 	}
-	repo := forge.Repo{Owner: ev.Owner, Name: ev.Repo}
-	log := d.log.With("repo", repo.String(), "pr", ev.Number, "comment", ev.CommentID, "author", ev.Author)
-	unlock := d.lock(fmt.Sprintf("%s#%d", repo, ev.Number))
-	defer unlock()
 
 	marker := forge.ReplyMarker(ev.CommentID)
 	if _, done, err := d.cfg.Forge.FindComment(ctx, repo, ev.Number, marker); err != nil {
@@ -138,6 +180,19 @@ func (d *Dispatcher) HandleComment(ctx context.Context, ev webhook.CommentEvent)
 		return fmt.Errorf("handle comment %d on %s#%d: %w", ev.CommentID, repo, ev.Number, err)
 	}
 	return nil
+}
+
+// manages reports whether repo is one of the configured repositories.
+func (d *Dispatcher) manages(repo forge.Repo) bool {
+	if d.cfg.Repos == nil {
+		return true
+	}
+	for _, r := range d.cfg.Repos {
+		if strings.EqualFold(r.Owner, repo.Owner) && strings.EqualFold(r.Name, repo.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *Dispatcher) policy(ctx context.Context, repo forge.Repo) (*policy.Policy, error) {

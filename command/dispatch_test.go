@@ -53,7 +53,7 @@ func TestHelpTextFollowsPolicy(t *testing.T) {
 	pol := &policy.Policy{Commands: map[string]policy.Permission{
 		policy.CommandHold: {Teams: []policy.TeamRef{{Org: "acme", Team: "release"}}},
 	}}
-	help := helpText(pol)
+	help := helpText(pol, nil)
 	for _, want := range []string{
 		"| `/hold [reason]` | stop ensign from merging or promoting this pull request | membership in team acme/release |",
 		"| `/promote now` | merge it now, even outside the promotion window | admin permission |",
@@ -126,7 +126,7 @@ func TestAuthorizedLooksUpOnlyWhatItNeeds(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &accessFake{level: tt.level, members: tt.members, teamErr: tt.teamErr}
-			d, err := NewDispatcher(Config{Forge: f, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			d, err := NewDispatcher(Config{Forge: f, Bot: "ensign", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			if err != nil {
 				t.Fatal(err)
 			}

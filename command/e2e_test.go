@@ -49,14 +49,20 @@ type recorded struct {
 	body   []byte
 }
 
-func newRig(t *testing.T, e *forgetest.Env, installHook bool) *rig {
+// newRig starts the rig; opts adjust the dispatcher's configuration.
+func newRig(t *testing.T, e *forgetest.Env, installHook bool, opts ...func(*command.Config)) *rig {
 	t.Helper()
 	r := &rig{e: e, handled: map[int64]int{}, errs: map[int64]error{}, changed: make(chan struct{}, 1000)}
-	d, err := command.NewDispatcher(command.Config{
+	cfg := command.Config{
 		Forge:    e.Client,
+		Bot:      e.Bot.Name,
 		Policies: command.RepoPolicy{Files: e.Client},
 		Logger:   testLogger(t),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	d, err := command.NewDispatcher(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

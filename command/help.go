@@ -18,17 +18,20 @@ var usage = []struct{ name, syntax, does string }{
 }
 
 // helpText is the command reference as a Markdown table, with who may use
-// each command under p (nil means the defaults).
-func helpText(p *policy.Policy) string {
+// each command under p (nil means the defaults) and the operator's floors.
+func helpText(p *policy.Policy, floors map[string]policy.Level) string {
 	var b strings.Builder
 	b.WriteString("Commands go at the start of a line in a pull request comment:\n\n")
 	b.WriteString("| Command | What it does | Who may use it |\n|---|---|---|\n")
 	for _, u := range usage {
-		b.WriteString("| " + code(u.syntax) + " | " + u.does + " | " + Requirement(p.CommandPermission(u.name)) + " |\n")
+		b.WriteString("| " + code(u.syntax) + " | " + u.does + " | " + Requirement(floored(p, floors, u.name)) + " |\n")
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// HelpText returns the command reference for the given policy (nil means
-// the defaults), as ensign posts it for /help.
-func HelpText(p *policy.Policy) string { return helpText(p) }
+// floored is the permission a command needs under p and the floors.
+func floored(p *policy.Policy, floors map[string]policy.Level, name string) policy.Permission {
+	need := p.CommandPermission(name)
+	need.Floor = floors[name]
+	return need
+}

@@ -65,6 +65,8 @@ func Parse(body string) []Command {
 		out     []Command
 		fence   string // the open code fence ("```" or "~~~..."), if any
 		comment bool   // inside a multi-line HTML comment
+		rawEnd  string // the closing tag of an open <pre>-like HTML block
+		quote   bool   // a block quote's paragraph is open: lines continue it lazily
 		extra   int
 	)
 	for len(body) > 0 {
@@ -82,6 +84,16 @@ func Parse(body string) []Command {
 			if strings.Contains(line, "-->") {
 				comment = false
 			}
+			continue
+		}
+		if rawEnd != "" {
+			if strings.Contains(strings.ToLower(line), rawEnd) {
+				rawEnd = ""
+			}
+			continue
+		}
+		if strings.TrimSpace(line) == "" {
+			quote = false
 			continue
 		}
 		indent := leadingSpaces(line)
@@ -102,7 +114,20 @@ func Parse(body string) []Command {
 		if opensComment(rest) {
 			comment = true
 		}
-		if !strings.HasPrefix(rest, "/") {
+		if end := rawBlockOpen(rest); end != "" {
+			if !strings.Contains(strings.ToLower(rest), end) {
+				rawEnd = end
+			}
+			continue
+		}
+		if strings.HasPrefix(rest, ">") {
+			// Gitea renders the next lines as part of this quote until a
+			// blank line (CommonMark's lazy continuation), so a command
+			// there is quoted too.
+			quote = strings.TrimSpace(strings.TrimLeft(rest, "> ")) != ""
+			continue
+		}
+		if quote || !strings.HasPrefix(rest, "/") {
 			continue
 		}
 		cmd, ok := parseLine(rest)
@@ -165,6 +190,19 @@ func isFenceClose(s, fence string) bool {
 		n++
 	}
 	return n >= len(fence) && strings.TrimSpace(s[n:]) == ""
+}
+
+// rawBlockOpen returns the closing tag of the HTML block s opens whose
+// content Gitea shows verbatim (<pre>, <script>, <style>, <textarea>), or "".
+func rawBlockOpen(s string) string {
+	lower := strings.ToLower(s)
+	for _, tag := range []string{"pre", "script", "style", "textarea"} {
+		rest, ok := strings.CutPrefix(lower, "<"+tag)
+		if ok && (rest == "" || rest[0] == ' ' || rest[0] == '>' || rest[0] == '\t') {
+			return "</" + tag + ">"
+		}
+	}
+	return ""
 }
 
 // opensComment reports whether s leaves an HTML comment open at its end.

@@ -79,7 +79,16 @@ func TestParse(t *testing.T) {
 		// Commands around the ignored constructs still count.
 		{"after fence", "```\n/hold\n```\n/unhold", []Command{{Name: policy.CommandUnhold, Text: "/unhold"}}},
 		{"after html comment", "<!--\n/hold\n-->\n/status", []Command{{Name: policy.CommandStatus, Text: "/status"}}},
-		{"after quote", "> /hold\n/hold real", []Command{hold("/hold real", "real")}},
+		// A line right after a quote continues it lazily: Gitea shows it quoted.
+		{"lazy quote continuation", "> /hold\n/hold real", nil},
+		{"lazy continuation of quoted text", "> please do not\n/hold", nil},
+		{"after quote and a blank line", "> /hold\n\n/hold real", []Command{hold("/hold real", "real")}},
+		{"after an empty quote line", ">\n/hold real", []Command{hold("/hold real", "real")}},
+		{"pre block", "<pre>\n/hold\n</pre>", nil},
+		{"pre block with attributes", "<PRE class=x>\n/hold\n</PRE>\n/unhold", []Command{{Name: policy.CommandUnhold, Text: "/unhold"}}},
+		{"one-line pre", "<pre>/hold</pre>\n/hold real", []Command{hold("/hold real", "real")}},
+		{"textarea block", "<textarea>\n/hold\n</textarea>", nil},
+		{"not a pre tag", "<prelude>\n/hold", []Command{hold("/hold", "")}},
 		{"backtick line with backtick info is not a fence", "``` a ` b\n/hold", []Command{hold("/hold", "")}},
 
 		// Unknown words that look meant for ensign get help.

@@ -35,7 +35,7 @@ type run struct {
 func (r *run) one(cmd Command) string {
 	switch {
 	case cmd.Unknown:
-		return "ensign has no command " + code("/"+cmd.Name) + ".\n\n" + helpText(r.pol)
+		return "ensign has no command " + code("/"+cmd.Name) + ".\n\n" + helpText(r.pol, r.d.cfg.Floors)
 	case cmd.Problem != "" && cmd.Name == "":
 		return upperFirst(cmd.Problem) + "."
 	case cmd.Problem != "":
@@ -46,6 +46,7 @@ func (r *run) one(cmd Command) string {
 			strings.ReplaceAll(r.polErr.Error(), "```", "'''") + "\n```\n\nNothing was done."
 	}
 	need := r.pol.CommandPermission(cmd.Name)
+	need.Floor = r.d.cfg.Floors[cmd.Name]
 	ok, err := r.authorized(need)
 	if err != nil {
 		r.errs = append(r.errs, err)
@@ -56,7 +57,7 @@ func (r *run) one(cmd Command) string {
 	}
 	switch cmd.Name {
 	case policy.CommandHelp:
-		return helpText(r.pol)
+		return helpText(r.pol, r.d.cfg.Floors)
 	case policy.CommandHold:
 		return r.hold(cmd.Arg)
 	case policy.CommandUnhold:
@@ -95,7 +96,7 @@ func (r *run) authorized(need policy.Permission) (bool, error) {
 		}
 		r.level = &level
 	}
-	if need.GrantsLevel(*r.level) || len(need.Teams) == 0 {
+	if need.GrantsLevel(*r.level) || len(need.Teams) == 0 || !need.Admits(*r.level) {
 		return Authorize(need, *r.level, nil), nil
 	}
 	if r.memberOf == nil {

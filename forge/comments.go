@@ -199,3 +199,35 @@ func (c *Client) SetStatusSection(ctx context.Context, repo Repo, number int64, 
 	}
 	return nil
 }
+
+// GetComment returns a comment as Gitea has it now (author, body), with the
+// number of the issue or pull request it belongs to. ErrNotFound means it
+// was deleted (or never existed in repo).
+func (c *Client) GetComment(ctx context.Context, repo Repo, id int64) (Comment, int64, error) {
+	var cm *gitea.Comment
+	err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
+		var resp *gitea.Response
+		var err error
+		cm, resp, err = api.GetIssueComment(repo.Owner, repo.Name, id)
+		return resp, err
+	})
+	if err != nil {
+		return Comment{}, 0, fmt.Errorf("get comment %d of %s: %w", id, repo, err)
+	}
+	number := issueNumber(cm.PRURL)
+	if number == 0 {
+		number = issueNumber(cm.IssueURL)
+	}
+	return toComment(cm), number, nil
+}
+
+// issueNumber reads N from an issue or pull request URL ending in /N; 0 if
+// it does not.
+func issueNumber(url string) int64 {
+	i := strings.LastIndexByte(url, '/')
+	n, err := strconv.ParseInt(url[i+1:], 10, 64)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return n
+}

@@ -65,17 +65,28 @@ func (t TeamRef) String() string { return t.Org + "/" + t.Team }
 // Permission{Level: LevelNone, Teams: ...} admits only the listed teams' members,
 // and a zero Permission admits nobody (the command is disabled). Use
 // GrantsLevel rather than comparing levels by hand so that rule is kept.
+//
+// Floor is the operator's minimum for the command, from ensign's own
+// configuration rather than the repository: whatever Level and Teams say, a
+// user holding less than Floor never qualifies. The policy file cannot lower
+// it, so write access to the policy does not grant more than the operator
+// allows.
 type Permission struct {
 	Level Level
 	Teams []TeamRef
+	Floor Level
 }
 
 // GrantsLevel reports whether a user holding repository permission have
 // qualifies through the level part of p alone (team membership is the
 // caller's to check).
 func (p Permission) GrantsLevel(have Level) bool {
-	return p.Level != LevelNone && have >= p.Level
+	return p.Level != LevelNone && have >= p.Level && have >= p.Floor
 }
+
+// Admits reports whether a user holding have clears the floor at all;
+// a team member below it does not qualify.
+func (p Permission) Admits(have Level) bool { return have >= p.Floor }
 
 // Command names understood by ensign, as used in the policy's commands map.
 const (

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/ensignbot/ensign/policy"
 )
 
 // secret is a configuration value that must never reach a log or an error.
@@ -47,6 +49,10 @@ type config struct {
 	LogFormat     string            `env:"ENSIGN_LOG_FORMAT, default=text"`
 	Workers       int               `env:"ENSIGN_WORKERS, default=4"`
 	Resync        time.Duration     `env:"ENSIGN_RESYNC, default=10m"`
+	// CommandFloors is the operator's minimum level per comment command;
+	// no policy file can lower it (validate fills in the defaults).
+	CommandFloors map[string]string `env:"ENSIGN_COMMAND_FLOORS, separator=="`
+	floors        map[string]policy.Level
 }
 
 // configVars documents every variable for `ensign config`.
@@ -64,6 +70,7 @@ var configVars = [][2]string{
 	{"ENSIGN_LOG_FORMAT", "text or json (default text)"},
 	{"ENSIGN_WORKERS", "canary events handled at once (default 4)"},
 	{"ENSIGN_RESYNC", "how often every canary is re-checked (default 10m)"},
+	{"ENSIGN_COMMAND_FLOORS", "command=level pairs, comma-separated: the lowest permission (none, read, write, admin, owner) a repository's policy may grant each comment command; default help=read,status=read,hold=write,unhold=write,promote=write,rollback=write,promote-now=admin"},
 }
 
 // loadConfig reads the configuration from lookup (the environment in
@@ -148,6 +155,22 @@ func (c *config) validate() error {
 	}
 	if c.Resync < time.Minute {
 		bad("ENSIGN_RESYNC", "want at least 1m, got %v", c.Resync)
+	}
+	c.floors = map[string]policy.Level{}
+	for name, p := range policy.DefaultPermissions() {
+		c.floors[name] = p.Level
+	}
+	for _, name := range sortedKeys(c.CommandFloors) {
+		if _, known := c.floors[name]; !known {
+			bad("ENSIGN_COMMAND_FLOORS", "unknown command %q (want one of %s)", name, strings.Join(policy.CommandNames(), ", "))
+			continue
+		}
+		level, err := policy.ParseLevel(c.CommandFloors[name])
+		if err != nil {
+			bad("ENSIGN_COMMAND_FLOORS", "%s: %v", name, err)
+			continue
+		}
+		c.floors[name] = level
 	}
 	if c.DataDir == "" {
 		base, err := os.UserCacheDir()

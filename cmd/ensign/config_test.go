@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/ensignbot/ensign/policy"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -87,6 +90,39 @@ func TestSecretsNeverPrint(t *testing.T) {
 	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v %s", s, s), fmt.Sprintf("%+v", config{GiteaToken: s, WebhookSecret: s})} {
 		if strings.Contains(out, "tok-0123456789") {
 			t.Fatalf("secret printed: %s", out)
+		}
+	}
+}
+
+func TestCommandFloors(t *testing.T) {
+	base := map[string]string{
+		"ENSIGN_GITEA_URL": "http://gitea.example", "ENSIGN_GITEA_TOKEN": "t", "ENSIGN_REPOS": "acme/gitops",
+		"ENSIGN_DATA_DIR": t.TempDir(),
+	}
+	with := func(v string) envconfig.Lookuper {
+		m := maps.Clone(base)
+		if v != "" {
+			m["ENSIGN_COMMAND_FLOORS"] = v
+		}
+		return envconfig.MapLookuper(m)
+	}
+	cfg, err := loadConfig(context.Background(), with(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.floors[policy.CommandPromoteNow] != policy.LevelAdmin || cfg.floors[policy.CommandHold] != policy.LevelWrite {
+		t.Fatalf("default floors %v", cfg.floors)
+	}
+	cfg, err = loadConfig(context.Background(), with("hold=read,promote-now=owner"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.floors[policy.CommandHold] != policy.LevelRead || cfg.floors[policy.CommandPromoteNow] != policy.LevelOwner || cfg.floors[policy.CommandRollback] != policy.LevelWrite {
+		t.Fatalf("floors %v", cfg.floors)
+	}
+	for _, bad := range []string{"deploy=write", "hold=boss"} {
+		if _, err := loadConfig(context.Background(), with(bad)); err == nil || !strings.Contains(err.Error(), "ENSIGN_COMMAND_FLOORS") {
+			t.Fatalf("%s: err %v, want one naming ENSIGN_COMMAND_FLOORS", bad, err)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ensignbot/ensign/canary"
 	"github.com/ensignbot/ensign/command"
+	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/policy"
 	"github.com/ensignbot/ensign/schedule"
 	"github.com/ensignbot/ensign/webhook"
@@ -81,6 +82,9 @@ func (d *daemon) run(ctx context.Context) error {
 	d.rewatch = make(chan struct{}, 1)
 	disp, err := command.NewDispatcher(command.Config{
 		Forge:       b.forge,
+		Repos:       append([]forge.Repo{}, b.order...),
+		Bot:         b.login,
+		Floors:      b.cfg.floors,
 		Policies:    command.RepoPolicy{Files: b.forge, Ref: b.cfg.Branch, Path: b.cfg.PolicyFile},
 		Promoter:    promoters{b},
 		RollingBack: rollbacks{b},
