@@ -40,7 +40,7 @@ func (s *Service) MergeQueued(ctx context.Context, now time.Time) error {
 			continue
 		}
 		out := Outcome{App: m.App, From: m.From, To: m.To, ID: m.ID, PR: pr.Number, URL: pr.URL}
-		out, err = s.settle(ctx, pol, app.Stage(m.To), pr, Facts{Trigger: Automatic, Queued: true}, "", now, out)
+		out, err = s.settle(ctx, pol, app, app.Stage(m.To), pr, m, Facts{Trigger: Automatic, Queued: true}, "", now, out)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("merge queued promotion #%d: %w", pr.Number, err))
 			continue
@@ -83,7 +83,7 @@ func (s *Service) Promote(ctx context.Context, req command.Request) (string, err
 		trig = PersonNow
 	}
 	out := Outcome{App: m.App, From: m.From, To: m.To, ID: m.ID, PR: pr.Number, URL: pr.URL}
-	out, err = s.settle(ctx, snap.Policy, app.Stage(m.To), pr, Facts{Trigger: trig}, req.Commenter, s.now(), out)
+	out, err = s.settle(ctx, snap.Policy, app, app.Stage(m.To), pr, m, Facts{Trigger: trig}, req.Commenter, s.now(), out)
 	if err != nil {
 		return "", err
 	}

@@ -178,20 +178,10 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 	meta := NewMeta(app.Name, from.Name, to.Name, names, v.Revision, v.Cluster+"/"+v.Namespace+"/"+v.Canary)
 	out.ID = meta.ID
 	pol := snap.Policy
-	branch := pol.BranchPrefix + "promote/" + app.Name + "/" + to.Name + "/" + meta.ID
-
-	p := promotion{from: from, to: to, verified: refs}
-	if v.Revision != "" {
-		if src, err := s.snapshotAt(ctx, v.Revision); err != nil {
-			s.log.Warn("cannot read the verified revision; copy strategies will refuse", "revision", v.Revision, "err", err)
-		} else {
-			p.source = src
-		}
-	} else if to.Promotion.Strategy == policy.StrategyImages || to.Promotion.Strategy == "" {
-		// Only used to find how to add an image the target lacks.
-		if src, err := s.ws.Git.Snapshot(snap.Tip); err == nil {
-			p.source = treeView{src}
-		}
+	branch := promotionBranch(pol, app.Name, to.Name, meta.ID)
+	p, err := s.plan(ctx, from, to, refs, v.Revision, snap.Tip)
+	if err != nil {
+		return out, err
 	}
 
 	var changes []Change
@@ -292,11 +282,11 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 		return out, err
 	}
 	s.closeSuperseded(ctx, open, meta.ID, fmt.Sprintf("Closed by ensign: superseded by #%d, which promotes a newer verified version.", pr.Number))
-	return s.settle(ctx, pol, to, pr, Facts{Trigger: trig, AutoMerge: to.AutoMerge, RolledBack: rolledBack}, person, s.now(), out)
+	return s.settle(ctx, pol, app, to, pr, meta, Facts{Trigger: trig, AutoMerge: to.AutoMerge, RolledBack: rolledBack}, person, s.now(), out)
 }
 
 // settle decides what happens to an open promotion pull request and does it.
-func (s *Service) settle(ctx context.Context, pol *policy.Policy, to *policy.Stage, pr forge.PullRequest, f Facts, person string, now time.Time, out Outcome) (Outcome, error) {
+func (s *Service) settle(ctx context.Context, pol *policy.Policy, app *policy.App, to *policy.Stage, pr forge.PullRequest, m Meta, f Facts, person string, now time.Time, out Outcome) (Outcome, error) {
 	f.Window = pol.EvaluateStage(to, now)
 	f.Held = pr.HasLabel(pol.Labels.Hold)
 	f.Queued = f.Queued || pr.HasLabel(pol.Labels.Queued)
@@ -304,6 +294,11 @@ func (s *Service) settle(ctx context.Context, pol *policy.Policy, to *policy.Sta
 	out.Reason, out.Until = d.Reason, d.Until
 	switch d.Action {
 	case Merge:
+		if err := s.checkHead(ctx, pol, app, to, pr, m); errors.Is(err, ErrForeignHead) {
+			return s.refuse(ctx, pr, err, out)
+		} else if err != nil {
+			return out, err
+		}
 		// The branch is kept: Gitea handles a deletion asynchronously and would close
 		// a new pull request of a re-promotion that recreates the same branch.
 		opt := forge.MergeOptions{Style: forge.MergeStyle(to.MergeStyle), HeadSHA: pr.HeadSHA}

@@ -29,6 +29,12 @@ func (e *Env) Commit(ctx context.Context, user harness.GiteaUser, msg string, fi
 	return e.commit(ctx, user, "main", msg, files)
 }
 
+// CommitTo is Commit onto another existing branch: a person pushing to a
+// pull request's branch.
+func (e *Env) CommitTo(ctx context.Context, user harness.GiteaUser, branch, msg string, files map[string]string) (string, error) {
+	return e.commit(ctx, user, branch, msg, files)
+}
+
 func (e *Env) commit(ctx context.Context, user harness.GiteaUser, branch, msg string, files map[string]string) (string, error) {
 	return e.commits(ctx, user, branch, []change{{msg, files}})
 }
