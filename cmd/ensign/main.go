@@ -31,6 +31,7 @@ func commands() map[string]subcommand {
 		"policy":   {summary: "check a policy file: policy validate [FILE]", run: runPolicy},
 		"windows":  {summary: "print upcoming promotion windows per stage", run: runWindows},
 		"config":   {summary: "list the environment variables ensign reads", run: configCmd},
+		"version":  {summary: "print ensign's version, commit and Go version", run: versionCmd},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"github.com/ensignbot/ensign/canary"
 	"github.com/ensignbot/ensign/command"
 	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/metrics"
 	"github.com/ensignbot/ensign/policy"
 	"github.com/ensignbot/ensign/schedule"
 	"github.com/ensignbot/ensign/webhook"
@@ -47,6 +49,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer b.close()
+	bi := currentBuild()
+	b.metrics = metrics.New(metrics.Build{Version: bi.Version, Commit: bi.Commit, GoVersion: bi.GoVersion})
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		log.Error("listen", "addr", cfg.ListenAddr, "err", err)
@@ -110,6 +114,16 @@ func (d *daemon) run(ctx context.Context) error {
 		return err
 	}
 	srv := hooks.HTTPServer()
+	var handler http.Handler = hooks
+	if b.metrics != nil {
+		// No leader election yet: this replica always acts.
+		b.metrics.Leader.Set(1)
+		mux := http.NewServeMux()
+		mux.Handle(metrics.Path, b.metrics.Handler())
+		mux.Handle("/", hooks)
+		handler = mux
+	}
+	srv.Handler = handler
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(hooks.Listen(d.listener)) }()
 	log.Info("ensign is running", "listen", d.listener.Addr().String(), "gitea", b.cfg.GiteaURL, "bot", b.login,
@@ -164,8 +178,13 @@ func (d *daemon) watch(ctx context.Context) {
 			for wctx.Err() == nil && !w.Synced() {
 				time.Sleep(20 * time.Millisecond)
 			}
-			if w.Synced() && !d.ready.Swap(true) && d.onReady != nil {
-				d.onReady()
+			if w.Synced() && !d.ready.Swap(true) {
+				if b.metrics != nil {
+					b.metrics.Ready.Set(1)
+				}
+				if d.onReady != nil {
+					d.onReady()
+				}
 			}
 		}()
 		stopped, restart := false, false

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/harness"
 	"github.com/ensignbot/ensign/internal/scenario"
+	"github.com/ensignbot/ensign/metrics"
 	"github.com/ensignbot/ensign/schedule"
 )
 
@@ -28,6 +32,8 @@ type storyRig struct {
 	clock *schedule.ManualClock
 	cfg   *config
 	stop  func()
+	// metricsURL is the running ensign's /metrics.
+	metricsURL string
 }
 
 func newStoryRig(t *testing.T, start time.Time, opts scenario.Options) *storyRig {
@@ -66,10 +72,12 @@ func (r *storyRig) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.metrics = metrics.New(metrics.Build{Version: "story", Commit: "story", GoVersion: "go"})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.metricsURL = "http://" + ln.Addr().String() + metrics.Path
 	_, _, err = b.forge.EnsureWebhook(ctx, forge.Repo{Owner: r.env.Org, Name: r.env.Repo}, forge.Webhook{
 		URL: "http://" + ln.Addr().String() + "/webhooks/gitea", Secret: testSecret,
 		Events: []string{"pull_request_comment", "push"},
@@ -334,6 +342,52 @@ func TestStory(t *testing.T) {
 	if !strings.Contains(head, "Ensign-Requested-By: "+env.Dev.Name) {
 		t.Fatalf("the merge commit does not record who asked:\n%s", head)
 	}
+
+	// The restarted ensign's /metrics moved as the story did: it looked at
+	// the failed production canary (finishing the rollback) and is ready.
+	scraped := r.scrapeMetrics()
+	for _, want := range []string{
+		`ensign_actions_total{kind="rollback",outcome="done"}`,
+		`ensign_action_duration_seconds_count{kind="rollback"}`,
+		"ensign_ready 1", "ensign_leader 1", "ensign_build_info{",
+	} {
+		if !metricAtLeastOne(scraped, want) {
+			t.Errorf("/metrics has no %q >= 1 after the story:\n%s", want, scraped)
+		}
+	}
+}
+
+// scrapeMetrics reads the running ensign's /metrics.
+func (r *storyRig) scrapeMetrics() string {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.metricsURL, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatalf("scrape %s: %v", r.metricsURL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		r.t.Fatalf("scrape %s: %d %v", r.metricsURL, resp.StatusCode, err)
+	}
+	return string(body)
+}
+
+// metricAtLeastOne says whether a line of the scrape starts with series and
+// carries a value of at least 1.
+func metricAtLeastOne(scrape, series string) bool {
+	for _, line := range strings.Split(scrape, "\n") {
+		if !strings.HasPrefix(line, series) {
+			continue
+		}
+		f := strings.Fields(line)
+		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil && v >= 1 {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *storyRig) personClient(u harness.GiteaUser) *gitea.Client {

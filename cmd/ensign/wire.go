@@ -18,6 +18,7 @@ import (
 	"github.com/ensignbot/ensign/command"
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/gitops"
+	"github.com/ensignbot/ensign/metrics"
 	"github.com/ensignbot/ensign/promote"
 	"github.com/ensignbot/ensign/rollback"
 	"github.com/ensignbot/ensign/status"
@@ -42,6 +43,8 @@ type bot struct {
 	repos    map[forge.Repo]*repoServices
 	order    []forge.Repo
 	now      func() time.Time
+	// metrics, if set, records what ensign does (ensign run sets it).
+	metrics *metrics.Registry
 }
 
 // newBot connects to Gitea (to learn its own login), builds the cluster
@@ -125,13 +128,18 @@ func (b *bot) HandleCanary(ctx context.Context, clusterName string, c *flaggerv1
 	var errs []error
 	for _, repo := range b.order {
 		svc := b.repos[repo]
+		start := time.Now()
 		switch c.Status.Phase {
 		case flaggerv1.CanaryPhaseSucceeded:
-			if _, err := svc.promote.Succeeded(ctx, clusterName, c); err != nil {
+			_, err := svc.promote.Succeeded(ctx, clusterName, c)
+			b.observe("promote", start, err)
+			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", repo, err))
 			}
 		case flaggerv1.CanaryPhaseFailed:
-			if _, err := svc.rollback.Failed(ctx, clusterName, c); err != nil {
+			_, err := svc.rollback.Failed(ctx, clusterName, c)
+			b.observe("rollback", start, err)
+			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", repo, err))
 			}
 		}
@@ -142,6 +150,13 @@ func (b *bot) HandleCanary(ctx context.Context, clusterName string, c *flaggerv1
 		return fmt.Errorf("%w: %w", err, canary.ErrPermanent)
 	}
 	return err
+}
+
+// observe records one handled canary result when metrics are on.
+func (b *bot) observe(kind string, start time.Time, err error) {
+	if b.metrics != nil {
+		b.metrics.ObserveAction(kind, time.Since(start), err)
+	}
 }
 
 // watchedClusters lists the clusters and namespaces the repositories'
