@@ -84,10 +84,15 @@ func (h *history) commit(msg string, changes map[string]*string) {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
+	// Deletions first, so that a file can replace a directory (and back)
+	// within one commit.
 	for _, p := range paths {
-		if c := changes[p]; c == nil {
+		if changes[p] == nil {
 			fmt.Fprintf(&h.stream, "D %s\n", p)
-		} else {
+		}
+	}
+	for _, p := range paths {
+		if c := changes[p]; c != nil {
 			fmt.Fprintf(&h.stream, "M 100644 inline %s\ndata %d\n%s\n", p, len(*c), *c)
 		}
 	}
@@ -247,7 +252,7 @@ func runDifferentialCase(t *testing.T, dir string, h *history, target int, spent
 		if err != nil {
 			return "", "", err
 		}
-		want = "conflict " + strings.Join(strings.Fields(u), ",")
+		want = "conflict " + strings.Join(conflictPaths(u), ",")
 	}
 	return got, want, nil
 }
@@ -284,4 +289,19 @@ func envInt(name string, def int) int {
 		return v
 	}
 	return def
+}
+
+// conflictPaths turns git's unmerged paths into ensign's report: a file git
+// parked beside a directory ("path~side") is reported as path.
+func conflictPaths(gitList string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range strings.Split(gitList, "\n") {
+		if p, _, _ = strings.Cut(strings.TrimSpace(p), "~"); p != "" && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -33,6 +33,11 @@
 // Revert is a path-based three-way merge (base: the reverted commit, ours:
 // the branch tip, theirs: the commit's mainline parent), with text merged by
 // package textmerge and git's rules for binary files, modes, symlinks,
-// add/add, modify/delete and file/directory clashes. Unlike git it does no
-// rename detection and ignores .gitattributes merge drivers.
+// add/add and modify/delete. A path that is a file on one side and a
+// directory on another is merged as merge-ort does: the file part and the
+// directory part are merged separately, and only where both survive is the
+// path a file/directory conflict (reported next to any conflicts inside the
+// directory). Unlike git it does not yet detect renames (a revert of a commit
+// whose files were renamed since is reported as modify/delete) and ignores
+// .gitattributes merge drivers.
 package gitops

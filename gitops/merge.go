@@ -100,6 +100,12 @@ func (m *treeMerger) conflict(path string, kind ConflictKind) (*entry, error) {
 }
 
 // mergeEntry merges one path; nil means the path is absent in the result.
+// Like merge-ort, a path that is a file in some trees and a directory in
+// others is merged as two independent parts: the directory part (its
+// contents, path by path) and the file part. Only when both survive does the
+// file clash with the directory; git then keeps the directory and parks the
+// file beside it, so the conflict is reported on the path itself, next to
+// any conflicts inside the directory.
 func (m *treeMerger) mergeEntry(path string, b, o, t *entry) (*entry, error) {
 	switch {
 	case same(o, t), same(b, t):
@@ -107,35 +113,69 @@ func (m *treeMerger) mergeEntry(path string, b, o, t *entry) (*entry, error) {
 	case same(b, o):
 		return t, nil
 	}
-	trees, files := 0, 0
-	for _, e := range []*entry{b, o, t} {
-		switch {
-		case e == nil:
-		case e.isTree():
-			trees++
-		default:
-			files++
-		}
-	}
-	if trees > 0 && files > 0 {
-		return m.conflict(path, ConflictFileDirectory)
-	}
-	if trees > 0 {
-		h, err := m.mergeTrees(path+"/", hashOf(b), hashOf(o), hashOf(t))
-		if err != nil || h.IsZero() {
+	db, dobj, dt := treePart(b), treePart(o), treePart(t)
+	fb, fo, ft := filePart(b), filePart(o), filePart(t)
+	var dir *entry
+	if db != nil || dobj != nil || dt != nil {
+		h, err := m.mergeTrees(path+"/", hashOf(db), hashOf(dobj), hashOf(dt))
+		if err != nil {
 			return nil, err
 		}
-		return &entry{mode: filemode.Dir, hash: h}, nil
+		if !h.IsZero() {
+			dir = &entry{mode: filemode.Dir, hash: h}
+		}
+	}
+	if fb == nil && fo == nil && ft == nil {
+		return dir, nil
+	}
+	before := len(m.conflicts)
+	file, err := m.mergeFile(path, fb, fo, ft)
+	if err != nil || dir == nil {
+		return file, err
+	}
+	if file != nil && len(m.conflicts) == before {
+		return m.conflict(path, ConflictFileDirectory)
+	}
+	return dir, nil
+}
+
+func treePart(e *entry) *entry {
+	if e != nil && e.isTree() {
+		return e
+	}
+	return nil
+}
+
+func filePart(e *entry) *entry {
+	if e != nil && !e.isTree() {
+		return e
+	}
+	return nil
+}
+
+// mergeFile merges the file parts of one path (no entry is a tree). A
+// conflict is recorded and, as in git, still leaves a file at the path; the
+// returned entry is then a placeholder (ours, or theirs where ours is gone).
+func (m *treeMerger) mergeFile(path string, b, o, t *entry) (*entry, error) {
+	switch {
+	case same(o, t), same(b, t):
+		return o, nil
+	case same(b, o):
+		return t, nil
+	}
+	left := o
+	if left == nil {
+		left = t
 	}
 	switch {
 	case b == nil:
-		return m.conflict(path, ConflictAddAdd)
+		return left, m.record(path, ConflictAddAdd)
 	case o == nil || t == nil:
-		return m.conflict(path, ConflictModifyDelete)
+		return left, m.record(path, ConflictModifyDelete)
 	}
 	// Changed on both sides. Types must agree before content can merge.
 	if class(o.mode) != class(t.mode) {
-		return m.conflict(path, typeConflictKind(b, o, t))
+		return left, m.record(path, typeConflictKind(b, o, t))
 	}
 	mode, modeOK := mergeMode(b.mode, o.mode, t.mode)
 	hash := o.hash
@@ -145,24 +185,29 @@ func (m *treeMerger) mergeEntry(path string, b, o, t *entry) (*entry, error) {
 		hash = t.hash
 	default:
 		if kind := class(o.mode); kind != filemode.Regular {
-			return m.conflict(path, typeConflictKind(b, o, t))
+			return left, m.record(path, typeConflictKind(b, o, t))
 		}
-		merged, kind, err := m.mergeText(b.hash, o.hash, t.hash)
+		merged, kind, err := m.mergeText(path, b.hash, o.hash, t.hash)
 		if err != nil {
 			return nil, err
 		}
 		if kind != "" {
-			return m.conflict(path, kind)
+			return left, m.record(path, kind)
 		}
 		hash = m.objs.putBlob(merged)
 	}
 	if !modeOK {
-		return m.conflict(path, ConflictMode)
+		return left, m.record(path, ConflictMode)
 	}
 	return &entry{mode: mode, hash: hash}, nil
 }
 
-func (m *treeMerger) mergeText(b, o, t plumbing.Hash) ([]byte, ConflictKind, error) {
+func (m *treeMerger) record(path string, kind ConflictKind) error {
+	m.conflicts = append(m.conflicts, Conflict{Path: path, Kind: kind})
+	return nil
+}
+
+func (m *treeMerger) mergeText(path string, b, o, t plumbing.Hash) ([]byte, ConflictKind, error) {
 	var blobs [3][]byte
 	for i, h := range []plumbing.Hash{b, o, t} {
 		data, err := m.objs.blob(h)

@@ -256,6 +256,63 @@ var scenarios = []scenario{
 		w.commit("conf becomes a directory")
 		return c, 0
 	}},
+	{"file became a directory, directory deleted later", func(w *workRepo) (string, int) {
+		w.write("a.txt", "a\n")
+		w.write("conf", "v1\n")
+		w.commit("base")
+		w.rm("conf")
+		w.write("conf/file", "inside\n")
+		c := w.commit("conf becomes a directory")
+		w.rm("conf")
+		w.commit("drop conf")
+		return c, 0
+	}},
+	{"directory became a file, file deleted later", func(w *workRepo) (string, int) {
+		w.write("a.txt", "a\n")
+		w.write("conf/x", "x\n")
+		w.write("conf/sub/y", "y\n")
+		w.commit("base")
+		w.rm("conf")
+		w.write("conf", "now a file\n")
+		c := w.commit("conf becomes a file")
+		w.rm("conf")
+		w.commit("drop conf")
+		return c, 0
+	}},
+	{"directory became a file, then another directory", func(w *workRepo) (string, int) {
+		w.write("a.txt", "a\n")
+		w.write("conf/x", "x\n")
+		w.commit("base")
+		w.rm("conf")
+		w.write("conf", "now a file\n")
+		c := w.commit("conf becomes a file")
+		w.rm("conf")
+		w.write("conf/z", "z\n")
+		w.commit("conf is a directory again")
+		return c, 0
+	}},
+	{"added directory replaced by a file later", func(w *workRepo) (string, int) {
+		w.write("a.txt", "a\n")
+		w.commit("base")
+		w.write("conf/x", "x\n")
+		c := w.commit("add conf/")
+		w.rm("conf")
+		w.write("conf", "a file\n")
+		w.commit("conf becomes a file")
+		return c, 0
+	}},
+	{"file became a directory, its files edited later", func(w *workRepo) (string, int) {
+		w.write("a.txt", "a\n")
+		w.write("conf", "v1\n")
+		w.commit("base")
+		w.rm("conf")
+		w.write("conf/file", "inside\n")
+		w.write("conf/keep", "keep\n")
+		c := w.commit("conf becomes a directory")
+		w.write("conf/file", "edited\n")
+		w.commit("edit conf/file")
+		return c, 0
+	}},
 	{"already reverted", func(w *workRepo) (string, int) {
 		w.write("a.txt", lines(10, nil))
 		w.commit("base")
