@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
-
-	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/ensignbot/ensign/command"
 	"github.com/ensignbot/ensign/gitops"
@@ -102,7 +101,15 @@ func (s *Service) Rollback(ctx context.Context, req command.Request) (string, er
 			return "", err
 		}
 	}
-	out, err := s.requested(ctx, snap.Policy, app, app.Stage(stageName), intro, req.Commenter, Outcome{App: appName, Stage: stageName})
+	stage := app.Stage(stageName)
+	only, err := s.changesOnly(ctx, intro, stage.Overlay)
+	if err != nil {
+		return "", err
+	}
+	if !only {
+		return fmt.Sprintf("Refused: %s changes files outside %s (or nothing in it). `/rollback` reverts only changes to the stage's overlay; revert other changes with a pull request of your own.", short(intro.Hash.String()), stage.Overlay), nil
+	}
+	out, err := s.requested(ctx, snap.Policy, app, stage, intro, req.Commenter, Outcome{App: appName, Stage: stageName})
 	if err != nil {
 		return "", err
 	}
@@ -146,11 +153,8 @@ func (s *Service) resolve(ctx context.Context, sha string) (*gitops.CommitInfo, 
 	if len(sha) < 7 || len(sha) > 40 || strings.Trim(sha, "0123456789abcdef") != "" {
 		return nil, fmt.Errorf("%w: %q is not a commit id (7 to 40 hex digits)", ErrBadRequest, sha)
 	}
-	if len(sha) == 40 {
-		if c, err := s.ws.Git.Commit(plumbing.NewHash(sha)); err == nil {
-			return c, nil
-		}
-	}
+	// Only commits of the deploy branch's history count: the cache also
+	// holds commits of unmerged branches.
 	var found *gitops.CommitInfo
 	err := s.ws.Git.Log(ctx, s.ws.Branch, gitops.LogOptions{Max: s.history}, func(c *gitops.CommitInfo) error {
 		if strings.HasPrefix(c.Hash.String(), sha) {
@@ -174,6 +178,65 @@ func (s *Service) resolve(ctx context.Context, sha string) (*gitops.CommitInfo, 
 		return nil, fmt.Errorf("%w: %s on %s", ErrNotFound, sha, s.ws.Branch)
 	}
 	return found, nil
+}
+
+// changesOnly reports whether c (against its first parent) changes the
+// overlay dir and nothing outside it.
+func (s *Service) changesOnly(ctx context.Context, c *gitops.CommitInfo, dir string) (bool, error) {
+	if len(c.Parents) == 0 {
+		return false, nil
+	}
+	parent := c.Parents[0]
+	if err := s.ws.Git.FetchCommit(ctx, parent, 1); err != nil {
+		return false, fmt.Errorf("fetch %s: %w", short(parent.String()), err)
+	}
+	pc, err := s.ws.Git.Commit(parent)
+	if err != nil {
+		return false, err
+	}
+	if pc.Tree == c.Tree {
+		return false, nil
+	}
+	// c's tree with the overlay as the parent had it must be the parent's tree.
+	ed, err := s.ws.Git.Snapshot(c.Hash)
+	if err != nil {
+		return false, err
+	}
+	prev, err := s.ws.Git.Snapshot(parent)
+	if err != nil {
+		return false, err
+	}
+	cur, err := ed.List(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	for _, f := range cur {
+		if err := ed.Remove(f); err != nil {
+			return false, err
+		}
+	}
+	old, err := prev.List(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	for _, f := range old {
+		data, err := prev.ReadFile(f)
+		if err != nil {
+			return false, err
+		}
+		mode, err := prev.Stat(f)
+		if err != nil {
+			return false, err
+		}
+		if err := ed.WriteFileMode(f, data, mode); err != nil {
+			return false, err
+		}
+	}
+	h, err := ed.Write()
+	if err != nil {
+		return false, err
+	}
+	return h == pc.Tree, nil
 }
 
 // lastChange returns the newest commit that changed the stage's overlay and

@@ -1,0 +1,78 @@
+package rollback
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"code.gitea.io/sdk/gitea"
+
+	"github.com/ensignbot/ensign/command"
+	"github.com/ensignbot/ensign/internal/scenario"
+)
+
+// A write user cannot use /rollback to have ensign push changes outside the
+// stage's overlay: a promotion whose merge also changed other files is
+// refused, and so is a commit that is not on the deploy branch.
+func TestRollbackCommandRevertsOnlyOverlayChanges(t *testing.T) {
+	r := newRig(t, scenario.Options{})
+	ctx := context.Background()
+	env := r.env
+	branch := "sneaky-" + time.Now().Format("150405.000")
+	msg := "Promote podinfo 6.5.2 to production\n\nEnsign-Promotion: podinfo/production\n"
+	if _, err := env.CommitOnBranch(ctx, env.Dev, branch, msg, map[string]string{
+		env.Production.Overlay + "/kustomization.yaml": strings.ReplaceAll(r.fileAt(t, env.Production.Overlay+"/kustomization.yaml"), "6.5.1", "6.5.2"),
+		"apps/podinfo/base/extra.yaml":                 "kind: ConfigMap\n",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := env.Gitea.Client(ctx, env.Dev.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, _, err := c.CreatePullRequest(env.Org, env.Repo, gitea.CreatePullRequestOption{Head: branch, Base: "main", Title: "mixed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scenario.Wait(ctx, 30*time.Second, "the merge", func() (bool, error) {
+		if _, _, err := c.MergePullRequest(env.Org, env.Repo, pr.Index, gitea.MergePullRequestOption{Style: gitea.MergeStyleMerge}); err != nil {
+			return false, err
+		}
+		p, _, err := c.GetPullRequest(env.Org, env.Repo, pr.Index)
+		return err == nil && p.HasMerged, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := r.tip()
+	s := r.service(nil, nil)
+	reply, err := s.Rollback(ctx, command.Request{Repo: env.ForgeRepo(), PR: pr.Index, Commenter: env.Dev.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(reply, "Refused") || !strings.Contains(reply, "outside "+env.Production.Overlay) {
+		t.Fatalf("/rollback of a merge that changed other files answered %q, want a refusal", reply)
+	}
+	if after := r.tip(); after != before {
+		t.Fatalf("main moved from %s to %s after a refused /rollback", before, after)
+	}
+
+	// An overlay-only commit named by sha is not refused (here its revert
+	// conflicts with the later change of the same line, as git's would).
+	reply, err = s.Rollback(ctx, command.Request{Repo: env.ForgeRepo(), PR: pr.Index, Commenter: env.Dev.Name, SHA: r.change.MergeSHA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(reply, "Refused") || !strings.Contains(reply, "Rollback of "+r.change.MergeSHA[:7]) {
+		t.Fatalf("/rollback of an overlay-only change answered %q", reply)
+	}
+}
+
+func (r *rig) fileAt(t *testing.T, path string) string {
+	t.Helper()
+	s, err := r.env.File(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
