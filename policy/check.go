@@ -231,7 +231,7 @@ func checkRelPath(s, base string) (string, string) {
 		return "", fmt.Sprintf("path %q names %s itself; name a directory or file inside it", s, base)
 	}
 	for _, part := range strings.Split(clean, "/") {
-		if part == ".git" {
+		if strings.EqualFold(part, ".git") {
 			return "", fmt.Sprintf("path %q points into .git", s)
 		}
 	}
@@ -268,6 +268,8 @@ func checkIdentity(s string) string {
 		return "must not be empty"
 	case strings.ContainsAny(s, "<>\n\r\x00"):
 		return fmt.Sprintf("%q must not contain '<', '>' or line breaks", s)
+	case len(s) > 128:
+		return fmt.Sprintf("%d bytes long; at most 128", len(s))
 	}
 	return ""
 }

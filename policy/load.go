@@ -73,6 +73,9 @@ const maxProblems = 100
 // problem with its line, column and field path. On success every default is
 // filled in and the returned Policy passes all invariants.
 func Load(filename string, data []byte) (p *Policy, err error) {
+	if len(data) > MaxFileBytes {
+		return nil, &Error{Problems: []Problem{{File: filename, Message: fmt.Sprintf("the file is %d bytes; a policy may be at most %d", len(data), MaxFileBytes)}}}
+	}
 	d := &decoder{file: filename, pos: map[string]position{}, windowNames: map[string]bool{}}
 	defer func() {
 		// yaml.v3 has panicked on malformed input before; report it as a
@@ -316,6 +319,15 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// Bounds on a policy file, so a pushed file cannot make ensign use
+// unbounded memory or write unbounded text into commits and comments.
+const (
+	// MaxFileBytes bounds the policy file.
+	MaxFileBytes = 256 << 10
+	// MaxStringBytes bounds every string value in it.
+	MaxStringBytes = 1024
+)
+
 // str decodes a scalar as a string; null is "". ok is false after a problem.
 func (d *decoder) str(n *yaml.Node, path string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
@@ -324,6 +336,10 @@ func (d *decoder) str(n *yaml.Node, path string) (string, bool) {
 	}
 	if isNull(n) {
 		return "", true
+	}
+	if len(n.Value) > MaxStringBytes {
+		d.fail(n, path, "%d bytes long; at most %d", len(n.Value), MaxStringBytes)
+		return "", false
 	}
 	return n.Value, true
 }

@@ -172,10 +172,14 @@ func (s *Service) failureReport(ctx context.Context, f failure, out Outcome) str
 	if c != nil {
 		events, err := s.clusters.WarningEvents(ctx, f.cluster, c, 5)
 		if err == nil && len(events) > 0 {
+			// Event text comes from anything that can write Events: shown
+			// verbatim in a code block, it cannot link, embed or mention.
 			b.WriteString("\nRecent warning events of the canary:\n\n")
-			for _, e := range events {
-				fmt.Fprintf(&b, "- %s `%s`: %s\n", e.Time.UTC().Format(time.RFC3339), e.Reason, oneLine(e.Message))
+			lines := make([]string, len(events))
+			for i, e := range events {
+				lines[i] = fmt.Sprintf("%s %s: %s", e.Time.UTC().Format(time.RFC3339), oneLine(e.Reason), oneLine(e.Message))
 			}
+			b.WriteString(codeBlock(lines))
 		}
 	}
 	return b.String()
@@ -221,6 +225,18 @@ func revertPRBody(app *policy.App, stage *policy.Stage, intro *gitops.CommitInfo
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// codeBlock renders lines as a fenced code block whose fence no line can
+// close: a run of backticks longer than any in the text.
+func codeBlock(lines []string) string {
+	fence := "```"
+	for _, l := range lines {
+		for strings.Contains(l, fence) {
+			fence += "`"
+		}
+	}
+	return fence + "text\n" + strings.Join(lines, "\n") + "\n" + fence + "\n"
 }
 
 func oneLine(s string) string {
