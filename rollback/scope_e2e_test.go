@@ -76,3 +76,28 @@ func (r *rig) fileAt(t *testing.T, path string) string {
 	}
 	return s
 }
+
+// A YAML typo in the overlay's history, fixed in the next commit, does not
+// block the rollback of the change that really introduced the version.
+func TestUnreadableHistoryIsSkipped(t *testing.T) {
+	r := newRig(t, scenario.Options{})
+	ctx := context.Background()
+	path := r.env.Production.Overlay + "/kustomization.yaml"
+	good := r.fileAt(t, path)
+	if _, err := r.env.Commit(ctx, r.env.Dev, "oops", map[string]string{path: good + "images: [unclosed\n"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.env.Commit(ctx, r.env.Dev, "fix the typo", map[string]string{path: good}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.service(nil, nil).Failed(ctx, "production", r.fail())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Action != "reverted" || out.Reverted != r.change.MergeSHA {
+		t.Fatalf("outcome %+v, want the revert of the introducing merge %s", out, r.change.MergeSHA)
+	}
+	if r.pinned() != "6.5.0" {
+		t.Fatalf("production pins %s after the revert, want 6.5.0", r.pinned())
+	}
+}

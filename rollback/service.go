@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
@@ -204,6 +206,11 @@ func (s *Service) failed(ctx context.Context, snap workspace.Snapshot, app *poli
 	}
 
 	intro, err := s.introducedBy(ctx, stage, failing)
+	var unreadable *UnreadableError
+	if errors.As(err, &unreadable) {
+		out.Action, out.Reason = "refused", err.Error()+"; a person must revert it"
+		return out, s.commentOriginal(ctx, unreadable.Commit, &out, f)
+	}
 	if err != nil {
 		return out, err
 	}
@@ -301,14 +308,37 @@ func (s *Service) introducedBy(ctx context.Context, stage *policy.Stage, failing
 	if err != nil {
 		return nil, fmt.Errorf("find the commit that introduced the failing version: %w", err)
 	}
+	// A state of the overlay that does not parse (a typo fixed in the next
+	// commit) is skipped: what a readable state pins is compared with the
+	// nearest older readable state. Only when a failing image appears across
+	// an unreadable state is the introducing change unknown.
+	var across *gitops.CommitInfo // unreadable state a pinned image may have come in with
+	var pending map[string]bool   // images pinned just after it
 	for _, c := range candidates {
 		now, err := s.pinnedAt(ctx, c.Hash, stage, failing)
+		if errors.Is(err, errUnreadable) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
+		for ref := range pending {
+			if !now[ref] {
+				return nil, &UnreadableError{Commit: across, Overlay: stage.Overlay, Image: ref}
+			}
+		}
+		pending = nil
 		var before map[string]bool
 		if len(c.Parents) > 0 {
-			if before, err = s.pinnedAt(ctx, c.Parents[0], stage, failing); err != nil {
+			before, err = s.pinnedAt(ctx, c.Parents[0], stage, failing)
+			if errors.Is(err, errUnreadable) {
+				if across, err = s.ws.Git.Commit(c.Parents[0]); err != nil {
+					return nil, err
+				}
+				pending = now
+				continue
+			}
+			if err != nil {
 				return nil, err
 			}
 		}
@@ -318,11 +348,31 @@ func (s *Service) introducedBy(ctx context.Context, stage *policy.Stage, failing
 			}
 		}
 	}
+	if len(pending) > 0 {
+		refs := slices.Sorted(maps.Keys(pending))
+		return nil, &UnreadableError{Commit: across, Overlay: stage.Overlay, Image: refs[0]}
+	}
 	return nil, fmt.Errorf("%w in the last %d commits changing %s", ErrNoIntroducer, s.history, stage.Overlay)
 }
 
+// errUnreadable marks an overlay state that does not parse.
+var errUnreadable = errors.New("the overlay does not parse")
+
+// UnreadableError means the failing version came in across a state of the
+// overlay that does not parse, so the commit to revert is unknown.
+type UnreadableError struct {
+	// Commit is the unreadable state.
+	Commit  *gitops.CommitInfo
+	Overlay string
+	Image   string
+}
+
+func (e *UnreadableError) Error() string {
+	return fmt.Sprintf("%s came into %s next to %s, where the overlay does not parse; ensign cannot tell which commit to revert", e.Image, e.Overlay, short(e.Commit.Hash.String()))
+}
+
 // pinnedAt is pinned for the overlay at a commit, fetching the commit if a
-// shallow cache lacks it.
+// shallow cache lacks it; errUnreadable if the overlay does not parse there.
 func (s *Service) pinnedAt(ctx context.Context, commit plumbing.Hash, stage *policy.Stage, refs []imageref.Ref) (map[string]bool, error) {
 	if err := s.ws.Git.FetchCommit(ctx, commit, 1); err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", short(commit.String()), err)
@@ -331,7 +381,12 @@ func (s *Service) pinnedAt(ctx context.Context, commit plumbing.Hash, stage *pol
 	if err != nil {
 		return nil, fmt.Errorf("read %s at %s: %w", stage.Overlay, short(commit.String()), err)
 	}
-	return pinned(tree, stage.Overlay, refs)
+	got, err := pinned(tree, stage.Overlay, refs)
+	if err != nil {
+		s.log.Warn("skipping an unreadable state of the overlay", "overlay", stage.Overlay, "commit", short(commit.String()), "err", err)
+		return nil, fmt.Errorf("%w: %s at %s: %w", errUnreadable, stage.Overlay, short(commit.String()), err)
+	}
+	return got, nil
 }
 
 // isRevert reports whether a commit is itself a revert (ensign's or git's).
