@@ -109,7 +109,11 @@ func (s *Service) Rollback(ctx context.Context, req command.Request) (string, er
 	if !only {
 		return fmt.Sprintf("Refused: %s changes files outside %s (or nothing in it). `/rollback` reverts only changes to the stage's overlay; revert other changes with a pull request of your own.", short(intro.Hash.String()), stage.Overlay), nil
 	}
-	out, err := s.requested(ctx, snap.Policy, app, stage, intro, req.Commenter, Outcome{App: appName, Stage: stageName})
+	// ensign's push rights never stand in for a person's: a person's
+	// rollback is a revert pull request, reviewed like their own change.
+	pol := *snap.Policy
+	pol.Rollback.Mode = policy.ModePR
+	out, err := s.requested(ctx, &pol, app, stage, intro, req.Commenter, Outcome{App: appName, Stage: stageName})
 	if err != nil {
 		return "", err
 	}

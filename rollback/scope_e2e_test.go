@@ -27,26 +27,10 @@ func TestRollbackCommandRevertsOnlyOverlayChanges(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := env.Gitea.Client(ctx, env.Dev.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pr, _, err := c.CreatePullRequest(env.Org, env.Repo, gitea.CreatePullRequestOption{Head: branch, Base: "main", Title: "mixed"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := scenario.Wait(ctx, 30*time.Second, "the merge", func() (bool, error) {
-		if _, _, err := c.MergePullRequest(env.Org, env.Repo, pr.Index, gitea.MergePullRequestOption{Style: gitea.MergeStyleMerge}); err != nil {
-			return false, err
-		}
-		p, _, err := c.GetPullRequest(env.Org, env.Repo, pr.Index)
-		return err == nil && p.HasMerged, err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	pr := r.mergeByHand(t, branch)
 	before := r.tip()
 	s := r.service(nil, nil)
-	reply, err := s.Rollback(ctx, command.Request{Repo: env.ForgeRepo(), PR: pr.Index, Commenter: env.Dev.Name})
+	reply, err := s.Rollback(ctx, command.Request{Repo: env.ForgeRepo(), PR: pr, Commenter: env.Dev.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,13 +43,65 @@ func TestRollbackCommandRevertsOnlyOverlayChanges(t *testing.T) {
 
 	// An overlay-only commit named by sha is not refused (here its revert
 	// conflicts with the later change of the same line, as git's would).
-	reply, err = s.Rollback(ctx, command.Request{Repo: env.ForgeRepo(), PR: pr.Index, Commenter: env.Dev.Name, SHA: r.change.MergeSHA})
+	reply, err = s.Rollback(ctx, command.Request{Repo: env.ForgeRepo(), PR: pr, Commenter: env.Dev.Name, SHA: r.change.MergeSHA})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(reply, "Refused") || !strings.Contains(reply, "Rollback of "+r.change.MergeSHA[:7]) {
 		t.Fatalf("/rollback of an overlay-only change answered %q", reply)
 	}
+}
+
+// A person's /rollback of an overlay-only promotion is a revert pull
+// request, never a push with ensign's rights, whatever the policy's mode.
+func TestRollbackCommandOpensARevertPullRequest(t *testing.T) {
+	r := newRig(t, scenario.Options{})
+	ctx := context.Background()
+	path := r.env.Production.Overlay + "/kustomization.yaml"
+	branch := "promote-next-" + time.Now().Format("150405.000")
+	msg := "Promote podinfo 6.5.2 to production\n\nEnsign-Promotion: podinfo/production\n"
+	if _, err := r.env.CommitOnBranch(ctx, r.env.Dev, branch, msg, map[string]string{
+		path: strings.ReplaceAll(r.fileAt(t, path), "6.5.1", "6.5.2"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pr := r.mergeByHand(t, branch)
+	before := r.tip()
+	reply, err := r.service(nil, nil).Rollback(ctx, command.Request{Repo: r.env.ForgeRepo(), PR: pr, Commenter: r.env.Dev.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(reply, "**revert-pr**") {
+		t.Fatalf("/rollback answered %q, want a revert pull request", reply)
+	}
+	if after := r.tip(); after != before {
+		t.Fatalf("a person's /rollback pushed to main (%s -> %s)", before, after)
+	}
+}
+
+// mergeByHand opens a pull request of branch as the developer and merges it.
+func (r *rig) mergeByHand(t *testing.T, branch string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	env := r.env
+	c, err := env.Gitea.Client(ctx, env.Dev.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, _, err := c.CreatePullRequest(env.Org, env.Repo, gitea.CreatePullRequestOption{Head: branch, Base: "main", Title: branch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scenario.Wait(ctx, 30*time.Second, "the merge", func() (bool, error) {
+		if _, _, err := c.MergePullRequest(env.Org, env.Repo, pr.Index, gitea.MergePullRequestOption{Style: gitea.MergeStyleMerge}); err != nil {
+			return false, err
+		}
+		p, _, err := c.GetPullRequest(env.Org, env.Repo, pr.Index)
+		return err == nil && p.HasMerged, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return pr.Index
 }
 
 func (r *rig) fileAt(t *testing.T, path string) string {
