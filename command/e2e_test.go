@@ -503,14 +503,7 @@ func TestPolicyTeamsAndInvalidPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	addToOwners(t, e, e.Bot.Name)
-	e.CommitFile(t, "main", ".ensign.yaml", `apiVersion: ensign.dev/v1alpha1
-apps:
-  - name: podinfo
-    stages:
-      - name: staging
-        overlay: apps/podinfo/staging
-        canary: {namespace: podinfo}
-commands:
+	e.CommitFile(t, "main", ".ensign.yaml", onePolicyApp+`commands:
   hold: {teams: [`+e.Org+`/release]}
 labels: {hold: on-hold}
 `)
@@ -540,6 +533,17 @@ labels: {hold: on-hold}
 		t.Fatalf("labels %v changed under a broken policy", got)
 	}
 }
+
+// onePolicyApp is the smallest valid policy head: one app with one stage;
+// tests append the commands they need.
+const onePolicyApp = `apiVersion: ensign.dev/v1alpha1
+apps:
+  - name: podinfo
+    stages:
+      - name: staging
+        overlay: apps/podinfo/staging
+        canary: {namespace: podinfo}
+`
 
 func addToOwners(t *testing.T, e *forgetest.Env, user string) {
 	t.Helper()

@@ -99,14 +99,7 @@ func TestPolicyCannotLowerTheOperatorsFloor(t *testing.T) {
 	})
 	rita := e.User(t, "rita", "read")
 	will := e.User(t, "will", "write")
-	e.CommitFile(t, "main", ".ensign.yaml", `apiVersion: ensign.dev/v1alpha1
-apps:
-  - name: podinfo
-    stages:
-      - name: staging
-        overlay: apps/podinfo/staging
-        canary: {namespace: podinfo}
-commands:
+	e.CommitFile(t, "main", ".ensign.yaml", onePolicyApp+`commands:
   hold: {level: read}
   promote-now: {level: write}
 `)
