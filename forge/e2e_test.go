@@ -2,8 +2,10 @@ package forge_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -397,5 +399,80 @@ func TestEnsureWebhook(t *testing.T) {
 	}
 	if !slices.Contains(hooks[0].Events, "push") {
 		t.Fatalf("events %v, want updated to include push", hooks[0].Events)
+	}
+}
+
+func TestProtectBranchesLetsOnlyTheBotPush(t *testing.T) {
+	e := forgetest.New(t)
+	ctx := forgetest.Ctx(t)
+	dev := e.User(t, "dev", "write")
+	rule := forge.BranchRule{Pattern: "ensign/**", Pushers: []string{e.Bot.Name}}
+	changed, err := e.Client.ProtectBranches(ctx, e.Repo, rule)
+	if err != nil || !changed {
+		t.Fatalf("first protect: changed=%v err=%v, want a new rule", changed, err)
+	}
+	if changed, err := e.Client.ProtectBranches(ctx, e.Repo, rule); err != nil || changed {
+		t.Fatalf("second protect: changed=%v err=%v, want nothing to change", changed, err)
+	}
+
+	push := func(u harness.GiteaUser, branch string, force bool) error {
+		dir := t.TempDir()
+		git := func(args ...string) ([]byte, error) {
+			cmd := exec.CommandContext(ctx, "git", args...)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@x", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@x")
+			return cmd.CombinedOutput()
+		}
+		if out, err := git("clone", "-q", e.G.GitURL(e.Repo.Owner, e.Repo.Name, u), "."); err != nil {
+			t.Fatalf("clone: %v\n%s", err, out)
+		}
+		if out, err := git("commit", "-q", "--allow-empty", "-m", "push to "+branch); err != nil {
+			t.Fatalf("commit: %v\n%s", err, out)
+		}
+		args := []string{"push", "-q", "origin", "HEAD:refs/heads/" + branch}
+		if force {
+			args = slices.Insert(args, 1, "--force")
+		}
+		if out, err := git(args...); err != nil {
+			return fmt.Errorf("%w: %s", err, out)
+		}
+		return nil
+	}
+	if err := push(dev, "ensign/promote/podinfo/production/abc", false); err == nil {
+		t.Fatal("a write user created a branch under ensign/; want Gitea to refuse it")
+	}
+	if err := push(dev, "feature/other", false); err != nil {
+		t.Fatalf("a write user could not push an unprotected branch: %v", err)
+	}
+	if err := push(e.Bot, "ensign/promote/podinfo/production/abc", false); err != nil {
+		t.Fatalf("the bot could not push its own branch: %v", err)
+	}
+	if err := push(dev, "ensign/promote/podinfo/production/abc", true); err == nil {
+		t.Fatal("a write user force-pushed ensign's branch; want Gitea to refuse it")
+	}
+	if err := push(e.Bot, "ensign/promote/podinfo/production/abc", true); err != nil {
+		t.Fatalf("the bot could not force-push its own branch: %v", err)
+	}
+
+	// A rule someone loosened is tightened again.
+	api := e.Admin(t)
+	if _, _, err := api.EditBranchProtection(e.Repo.Owner, e.Repo.Name, "ensign/**", gitea.EditBranchProtectionOption{PushWhitelistUsernames: []string{e.Bot.Name, dev.Name}}); err != nil {
+		t.Fatalf("loosen the rule by hand: %v", err)
+	}
+	if changed, err := e.Client.ProtectBranches(ctx, e.Repo, rule); err != nil || !changed {
+		t.Fatalf("protect after loosening: changed=%v err=%v, want the rule rewritten", changed, err)
+	}
+	if err := push(dev, "ensign/rollback/podinfo/production/abc", false); err == nil {
+		t.Fatal("a write user pushed under ensign/ after the rule was rewritten")
+	}
+
+	// Without admin rights the bot gets a clear error, not a silent no-op.
+	writer, err := forge.New(forge.Config{URL: e.G.URL, Token: dev.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se *forge.StatusError
+	if _, err := writer.ProtectBranches(ctx, e.Repo, forge.BranchRule{Pattern: "x/**", Pushers: []string{dev.Name}}); !errors.As(err, &se) || se.Code != http.StatusForbidden {
+		t.Fatalf("protect as a write user: %v, want a 403 StatusError", err)
 	}
 }

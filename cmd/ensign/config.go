@@ -53,6 +53,9 @@ type config struct {
 	// no policy file can lower it (validate fills in the defaults).
 	CommandFloors map[string]string `env:"ENSIGN_COMMAND_FLOORS, separator=="`
 	floors        map[string]policy.Level
+	// ProtectBranches is the branch prefix ensign asks Gitea to let only
+	// ensign push to ("none": leave branch protection to the operator).
+	ProtectBranches string `env:"ENSIGN_PROTECT_BRANCHES, default=ensign/"`
 }
 
 // configVars documents every variable for `ensign config`.
@@ -70,6 +73,7 @@ var configVars = [][2]string{
 	{"ENSIGN_LOG_FORMAT", "text or json (default text)"},
 	{"ENSIGN_WORKERS", "canary events handled at once (default 4)"},
 	{"ENSIGN_RESYNC", "how often every canary is re-checked (default 10m)"},
+	{"ENSIGN_PROTECT_BRANCHES", "branch prefix ensign protects in each repository so only ensign's account may push to it (a Gitea rule <prefix>**; needs admin on the repository); none to leave it to you (default ensign/)"},
 	{"ENSIGN_COMMAND_FLOORS", "command=level pairs, comma-separated: the lowest permission (none, read, write, admin, owner) a repository's policy may grant each comment command; default help=read,status=read,hold=write,unhold=write,promote=write,rollback=write,promote-now=admin"},
 }
 
@@ -155,6 +159,17 @@ func (c *config) validate() error {
 	}
 	if c.Resync < time.Minute {
 		bad("ENSIGN_RESYNC", "want at least 1m, got %v", c.Resync)
+	}
+	if c.ProtectBranches == "" {
+		c.ProtectBranches = policy.DefaultBranchPrefix
+	}
+	if p := c.ProtectBranches; p != "none" {
+		switch {
+		case !strings.HasSuffix(p, "/") || strings.HasPrefix(p, "/") || strings.ContainsAny(p, " ~^:?*[\\"):
+			bad("ENSIGN_PROTECT_BRANCHES", "want a branch prefix ending in '/' (such as ensign/) or none, got %q", p)
+		case strings.HasPrefix(c.Branch, p):
+			bad("ENSIGN_PROTECT_BRANCHES", "%q would protect the deploy branch %s too", p, c.Branch)
+		}
 	}
 	c.floors = map[string]policy.Level{}
 	for name, p := range policy.DefaultPermissions() {

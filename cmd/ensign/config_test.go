@@ -126,3 +126,37 @@ func TestCommandFloors(t *testing.T) {
 		}
 	}
 }
+
+func TestProtectBranchesSetting(t *testing.T) {
+	base := map[string]string{
+		"ENSIGN_GITEA_URL": "http://gitea.example", "ENSIGN_GITEA_TOKEN": "t", "ENSIGN_REPOS": "acme/gitops",
+		"ENSIGN_DATA_DIR": t.TempDir(),
+	}
+	load := func(extra map[string]string) (*config, error) {
+		m := maps.Clone(base)
+		maps.Copy(m, extra)
+		return loadConfig(context.Background(), envconfig.MapLookuper(m))
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{nil, "ensign/"},
+		{map[string]string{"ENSIGN_PROTECT_BRANCHES": "bots/ensign/"}, "bots/ensign/"},
+		{map[string]string{"ENSIGN_PROTECT_BRANCHES": "none"}, "none"},
+	} {
+		cfg, err := load(tc.env)
+		if err != nil || cfg.ProtectBranches != tc.want {
+			t.Fatalf("%v: %v, %v; want %q", tc.env, cfg, err, tc.want)
+		}
+	}
+	for _, bad := range []map[string]string{
+		{"ENSIGN_PROTECT_BRANCHES": "ensign"},                                    // not a prefix: would also cover ensign-foo
+		{"ENSIGN_PROTECT_BRANCHES": "rel*/"},                                     // a glob
+		{"ENSIGN_PROTECT_BRANCHES": "release/", "ENSIGN_BRANCH": "release/prod"}, // covers the deploy branch
+	} {
+		if _, err := load(bad); err == nil || !strings.Contains(err.Error(), "ENSIGN_PROTECT_BRANCHES") {
+			t.Fatalf("%v: err %v, want one naming ENSIGN_PROTECT_BRANCHES", bad, err)
+		}
+	}
+}

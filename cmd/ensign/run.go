@@ -144,6 +144,7 @@ func (d *daemon) run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	wg.Go(func() { d.watch(ctx) })
+	wg.Go(func() { b.protectBranches(ctx) })
 
 	select {
 	case <-ctx.Done():
