@@ -426,7 +426,10 @@ func TestProtectBranchesLetsOnlyTheBotPush(t *testing.T) {
 		if out, err := git("clone", "-q", e.G.GitURL(e.Repo.Owner, e.Repo.Name, u), "."); err != nil {
 			t.Fatalf("clone: %v\n%s", err, out)
 		}
-		if out, err := git("commit", "-q", "--allow-empty", "-m", "push to "+branch); err != nil {
+		// The pusher's name keeps two users' commits apart: identical
+		// commits made in the same second would make a refused force-push
+		// a no-op that succeeds.
+		if out, err := git("commit", "-q", "--allow-empty", "-m", "push by "+u.Name+" to "+branch); err != nil {
 			t.Fatalf("commit: %v\n%s", err, out)
 		}
 		args := []string{"push", "-q", "origin", "HEAD:refs/heads/" + branch}
