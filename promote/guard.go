@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -17,9 +18,14 @@ import (
 )
 
 // ErrForeignHead means a promotion pull request's head is not the commit
-// ensign builds for that promotion: someone pushed to ensign's branch, or
-// retargeted or rewrote the pull request. ensign never merges it.
+// ensign builds for that promotion: someone pushed to ensign's branch.
+// ensign never merges it; it puts its own commit back on the branch.
 var ErrForeignHead = errors.New("the pull request's head is not the promotion ensign built")
+
+// ErrAlteredPR means the promotion pull request itself was changed: it was
+// retargeted, or its promotion record no longer matches its branch. ensign
+// neither merges nor repairs it; a person must close it.
+var ErrAlteredPR = errors.New("the pull request is not the promotion ensign opened")
 
 // promotionTrailers are the trailer keys a promotion commit may carry.
 var promotionTrailers = []string{gitops.TrailerPromotion, TrailerPromotionID, TrailerSource, TrailerVerifiedBy, workspace.TrailerImage, workspace.TrailerRequestedBy}
@@ -38,18 +44,21 @@ func (s *Service) checkHead(ctx context.Context, pol *policy.Policy, app *policy
 	foreign := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrForeignHead, fmt.Sprintf(format, args...))
 	}
+	altered := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrAlteredPR, fmt.Sprintf(format, args...))
+	}
 	if pr.BaseBranch != s.ws.Branch {
-		return foreign("it targets %s, not %s", pr.BaseBranch, s.ws.Branch)
+		return altered("it targets %s, not %s", pr.BaseBranch, s.ws.Branch)
 	}
 	if want := promotionBranch(pol, m.App, m.To, m.ID); pr.HeadBranch != want {
-		return foreign("its branch is %s, not %s", pr.HeadBranch, want)
+		return altered("its branch is %s, not %s", pr.HeadBranch, want)
 	}
 	if NewMeta(m.App, m.From, m.To, m.Images, m.Revision, m.Canary).ID != m.ID {
-		return foreign("its promotion record does not match its id %s", m.ID)
+		return altered("its promotion record does not match its id %s", m.ID)
 	}
 	from := app.Stage(m.From)
 	if from == nil {
-		return foreign("the policy has no stage %s to promote from", m.From)
+		return altered("the policy has no stage %s to promote from", m.From)
 	}
 	head := plumbing.NewHash(pr.HeadSHA)
 	if err := s.ws.Git.FetchCommit(ctx, head, 2); err != nil {
@@ -87,7 +96,7 @@ func (s *Service) checkHead(ctx context.Context, pol *policy.Policy, app *policy
 	}
 	refs, err := verifiedRefs(m.Images, to.Promotion.Images)
 	if err != nil {
-		return foreign("%v", err)
+		return altered("%v", err)
 	}
 	p, err := s.plan(ctx, from, to, refs, m.Revision, base)
 	if err != nil {
@@ -135,15 +144,80 @@ func promotionBranch(pol *policy.Policy, app, to, id string) string {
 	return pol.BranchPrefix + "promote/" + app + "/" + to + "/" + id
 }
 
-// refuse answers a promotion whose head ensign did not build: it is not
-// merged, now or at any later attempt while the head stays foreign, and the
-// pull request says why. A person closes it; ensign opens the promotion
-// again from the canary's verification, on a new branch.
+// ownHead makes sure pr's head is ensign's own promotion m before anything
+// is decided about the pull request. A head someone else pushed is replaced
+// by ensign's commit, rebuilt on the deploy branch's tip, and the pull
+// request says so; replaced is the head that was thrown away. A pull
+// request that was itself altered gives ErrAlteredPR.
+func (s *Service) ownHead(ctx context.Context, pol *policy.Policy, app *policy.App, to *policy.Stage, pr forge.PullRequest, m Meta) (_ forge.PullRequest, replaced string, _ error) {
+	err := s.checkHead(ctx, pol, app, to, pr, m)
+	if !errors.Is(err, ErrForeignHead) {
+		return pr, "", err
+	}
+	s.log.Warn("someone else pushed to a promotion branch; putting ensign's commit back", "pr", pr.Number, "head", pr.HeadSHA, "reason", err)
+	from := app.Stage(m.From) // checkHead found it
+	refs, rerr := verifiedRefs(m.Images, to.Promotion.Images)
+	if rerr != nil {
+		return pr, "", fmt.Errorf("%w: %w", ErrAlteredPR, rerr)
+	}
+	tip, _, rerr := s.ws.Git.Tip(s.ws.Branch)
+	if rerr != nil {
+		return pr, "", rerr
+	}
+	p, rerr := s.plan(ctx, from, to, refs, m.Revision, tip)
+	if rerr != nil {
+		return pr, "", rerr
+	}
+	edit := func(ed *gitops.TreeEditor) error { _, err := p.apply(treeView{ed}); return err }
+	res, rerr := s.ws.Git.Update(ctx, gitops.Target{Branch: pr.HeadBranch, Base: s.ws.Branch, Mode: gitops.ForceBranch},
+		promotionCommit(pol, m, s.now(), ""), edit)
+	if rerr != nil {
+		// Nothing to commit: the deploy branch already runs the version;
+		// the next resync closes the pull request as promoted.
+		return pr, "", fmt.Errorf("put promotion %s back on %s: %w", m.ID, pr.HeadBranch, rerr)
+	}
+	head := res.Commit.String()
+	got, rerr := s.awaitHead(ctx, pr.Number, head)
+	if rerr != nil {
+		return pr, "", rerr
+	}
+	text := fmt.Sprintf("🔁 **Replaced a commit ensign did not make.** The head of this pull request was %s: %s. ensign put its own promotion commit %s back on the branch; what was pushed is not part of this promotion and will not be merged by ensign. Protect the branch prefix so only ensign can push to it (see the Security model in ensign's README).",
+		short(pr.HeadSHA), err.Error(), short(head))
+	if _, _, cerr := s.forge.UpsertComment(ctx, s.ws.Repo, pr.Number, "<!-- ensign:replaced:"+pr.HeadSHA+" -->", text); cerr != nil {
+		s.log.Warn("say on the pull request that its head was replaced", "pr", pr.Number, "err", cerr)
+	}
+	return got, pr.HeadSHA, nil
+}
+
+// awaitHead waits until Gitea shows head as the pull request's head: it
+// updates pull requests asynchronously after a push.
+func (s *Service) awaitHead(ctx context.Context, number int64, head string) (forge.PullRequest, error) {
+	ctx, cancel := context.WithTimeout(ctx, headWait)
+	defer cancel()
+	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		pr, err := s.forge.GetPullRequest(ctx, s.ws.Repo, number)
+		if err == nil && pr.HeadSHA == head {
+			return pr, nil
+		}
+		select {
+		case <-ctx.Done():
+			return pr, fmt.Errorf("wait for #%d to show head %s: %w (last error: %v)", number, short(head), ctx.Err(), err)
+		case <-time.After(delay):
+		}
+	}
+}
+
+// headWait bounds how long ensign waits for Gitea to take a pushed head.
+const headWait = 30 * time.Second
+
+// refuse answers a promotion pull request that was altered: it is not
+// merged, now or at any later attempt, and the pull request says why. A
+// person closes it.
 func (s *Service) refuse(ctx context.Context, pr forge.PullRequest, why error, out Outcome) (Outcome, error) {
 	out.Action = "refused"
 	out.Reason = why.Error()
-	s.log.Warn("refused to merge a promotion ensign did not build", "pr", pr.Number, "head", pr.HeadSHA, "reason", why)
-	text := fmt.Sprintf("⛔ **Not merged.** %s.\n\nensign merges only the exact commit it built for a verified version. Someone changed this pull request after ensign opened it; review the changes, then close it. Protect the branch prefix so only ensign can push to it (see the Security model in ensign's README).", upper(why.Error()))
+	s.log.Warn("refused to merge an altered promotion", "pr", pr.Number, "head", pr.HeadSHA, "reason", why)
+	text := fmt.Sprintf("⛔ **Not merged.** %s.\n\nensign merges only the exact pull request and commit it made for a verified version. Someone changed this pull request after ensign opened it; review the changes, then close it.", upper(why.Error()))
 	if err := s.forge.SetStatusSection(ctx, s.ws.Repo, pr.Number, "promotion", text); err != nil {
 		return out, err
 	}

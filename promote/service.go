@@ -32,6 +32,7 @@ type Forge interface {
 	AddLabel(ctx context.Context, repo forge.Repo, number int64, want forge.Label) (bool, error)
 	RemoveLabel(ctx context.Context, repo forge.Repo, number int64, name string) (bool, error)
 	SetStatusSection(ctx context.Context, repo forge.Repo, number int64, section, text string) error
+	UpsertComment(ctx context.Context, repo forge.Repo, number int64, marker, text string) (forge.Comment, bool, error)
 	Merge(ctx context.Context, repo forge.Repo, number int64, opt forge.MergeOptions) error
 }
 
@@ -94,6 +95,9 @@ type Outcome struct {
 	Action string    `json:"action"` // merged, queued, waiting, pushed, already-promoted, closed-by-person
 	Reason string    `json:"reason,omitempty"`
 	Until  time.Time `json:"until,omitzero"`
+	// Replaced is a head someone else pushed to the promotion's branch,
+	// which ensign replaced by its own commit before deciding.
+	Replaced string `json:"replaced,omitempty"`
 	// Changes lists what the promotion changes in the target overlay.
 	Changes []Change `json:"changes,omitempty"`
 }
@@ -190,24 +194,7 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 		changes, err = p.apply(treeView{ed})
 		return err
 	}
-	trailers := []gitops.Trailer{
-		{Key: gitops.TrailerPromotion, Value: app.Name + "/" + to.Name},
-		{Key: TrailerPromotionID, Value: meta.ID},
-		{Key: TrailerSource, Value: from.Name + "@" + orUnknown(v.Revision)},
-		{Key: TrailerVerifiedBy, Value: meta.Canary},
-	}
-	for _, n := range names {
-		trailers = append(trailers, gitops.Trailer{Key: workspace.TrailerImage, Value: n})
-	}
-	if person != "" {
-		trailers = append(trailers, gitops.Trailer{Key: workspace.TrailerRequestedBy, Value: person})
-	}
-	commit := gitops.CommitMeta{
-		Message:  fmt.Sprintf("Promote %s to %s\n\nVerified by canary %s in %s.", app.Name, to.Name, meta.Canary, from.Name),
-		Trailers: trailers,
-		Author:   gitops.Identity{Name: pol.Identity.Name, Email: pol.Identity.Email},
-		When:     commitTime(v.At),
-	}
+	commit := promotionCommit(pol, meta, v.At, person)
 
 	// The promotion may already be open (a restart, a resync).
 	open, err := s.openPromotions(ctx, pol, app.Name, to.Name)
@@ -285,8 +272,39 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 	return s.settle(ctx, pol, app, to, pr, meta, Facts{Trigger: trig, AutoMerge: to.AutoMerge, RolledBack: rolledBack}, person, s.now(), out)
 }
 
+// promotionCommit is the commit of promotion m: its message and trailers.
+// at is when the version was verified; person, if any, asked for it.
+func promotionCommit(pol *policy.Policy, m Meta, at time.Time, person string) gitops.CommitMeta {
+	trailers := []gitops.Trailer{
+		{Key: gitops.TrailerPromotion, Value: m.App + "/" + m.To},
+		{Key: TrailerPromotionID, Value: m.ID},
+		{Key: TrailerSource, Value: m.From + "@" + orUnknown(m.Revision)},
+		{Key: TrailerVerifiedBy, Value: m.Canary},
+	}
+	for _, n := range m.Images {
+		trailers = append(trailers, gitops.Trailer{Key: workspace.TrailerImage, Value: n})
+	}
+	if person != "" {
+		trailers = append(trailers, gitops.Trailer{Key: workspace.TrailerRequestedBy, Value: person})
+	}
+	return gitops.CommitMeta{
+		Message:  fmt.Sprintf("Promote %s to %s\n\nVerified by canary %s in %s.", m.App, m.To, m.Canary, m.From),
+		Trailers: trailers,
+		Author:   gitops.Identity{Name: pol.Identity.Name, Email: pol.Identity.Email},
+		When:     commitTime(at),
+	}
+}
+
 // settle decides what happens to an open promotion pull request and does it.
 func (s *Service) settle(ctx context.Context, pol *policy.Policy, app *policy.App, to *policy.Stage, pr forge.PullRequest, m Meta, f Facts, person string, now time.Time, out Outcome) (Outcome, error) {
+	pr, replaced, err := s.ownHead(ctx, pol, app, to, pr, m)
+	switch {
+	case errors.Is(err, ErrAlteredPR):
+		return s.refuse(ctx, pr, err, out)
+	case err != nil:
+		return out, err
+	}
+	out.Replaced = replaced
 	f.Window = pol.EvaluateStage(to, now)
 	f.Held = pr.HasLabel(pol.Labels.Hold)
 	f.Queued = f.Queued || pr.HasLabel(pol.Labels.Queued)
@@ -294,11 +312,6 @@ func (s *Service) settle(ctx context.Context, pol *policy.Policy, app *policy.Ap
 	out.Reason, out.Until = d.Reason, d.Until
 	switch d.Action {
 	case Merge:
-		if err := s.checkHead(ctx, pol, app, to, pr, m); errors.Is(err, ErrForeignHead) {
-			return s.refuse(ctx, pr, err, out)
-		} else if err != nil {
-			return out, err
-		}
 		// The branch is kept: Gitea handles a deletion asynchronously and would close
 		// a new pull request of a re-promotion that recreates the same branch.
 		opt := forge.MergeOptions{Style: forge.MergeStyle(to.MergeStyle), HeadSHA: pr.HeadSHA}
