@@ -14,7 +14,8 @@ import (
 // relative to the tree's root.
 type Reader interface {
 	// ReadFile returns a file's content, or an error wrapping
-	// fs.ErrNotExist when there is no such file.
+	// fs.ErrNotExist when there is no such file and one wrapping
+	// ErrSymlink when the path is a symbolic link.
 	ReadFile(name string) ([]byte, error)
 	// List returns the paths, relative to dir, of every file under dir at
 	// any depth, in any order. A missing dir gives an error wrapping
@@ -225,8 +226,11 @@ type planned struct {
 }
 
 // apply writes and removes files under dstDir, skipping identical ones.
+// Every target is read before the first write, so a target that cannot be
+// read (a symbolic link, say) leaves the tree as it was.
 func apply(dst Tree, dstDir string, plan []planned, remove []string) ([]FileChange, error) {
-	var changes []FileChange
+	var writes []FileChange
+	var data [][]byte
 	for _, p := range plan {
 		name := join(dstDir, p.rel)
 		old, err := dst.ReadFile(name)
@@ -235,14 +239,19 @@ func apply(dst Tree, dstDir string, plan []planned, remove []string) ([]FileChan
 		case errors.Is(err, fs.ErrNotExist):
 			op = FileAdded
 		case err != nil:
-			return changes, readErr(name, err)
+			return nil, readErr(name, err)
 		case bytes.Equal(old, p.data):
 			continue
 		}
-		if err := dst.WriteFile(name, p.data); err != nil {
-			return changes, &Error{File: name, Err: fmt.Errorf("write: %w", err)}
+		writes = append(writes, FileChange{Path: name, Op: op})
+		data = append(data, p.data)
+	}
+	var changes []FileChange
+	for i, w := range writes {
+		if err := dst.WriteFile(w.Path, data[i]); err != nil {
+			return changes, &Error{File: w.Path, Err: fmt.Errorf("write: %w", err)}
 		}
-		changes = append(changes, FileChange{Path: name, Op: op})
+		changes = append(changes, w)
 	}
 	slices.Sort(remove)
 	for _, rel := range remove {
@@ -276,6 +285,9 @@ func checkDirs(srcDir, dstDir string) (string, string, error) {
 func readErr(name string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return &Error{File: name, Err: fmt.Errorf("%w: %w", ErrNotFound, err)}
+	}
+	if errors.Is(err, ErrSymlink) {
+		return &Error{File: name, Err: ErrSymlink}
 	}
 	return &Error{File: name, Err: fmt.Errorf("read: %w", err)}
 }

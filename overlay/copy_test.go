@@ -194,6 +194,18 @@ func TestCopyErrors(t *testing.T) {
 		{"backslash", func(tr *memTree) ([]FileChange, error) {
 			return CopyFiles(tr, tr, "apps/staging", "apps/production", []string{`a\b`})
 		}, ErrInvalid, "backslash"},
+		{"symlink listed", func(tr *memTree) ([]FileChange, error) {
+			tr.links = map[string]bool{"apps/staging/deploy.yaml": true}
+			return CopyFiles(tr, tr, "apps/staging", "apps/production", []string{"deploy.yaml"})
+		}, ErrSymlink, "apps/staging/deploy.yaml"},
+		{"symlink in the source dir", func(tr *memTree) ([]FileChange, error) {
+			tr.links = map[string]bool{"apps/staging/config/app.env": true}
+			return SyncDir(tr, tr, "apps/staging", "apps/production", nil)
+		}, ErrSymlink, "apps/staging/config/app.env"},
+		{"symlink in the target", func(tr *memTree) ([]FileChange, error) {
+			tr.links = map[string]bool{"apps/production/deploy.yaml": true}
+			return SyncDir(tr, tr, "apps/staging", "apps/production", nil)
+		}, ErrSymlink, "apps/production/deploy.yaml"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,6 +23,10 @@ var (
 	ErrUnsupported = errors.New("unsupported")
 	// ErrInvalid means an argument (path, selector, image, value) is invalid.
 	ErrInvalid = errors.New("invalid argument")
+	// ErrSymlink means a path is a symbolic link. ensign neither follows
+	// links nor copies them: a copy would turn a link into a file holding
+	// the link's target, so it refuses instead.
+	ErrSymlink = errors.New("is a symbolic link; ensign does not follow or copy links")
 )
 
 // Error describes a failed read or edit: which file, which line, which key.

@@ -13,6 +13,8 @@ type memTree struct {
 	files map[string]string
 	// failWrite makes WriteFile fail for this path.
 	failWrite string
+	// links are paths that are symbolic links (their content is the target).
+	links map[string]bool
 }
 
 func newMemTree(files map[string]string) *memTree {
@@ -20,6 +22,9 @@ func newMemTree(files map[string]string) *memTree {
 }
 
 func (m *memTree) ReadFile(name string) ([]byte, error) {
+	if m.links[name] {
+		return nil, fmt.Errorf("read %s: %w", name, ErrSymlink)
+	}
 	d, ok := m.files[name]
 	if !ok {
 		return nil, fmt.Errorf("read %s: %w", name, fs.ErrNotExist)
