@@ -13,7 +13,6 @@ import (
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/dynamic"
@@ -134,7 +133,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		for _, ns := range scopes {
 			f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(cl.Client, w.opts.Resync, ns, nil)
 			inf := f.ForResource(GVR).Informer()
-			if err := inf.SetTransform(toCanary); err != nil {
+			if err := inf.SetTransform(w.toCanary); err != nil {
 				return fmt.Errorf("set canary transform: %w", err)
 			}
 			if _, err := inf.AddEventHandler(w.eventHandler(cl.Name, only)); err != nil {
@@ -305,20 +304,17 @@ func Final(p flaggerv1.CanaryPhase) bool {
 }
 
 // toCanary converts the informer's unstructured objects to typed canaries and
-// drops what ensign never reads, so that a cache of thousands stays small.
-func toCanary(obj any) (any, error) {
+// drops what ensign never reads, so that a cache of thousands stays small. A
+// canary that does not fully decode keeps its identity, phase and transition
+// time (see Decode): an error here would stall the whole informer.
+func (w *Watcher) toCanary(obj any) (any, error) {
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
 		return obj, nil // tombstones and already-converted objects
 	}
-	c := &flaggerv1.Canary{}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, c); err != nil {
-		// The CRD's schema makes this unlikely; an error here would stall the
-		// whole informer, so keep the object's identity and an empty status.
-		slog.Warn("cannot decode canary; treating it as having no status", "namespace", u.GetNamespace(), "name", u.GetName(), "err", err)
-		c = &flaggerv1.Canary{ObjectMeta: metav1.ObjectMeta{
-			Name: u.GetName(), Namespace: u.GetNamespace(), UID: u.GetUID(), ResourceVersion: u.GetResourceVersion(),
-		}}
+	c, err := Decode(u)
+	if err != nil {
+		w.opts.Logger.Warn("canary does not fully decode; acting on its phase only", "namespace", u.GetNamespace(), "name", u.GetName(), "err", err)
 	}
 	c.ManagedFields = nil
 	delete(c.Annotations, "kubectl.kubernetes.io/last-applied-configuration")

@@ -148,9 +148,9 @@ func (s *Set) Canary(ctx context.Context, ref policy.CanaryRef) (*flaggerv1.Cana
 	if err != nil {
 		return nil, fmt.Errorf("read canary %s: %w", ref, err)
 	}
-	out := &flaggerv1.Canary{}
-	if err := runtimeConvert(u.Object, out); err != nil {
-		return nil, fmt.Errorf("decode canary %s: %w", ref, err)
+	out, err := canary.Decode(u)
+	if err != nil {
+		return nil, fmt.Errorf("read canary %s: %w", ref, err)
 	}
 	return out, nil
 }
