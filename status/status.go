@@ -62,9 +62,12 @@ type StageReport struct {
 	// Pinned are the images the overlay's kustomization pins in Git.
 	Pinned []string `json:"pinned,omitempty"`
 	Canary string   `json:"canary"`
-	// Phase is the canary's phase, or "unreachable: ..." when its cluster
-	// could not be read.
-	Phase string `json:"phase"`
+	// Phase is the canary's phase, or "unreachable" when it could not be
+	// read; Unreachable then says why. That detail names cluster addresses
+	// and configuration, so it is for the operator's CLI and log, never for
+	// a pull request comment.
+	Phase       string `json:"phase"`
+	Unreachable string `json:"unreachable,omitempty"`
 	// Running are the images the canary's primary runs.
 	Running []string `json:"running,omitempty"`
 	// WindowOpen and Window describe the stage's promotion window now;
@@ -110,7 +113,7 @@ func (r *Reporter) Build(ctx context.Context, app string) (Report, error) {
 			st := &a.Stages[i]
 			sr := StageReport{Name: st.Name, From: st.From, Overlay: st.Overlay, Canary: st.Canary.String()}
 			sr.Pinned = pinnedImages(tree, st.Overlay)
-			sr.Phase, sr.Running = r.canaryState(ctx, st.Canary)
+			sr.Phase, sr.Running, sr.Unreachable = r.canaryState(ctx, st.Canary)
 			w := pol.EvaluateStage(st, now)
 			sr.WindowOpen, sr.Window = w.Open, w.Reason
 			if !w.Open {
@@ -137,24 +140,23 @@ func (r *Reporter) Build(ctx context.Context, app string) (Report, error) {
 	return rep, nil
 }
 
-func (r *Reporter) canaryState(ctx context.Context, ref policy.CanaryRef) (string, []string) {
+func (r *Reporter) canaryState(ctx context.Context, ref policy.CanaryRef) (phase string, images []string, unreachable string) {
 	c, err := r.Clusters.Canary(ctx, ref)
 	if err != nil {
-		return "unreachable: " + err.Error(), nil
+		return "unreachable", nil, err.Error()
 	}
-	phase := string(c.Status.Phase)
+	phase = string(c.Status.Phase)
 	if phase == "" {
 		phase = "Unknown"
 	}
 	cs, err := r.Clusters.PrimaryImages(ctx, ref.Cluster, c)
 	if err != nil {
-		return phase, nil
+		return phase, nil, ""
 	}
-	var imgs []string
 	for _, ct := range cs {
-		imgs = append(imgs, ct.Image)
+		images = append(images, ct.Image)
 	}
-	return phase, imgs
+	return phase, images, ""
 }
 
 func pinnedImages(tree overlay.Reader, dir string) []string {

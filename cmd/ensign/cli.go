@@ -295,6 +295,9 @@ func statusText(rep status.Report) string {
 			if len(s.Open) > 0 {
 				fmt.Fprintf(&b, " | open %v", s.Open)
 			}
+			if s.Unreachable != "" {
+				fmt.Fprintf(&b, " | canary unreachable: %s", s.Unreachable)
+			}
 			b.WriteString("\n")
 		}
 	}
