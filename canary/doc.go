@@ -1,5 +1,6 @@
 // Package canary watches Flagger Canary resources in one or more clusters and
-// reads what a canary verified.
+// hands the ones in a final phase to a Handler. Reading what a canary ran
+// belongs to package cluster.
 //
 // A Watcher runs dynamic informers on canaries.flagger.app/v1beta1 (one per
 // watched namespace, or one cluster-wide informer filtered by namespace when a
@@ -15,8 +16,5 @@
 // resync, and rarely from both queues at once) and must check the systems of
 // record (Git, Gitea) before they act.
 //
-// Inspector reads what a canary ran: its target workload's container images,
-// its recent Warning events; and records ensign's own events on it.
-//
-// Watcher and Inspector are safe for concurrent use; a Watcher runs once.
+// A Watcher is safe for concurrent use and runs once.
 package canary

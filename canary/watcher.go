@@ -13,16 +13,14 @@ import (
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
-)
 
-// GVR is the resource the watcher lists and watches.
-var GVR = schema.GroupVersionResource{Group: "flagger.app", Version: "v1beta1", Resource: "canaries"}
+	"github.com/ensignbot/ensign/cluster"
+)
 
 // Key names one canary in one cluster.
 type Key struct {
@@ -36,14 +34,6 @@ func (k Key) String() string { return k.Cluster + "/" + k.Namespace + "/" + k.Na
 // key and must be idempotent; an error retries the key with backoff.
 type Handler interface {
 	HandleCanary(ctx context.Context, cluster string, c *flaggerv1.Canary) error
-}
-
-// HandlerFunc adapts a function to Handler.
-type HandlerFunc func(ctx context.Context, cluster string, c *flaggerv1.Canary) error
-
-// HandleCanary calls f.
-func (f HandlerFunc) HandleCanary(ctx context.Context, cluster string, c *flaggerv1.Canary) error {
-	return f(ctx, cluster, c)
 }
 
 // Cluster is one cluster to watch.
@@ -132,7 +122,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		}
 		for _, ns := range scopes {
 			f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(cl.Client, w.opts.Resync, ns, nil)
-			inf := f.ForResource(GVR).Informer()
+			inf := f.ForResource(cluster.CanaryGVR).Informer()
 			if err := inf.SetTransform(w.toCanary); err != nil {
 				return fmt.Errorf("set canary transform: %w", err)
 			}
@@ -312,7 +302,7 @@ func (w *Watcher) toCanary(obj any) (any, error) {
 	if !ok {
 		return obj, nil // tombstones and already-converted objects
 	}
-	c, err := Decode(u)
+	c, err := cluster.Decode(u)
 	if err != nil {
 		w.opts.Logger.Warn("canary does not fully decode; acting on its phase only", "namespace", u.GetNamespace(), "name", u.GetName(), "err", err)
 	}

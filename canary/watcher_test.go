@@ -125,7 +125,7 @@ func testWatcher(t *testing.T, extra int) {
 		namespaces = append(namespaces, fmt.Sprintf("%s-other-%d", watched, i))
 	}
 	w := NewWatcher([]Cluster{{Name: "prod", Client: dyn, Namespaces: namespaces}},
-		HandlerFunc(func(ctx context.Context, cluster string, c *flaggerv1.Canary) error {
+		handlerFunc(func(ctx context.Context, cluster string, c *flaggerv1.Canary) error {
 			s.record(cluster, c)
 			return nil
 		}), Options{})
@@ -176,7 +176,7 @@ func TestWatcherRetriesFailedHandling(t *testing.T) {
 	calls := 0
 	s := newSeen()
 	w := NewWatcher([]Cluster{{Name: "staging", Client: dyn, Namespaces: []string{ns}}},
-		HandlerFunc(func(ctx context.Context, cluster string, c *flaggerv1.Canary) error {
+		handlerFunc(func(ctx context.Context, cluster string, c *flaggerv1.Canary) error {
 			mu.Lock()
 			calls++
 			n := calls
@@ -197,4 +197,11 @@ func TestWatcherRetriesFailedHandling(t *testing.T) {
 	if calls != 3 {
 		t.Fatalf("handler called %d times, want 2 failures then 1 success", calls)
 	}
+}
+
+// handlerFunc adapts a function to Handler.
+type handlerFunc func(ctx context.Context, cluster string, c *flaggerv1.Canary) error
+
+func (f handlerFunc) HandleCanary(ctx context.Context, cluster string, c *flaggerv1.Canary) error {
+	return f(ctx, cluster, c)
 }

@@ -9,13 +9,13 @@ import (
 	"time"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/ensignbot/ensign/canary"
 	"github.com/ensignbot/ensign/flux"
 	"github.com/ensignbot/ensign/policy"
 )
@@ -101,41 +101,6 @@ func (s *Set) Names() []string {
 	return names
 }
 
-func (s *Set) inspector(cluster string) (canary.Inspector, error) {
-	c, err := s.Client(cluster)
-	if err != nil {
-		return canary.Inspector{}, err
-	}
-	return canary.Inspector{Client: c.Kube}, nil
-}
-
-// TargetImages returns the images of the canary's target workload.
-func (s *Set) TargetImages(ctx context.Context, cluster string, c *flaggerv1.Canary) ([]canary.Container, error) {
-	in, err := s.inspector(cluster)
-	if err != nil {
-		return nil, err
-	}
-	return in.TargetImages(ctx, c)
-}
-
-// PrimaryImages returns the images of the canary's primary workload.
-func (s *Set) PrimaryImages(ctx context.Context, cluster string, c *flaggerv1.Canary) ([]canary.Container, error) {
-	in, err := s.inspector(cluster)
-	if err != nil {
-		return nil, err
-	}
-	return in.PrimaryImages(ctx, c)
-}
-
-// WarningEvents returns the canary's most recent Warning events.
-func (s *Set) WarningEvents(ctx context.Context, cluster string, c *flaggerv1.Canary, limit int) ([]canary.Event, error) {
-	in, err := s.inspector(cluster)
-	if err != nil {
-		return nil, err
-	}
-	return in.WarningEvents(ctx, c, limit)
-}
-
 // Canary reads a canary.
 func (s *Set) Canary(ctx context.Context, ref policy.CanaryRef) (*flaggerv1.Canary, error) {
 	c, err := s.Client(ref.Cluster)
@@ -144,24 +109,15 @@ func (s *Set) Canary(ctx context.Context, ref policy.CanaryRef) (*flaggerv1.Cana
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	u, err := c.Dynamic.Resource(canary.GVR).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	u, err := c.Dynamic.Resource(CanaryGVR).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("read canary %s: %w", ref, err)
 	}
-	out, err := canary.Decode(u)
+	out, err := Decode(u)
 	if err != nil {
 		return nil, fmt.Errorf("read canary %s: %w", ref, err)
 	}
 	return out, nil
-}
-
-// RecordEvent records n on the canary, once per n.Key.
-func (s *Set) RecordEvent(ctx context.Context, cluster string, c *flaggerv1.Canary, n canary.Note, now time.Time) error {
-	in, err := s.inspector(cluster)
-	if err != nil {
-		return err
-	}
-	return in.RecordEvent(ctx, c, n, now)
 }
 
 // Kustomizations returns the Flux Kustomizations that deliver a stage's
@@ -231,4 +187,12 @@ func (s *Set) RequestReconcile(ctx context.Context, stage *policy.Stage, now tim
 		}
 	}
 	return refs, nil
+}
+
+// Refused reports whether err is an answer of a cluster's API server that
+// asking again will not change: the object is missing, or the request is
+// forbidden, unauthorized, invalid or malformed.
+func Refused(err error) bool {
+	return apierrors.IsNotFound(err) || apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) ||
+		apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)
 }

@@ -6,18 +6,23 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 
 	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/internal/keyed"
+	"github.com/ensignbot/ensign/internal/logctx"
 	"github.com/ensignbot/ensign/policy"
+	"github.com/ensignbot/ensign/promote"
+	"github.com/ensignbot/ensign/rollback"
+	"github.com/ensignbot/ensign/status"
+	"github.com/ensignbot/ensign/vocab"
 	"github.com/ensignbot/ensign/webhook"
 )
 
 // Forge is the part of the Gitea client the dispatcher uses; *forge.Client
 // implements it.
 type Forge interface {
-	RepoPermission(ctx context.Context, repo forge.Repo, user string) (policy.Level, error)
-	TeamMember(ctx context.Context, team policy.TeamRef, user string) (bool, error)
+	RepoPermission(ctx context.Context, repo forge.Repo, user string) (string, error)
+	TeamMember(ctx context.Context, org, team, user string) (bool, error)
 	AddLabel(ctx context.Context, repo forge.Repo, number int64, want forge.Label) (bool, error)
 	RemoveLabel(ctx context.Context, repo forge.Repo, number int64, name string) (bool, error)
 	SetStatusSection(ctx context.Context, repo forge.Repo, number int64, section, text string) error
@@ -26,62 +31,41 @@ type Forge interface {
 	GetComment(ctx context.Context, repo forge.Repo, id int64) (forge.Comment, int64, error)
 }
 
-// PolicySource returns the policy that governs a repository. A nil policy
-// with a nil error means the defaults. An error means the policy is unusable;
-// the dispatcher then runs nothing and says so.
-type PolicySource interface {
+// Repos are the repositories ensign manages and their policies; the
+// router implements it, reading each policy from the repository's Git
+// cache as the services do.
+type Repos interface {
+	// Manages reports whether ensign manages repo (ENSIGN_REPOS).
+	Manages(repo forge.Repo) bool
+	// Policy returns repo's policy: nil with a nil error when the
+	// repository has no policy file; an error wrapping
+	// workspace.ErrInvalidPolicy when the file does not load; any other
+	// error when it could not be read (Gitea or the network failed).
 	Policy(ctx context.Context, repo forge.Repo) (*policy.Policy, error)
 }
 
-// Request is what a service gets for a command. Services must be idempotent:
-// the same request can arrive again after a restart.
-type Request struct {
-	Repo forge.Repo
-	// PR is the pull request the command was written on.
-	PR        int64
-	CommentID int64
-	// Commenter is the login of the authorized user who asked.
-	Commenter string
-	// Now is set for "/promote now": promote even if the window is closed.
-	Now bool
-	// SHA is the commit named by "/rollback <sha>", lowercase; empty means
-	// the service decides (the pull request's own change).
-	SHA string
+// Services run the commands that act on promotions and rollbacks, in the
+// repository's own services; the router implements it. They return typed
+// outcomes, which the dispatcher renders.
+type Services interface {
+	PromotePR(ctx context.Context, repo forge.Repo, req promote.PRRequest) (promote.Outcome, error)
+	RollbackPR(ctx context.Context, repo forge.Repo, req rollback.PRRequest) (rollback.Outcome, error)
+	StatusPR(ctx context.Context, repo forge.Repo, number int64) (status.Report, error)
 }
 
-// Promoter runs /promote and /promote now. The returned text (Markdown) is
-// posted as the answer; an error is reported as a failure.
-type Promoter interface {
-	Promote(ctx context.Context, req Request) (string, error)
-}
-
-// RollingBack runs /rollback. The returned text is posted as the answer.
-type RollingBack interface {
-	Rollback(ctx context.Context, req Request) (string, error)
-}
-
-// Reporter answers /status with Markdown text.
-type Reporter interface {
-	Status(ctx context.Context, req Request) (string, error)
-}
-
-// Config wires a Dispatcher. Forge is required; nil services make their
-// commands answer that they are not available yet.
+// Config wires a Dispatcher. Forge, Repos and Bot are required; without
+// Services, /promote, /rollback and /status answer that they are not
+// available.
 type Config struct {
 	Forge Forge
-	// Repos are the repositories ensign manages; comments elsewhere are
-	// ignored. Nil means every repository (tests of one repository).
-	Repos []forge.Repo
-	// Bot is ensign's own login; its comments are never run. Required.
+	Repos Repos
+	// Bot is ensign's own login; its comments are never run.
 	Bot string
 	// Floors are the operator's minimum levels per command name
 	// (policy.CommandHold, ...), which no policy file can lower.
-	Floors      map[string]policy.Level
-	Policies    PolicySource
-	Promoter    Promoter
-	RollingBack RollingBack
-	Reporter    Reporter
-	Logger      *slog.Logger
+	Floors   map[string]policy.Level
+	Services Services
+	Logger   *slog.Logger
 }
 
 // Dispatcher turns pull request comments into authorized actions and
@@ -89,19 +73,13 @@ type Config struct {
 type Dispatcher struct {
 	cfg   Config
 	log   *slog.Logger
-	mu    sync.Mutex
-	locks map[string]*prLock
-}
-
-type prLock struct {
-	mu   sync.Mutex
-	refs int
+	locks keyed.Mutex // one comment per pull request at a time
 }
 
 // NewDispatcher validates cfg and returns a Dispatcher.
 func NewDispatcher(cfg Config) (*Dispatcher, error) {
-	if cfg.Forge == nil {
-		return nil, errors.New("command dispatcher: forge is nil")
+	if cfg.Forge == nil || cfg.Repos == nil {
+		return nil, errors.New("command dispatcher: forge and repos are required")
 	}
 	if cfg.Bot == "" {
 		return nil, errors.New("command dispatcher: bot login is empty")
@@ -110,7 +88,7 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Dispatcher{cfg: cfg, log: log, locks: make(map[string]*prLock)}, nil
+	return &Dispatcher{cfg: cfg, log: log}, nil
 }
 
 // HandleComment runs the commands in a newly created pull request comment and
@@ -120,15 +98,17 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 // error reports what failed; the answer in the pull request already says so.
 func (d *Dispatcher) HandleComment(ctx context.Context, ev webhook.CommentEvent) error {
 	repo := forge.Repo{Owner: ev.Owner, Name: ev.Repo}
-	if !d.manages(repo) {
-		d.log.Debug("comment on a repository ensign does not manage", "repo", repo.String(), "comment", ev.CommentID)
+	base := logctx.From(ctx, d.log)
+	if !d.cfg.Repos.Manages(repo) {
+		base.Debug("comment on a repository ensign does not manage", "repo", repo.String(), "comment", ev.CommentID)
 		return nil
 	}
 	if len(Parse(ev.Body)) == 0 {
 		return nil // nothing that looks like a command: no Gitea call
 	}
-	log := d.log.With("repo", repo.String(), "pr", ev.Number, "comment", ev.CommentID)
-	unlock := d.lock(fmt.Sprintf("%s#%d", repo, ev.Number))
+	log := base.With("repo", repo.String(), "pr", ev.Number, "comment", ev.CommentID)
+	ctx = logctx.With(ctx, log)
+	unlock := d.locks.Lock(fmt.Sprintf("%s#%d", repo, ev.Number))
 	defer unlock()
 
 	// The payload is signed by the webhook secret, not by the author: act
@@ -153,12 +133,13 @@ func (d *Dispatcher) HandleComment(ctx context.Context, ev webhook.CommentEvent)
 	}
 	ev.Author, ev.Body = cm.Author, cm.Body
 	log = log.With("author", ev.Author)
+	ctx = logctx.With(ctx, log)
 	cmds := Parse(ev.Body)
 	if len(cmds) == 0 {
 		return nil
 	}
 
-	marker := forge.ReplyMarker(ev.CommentID)
+	marker := vocab.ReplyMarker(ev.CommentID)
 	if _, done, err := d.cfg.Forge.FindComment(ctx, repo, ev.Number, marker); err != nil {
 		return fmt.Errorf("handle comment %d on %s#%d: %w", ev.CommentID, repo, ev.Number, err)
 	} else if done {
@@ -167,7 +148,7 @@ func (d *Dispatcher) HandleComment(ctx context.Context, ev webhook.CommentEvent)
 	}
 
 	run := &run{d: d, ctx: ctx, repo: repo, ev: ev, log: log}
-	run.pol, run.polErr = d.policy(ctx, repo)
+	run.pol, run.polErr = d.cfg.Repos.Policy(ctx, repo)
 	answers := make([]string, len(cmds))
 	for i, cmd := range cmds {
 		answers[i] = run.one(cmd)
@@ -182,46 +163,6 @@ func (d *Dispatcher) HandleComment(ctx context.Context, ev webhook.CommentEvent)
 	return nil
 }
 
-// manages reports whether repo is one of the configured repositories.
-func (d *Dispatcher) manages(repo forge.Repo) bool {
-	if d.cfg.Repos == nil {
-		return true
-	}
-	for _, r := range d.cfg.Repos {
-		if strings.EqualFold(r.Owner, repo.Owner) && strings.EqualFold(r.Name, repo.Name) {
-			return true
-		}
-	}
-	return false
-}
-
-func (d *Dispatcher) policy(ctx context.Context, repo forge.Repo) (*policy.Policy, error) {
-	if d.cfg.Policies == nil {
-		return nil, nil
-	}
-	return d.cfg.Policies.Policy(ctx, repo)
-}
-
-func (d *Dispatcher) lock(key string) func() {
-	d.mu.Lock()
-	l := d.locks[key]
-	if l == nil {
-		l = &prLock{}
-		d.locks[key] = l
-	}
-	l.refs++
-	d.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		d.mu.Lock()
-		if l.refs--; l.refs == 0 {
-			delete(d.locks, key)
-		}
-		d.mu.Unlock()
-	}
-}
-
 // render builds the answer comment: a mention, then each command with its
 // answer, in order. Commands are shown as inline code so the answer itself
 // never contains a command line.
@@ -231,30 +172,11 @@ func render(author string, cmds []Command, answers []string) string {
 	for i, cmd := range cmds {
 		b.WriteString("\n\n")
 		if cmd.Text != "" {
-			b.WriteString("**" + code(cmd.Text) + "**: ")
+			b.WriteString("**" + vocab.Code(cmd.Text) + "**: ")
 		}
 		b.WriteString(answers[i])
 	}
 	return b.String()
-}
-
-// code renders s as inline code, whatever backticks it contains.
-func code(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	fence := "`"
-	for strings.Contains(s, fence) {
-		fence += "`"
-	}
-	if len(fence) > 1 || strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") || strings.HasPrefix(s, " ") {
-		// CommonMark strips one space on each side of padded code.
-		return fence + " " + s + " " + fence
-	}
-	return fence + s + fence
 }
 
 func firstLine(s string) string {

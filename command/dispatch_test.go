@@ -13,22 +13,6 @@ import (
 	"github.com/ensignbot/ensign/webhook"
 )
 
-func TestCode(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"/hold", "`/hold`"},
-		{"/hold a`b", "`` /hold a`b ``"},
-		{"/hold ``x", "``` /hold ``x ```"},
-		{"/hold a\tb", "`/hold a b`"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			if got := code(tt.in); got != tt.want {
-				t.Fatalf("code(%q) = %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestRender(t *testing.T) {
 	cmds := Parse("/hold x\n/status\n" + strings.Repeat("/help\n", MaxCommands))
 	answers := make([]string, len(cmds))
@@ -78,20 +62,18 @@ type accessFake struct {
 	teamErr    error
 }
 
-func (f *accessFake) RepoPermission(ctx context.Context, repo forge.Repo, user string) (policy.Level, error) {
+func (f *accessFake) RepoPermission(ctx context.Context, repo forge.Repo, user string) (string, error) {
 	f.levelCalls++
-	return f.level, nil
+	return f.level.String(), nil
 }
 
-func (f *accessFake) TeamMember(ctx context.Context, team policy.TeamRef, user string) (bool, error) {
-	f.teamCalls = append(f.teamCalls, team.String())
+func (f *accessFake) TeamMember(ctx context.Context, org, team, user string) (bool, error) {
+	name := org + "/" + team
+	f.teamCalls = append(f.teamCalls, name)
 	if f.teamErr != nil {
 		return false, f.teamErr
 	}
-	if f.members[team.String()] {
-		return true, nil
-	}
-	return false, nil
+	return f.members[name], nil
 }
 
 // TestAuthorizedLooksUpOnlyWhatItNeeds checks the lookups around Authorize:
@@ -126,7 +108,7 @@ func TestAuthorizedLooksUpOnlyWhatItNeeds(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &accessFake{level: tt.level, members: tt.members, teamErr: tt.teamErr}
-			d, err := NewDispatcher(Config{Forge: f, Bot: "ensign", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			d, err := NewDispatcher(Config{Forge: f, Repos: noRepos{}, Bot: "ensign", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,4 +130,12 @@ func TestAuthorizedLooksUpOnlyWhatItNeeds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// noRepos manages nothing; authorized never asks it.
+type noRepos struct{}
+
+func (noRepos) Manages(forge.Repo) bool { return false }
+func (noRepos) Policy(context.Context, forge.Repo) (*policy.Policy, error) {
+	return nil, nil
 }

@@ -10,7 +10,7 @@
 // one is not configured its command answers that it is not available yet.
 //
 // Answers: each triggering comment gets exactly one bot answer, keyed by a
-// hidden marker holding the comment's ID (forge.ReplyMarker), with one entry
+// hidden marker holding the comment's ID (vocab.ReplyMarker), with one entry
 // per command in order. Before running anything the Dispatcher looks for
 // that answer; if it exists the comment was handled already (a redelivery,
 // or a restart), and nothing runs again. Holds and the status comment are

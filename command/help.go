@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/ensignbot/ensign/policy"
+	"github.com/ensignbot/ensign/vocab"
 )
 
 // usage lists the commands in the order help shows them.
@@ -24,7 +25,7 @@ func helpText(p *policy.Policy, floors map[string]policy.Level) string {
 	b.WriteString("Commands go at the start of a line in a pull request comment:\n\n")
 	b.WriteString("| Command | What it does | Who may use it |\n|---|---|---|\n")
 	for _, u := range usage {
-		b.WriteString("| " + code(u.syntax) + " | " + u.does + " | " + Requirement(floored(p, floors, u.name)) + " |\n")
+		b.WriteString("| " + vocab.Code(u.syntax) + " | " + u.does + " | " + Requirement(floored(p, floors, u.name)) + " |\n")
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }

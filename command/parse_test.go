@@ -138,27 +138,6 @@ func TestParseBounds(t *testing.T) {
 	})
 }
 
-func TestEditDistance(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want int
-	}{
-		{"hold", "hold", 0},
-		{"hodl", "hold", 2},
-		{"hol", "hold", 1},
-		{"", "help", 4},
-		{"status", "stauts", 2},
-		{"rollback", "rollbak", 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.a+"_"+tt.b, func(t *testing.T) {
-			if got := editDistance(tt.a, tt.b); got != tt.want {
-				t.Fatalf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
-			}
-		})
-	}
-}
-
 func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
 		"/hold", "/hold reason", "> /hold", "```\n/hold\n```", "<!--\n/hold\n-->",

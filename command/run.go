@@ -9,7 +9,11 @@ import (
 
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/policy"
+	"github.com/ensignbot/ensign/promote"
+	"github.com/ensignbot/ensign/rollback"
+	"github.com/ensignbot/ensign/vocab"
 	"github.com/ensignbot/ensign/webhook"
+	"github.com/ensignbot/ensign/workspace"
 )
 
 // holdSection names the status comment section /hold writes.
@@ -35,15 +39,20 @@ type run struct {
 func (r *run) one(cmd Command) string {
 	switch {
 	case cmd.Unknown:
-		return "ensign has no command " + code("/"+cmd.Name) + ".\n\n" + helpText(r.pol, r.d.cfg.Floors)
+		return "ensign has no command " + vocab.Code("/"+cmd.Name) + ".\n\n" + helpText(r.pol, r.d.cfg.Floors)
 	case cmd.Problem != "" && cmd.Name == "":
-		return upperFirst(cmd.Problem) + "."
+		return vocab.UpperFirst(cmd.Problem) + "."
 	case cmd.Problem != "":
-		return upperFirst(cmd.Problem) + ". Nothing was done."
+		return vocab.UpperFirst(cmd.Problem) + ". Nothing was done."
+	case errors.Is(r.polErr, workspace.ErrInvalidPolicy):
+		r.errs = append(r.errs, r.polErr)
+		return "ensign cannot act on this repository because its policy is invalid:\n\n" +
+			vocab.CodeBlock([]string{r.polErr.Error()}) + "\nNothing was done."
 	case r.polErr != nil:
 		r.errs = append(r.errs, r.polErr)
-		return "ensign cannot act on this repository because its policy is invalid:\n\n```\n" +
-			strings.ReplaceAll(r.polErr.Error(), "```", "'''") + "\n```\n\nNothing was done."
+		return "ensign could not read this repository's policy (Gitea or the network failed), so nothing was done. Please try again later."
+	case r.pol == nil && cmd.Name != policy.CommandHelp:
+		return "This repository has no ensign policy file, so ensign manages nothing here. Nothing was done."
 	}
 	need := r.pol.CommandPermission(cmd.Name)
 	need.Floor = r.d.cfg.Floors[cmd.Name]
@@ -62,26 +71,29 @@ func (r *run) one(cmd Command) string {
 		return r.hold(cmd.Arg)
 	case policy.CommandUnhold:
 		return r.unhold()
+	}
+	svc := r.d.cfg.Services
+	if svc == nil {
+		return notAvailable()
+	}
+	switch cmd.Name {
 	case policy.CommandPromote, policy.CommandPromoteNow:
-		req := r.request()
-		req.Now = cmd.Name == policy.CommandPromoteNow
-		if r.d.cfg.Promoter == nil {
-			return notAvailable("promotion")
-		}
-		return r.service(display(cmd), func() (string, error) { return r.d.cfg.Promoter.Promote(r.ctx, req) })
+		req := promote.PRRequest{PR: r.ev.Number, Person: r.ev.Author, Now: cmd.Name == policy.CommandPromoteNow}
+		return r.service(display(cmd), func() (string, error) {
+			out, err := svc.PromotePR(r.ctx, r.repo, req)
+			return renderPromotion(out), err
+		})
 	case policy.CommandRollback:
-		req := r.request()
-		req.SHA = cmd.Arg
-		if r.d.cfg.RollingBack == nil {
-			return notAvailable("rollback")
-		}
-		return r.service(display(cmd), func() (string, error) { return r.d.cfg.RollingBack.Rollback(r.ctx, req) })
+		req := rollback.PRRequest{PR: r.ev.Number, SHA: cmd.Arg, Person: r.ev.Author}
+		return r.service(display(cmd), func() (string, error) {
+			out, err := svc.RollbackPR(r.ctx, r.repo, req)
+			return renderRollback(out), err
+		})
 	case policy.CommandStatus:
-		if r.d.cfg.Reporter == nil {
-			return notAvailable("status")
-		}
-		req := r.request()
-		return r.service(display(cmd), func() (string, error) { return r.d.cfg.Reporter.Status(r.ctx, req) })
+		return r.service(display(cmd), func() (string, error) {
+			rep, err := svc.StatusPR(r.ctx, r.repo, r.ev.Number)
+			return renderStatus(rep), err
+		})
 	}
 	return "ensign does not know how to run this command. Nothing was done."
 }
@@ -90,9 +102,13 @@ func (r *run) one(cmd Command) string {
 // memberships only when the level does not already decide) and asks it.
 func (r *run) authorized(need policy.Permission) (bool, error) {
 	if r.level == nil {
-		level, err := r.d.cfg.Forge.RepoPermission(r.ctx, r.repo, r.ev.Author)
+		raw, err := r.d.cfg.Forge.RepoPermission(r.ctx, r.repo, r.ev.Author)
 		if err != nil {
 			return false, fmt.Errorf("authorize %s: %w", r.ev.Author, err)
+		}
+		level, err := policy.ParseLevel(raw)
+		if err != nil {
+			return false, fmt.Errorf("authorize %s: Gitea's permission %q: %w", r.ev.Author, raw, err)
 		}
 		r.level = &level
 	}
@@ -107,7 +123,7 @@ func (r *run) authorized(need policy.Permission) (bool, error) {
 		member, known := r.memberOf[t]
 		if !known {
 			var err error
-			member, err = r.d.cfg.Forge.TeamMember(r.ctx, t, r.ev.Author)
+			member, err = r.d.cfg.Forge.TeamMember(r.ctx, t.Org, t.Team, r.ev.Author)
 			if errors.Is(err, forge.ErrNotFound) {
 				r.log.Warn("policy names a team that does not exist", "team", t.String())
 				member, err = false, nil
@@ -131,21 +147,21 @@ func (r *run) hold(reason string) string {
 	})
 	if err != nil {
 		r.errs = append(r.errs, err)
-		return "ensign could not add the " + code(label) + " label, so the pull request is not on hold. Please try again."
+		return "ensign could not add the " + vocab.Code(label) + " label, so the pull request is not on hold. Please try again."
 	}
 	if reason == "" {
 		reason = "no reason given"
 	}
 	text := fmt.Sprintf("⏸️ **On hold** (label %s), set by @%s: %s\n\nensign will not merge or promote this pull request until someone with permission comments %s.",
-		code(label), r.ev.Author, reason, code("/unhold"))
+		vocab.Code(label), r.ev.Author, reason, vocab.Code("/unhold"))
 	if err := r.d.cfg.Forge.SetStatusSection(r.ctx, r.repo, r.ev.Number, holdSection, text); err != nil {
 		r.errs = append(r.errs, err)
-		return "The pull request is on hold (label " + code(label) + "), but ensign could not record the reason in its status comment."
+		return "The pull request is on hold (label " + vocab.Code(label) + "), but ensign could not record the reason in its status comment."
 	}
 	if !added {
 		return "This pull request was already on hold; the reason is updated."
 	}
-	return "This pull request is now on hold (label " + code(label) + "). ensign will not merge or promote it until " + code("/unhold") + "."
+	return "This pull request is now on hold (label " + vocab.Code(label) + "). ensign will not merge or promote it until " + vocab.Code("/unhold") + "."
 }
 
 func (r *run) unhold() string {
@@ -153,7 +169,7 @@ func (r *run) unhold() string {
 	removed, err := r.d.cfg.Forge.RemoveLabel(r.ctx, r.repo, r.ev.Number, label)
 	if err != nil {
 		r.errs = append(r.errs, err)
-		return "ensign could not remove the " + code(label) + " label, so the pull request is still on hold. Please try again."
+		return "ensign could not remove the " + vocab.Code(label) + " label, so the pull request is still on hold. Please try again."
 	}
 	if err := r.d.cfg.Forge.SetStatusSection(r.ctx, r.repo, r.ev.Number, holdSection, ""); err != nil {
 		r.errs = append(r.errs, err)
@@ -165,16 +181,12 @@ func (r *run) unhold() string {
 	return "The hold is lifted."
 }
 
-func (r *run) request() Request {
-	return Request{Repo: r.repo, PR: r.ev.Number, CommentID: r.ev.CommentID, Commenter: r.ev.Author}
-}
-
 // service calls a service and turns its result into an answer.
 func (r *run) service(what string, call func() (string, error)) string {
 	text, err := call()
 	if err != nil {
 		r.errs = append(r.errs, fmt.Errorf("%s: %w", what, err))
-		return code(what) + " failed: " + bound(err.Error(), 300)
+		return vocab.Code(what) + " failed: " + bound(err.Error(), 300)
 	}
 	if strings.TrimSpace(text) == "" {
 		return "Done."
@@ -182,8 +194,8 @@ func (r *run) service(what string, call func() (string, error)) string {
 	return text
 }
 
-func notAvailable(service string) string {
-	return "Not available yet: ensign's " + service + " service is not running in this deployment. Nothing was done."
+func notAvailable() string {
+	return "Not available: ensign's promotion and rollback services are not running in this deployment. Nothing was done."
 }
 
 func holdLabel(p *policy.Policy) string {
@@ -200,11 +212,4 @@ func display(cmd Command) string {
 		return "/promote now"
 	}
 	return "/" + cmd.Name
-}
-
-func upperFirst(s string) string {
-	if s != "" && 'a' <= s[0] && s[0] <= 'z' {
-		return string(s[0]-'a'+'A') + s[1:]
-	}
-	return s
 }

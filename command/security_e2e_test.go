@@ -74,7 +74,7 @@ func TestCommandActsOnGiteasCommentNotThePayload(t *testing.T) {
 func TestCommentsOnUnmanagedRepositoriesAreIgnored(t *testing.T) {
 	e := forgetest.New(t)
 	r := newRig(t, e, true, func(c *command.Config) {
-		c.Repos = []forge.Repo{{Owner: e.Repo.Owner, Name: e.Repo.Name + "-other"}}
+		c.Repos = routerFor(t, e, forge.Repo{Owner: e.Repo.Owner, Name: e.Repo.Name + "-other"})
 	})
 	alice := e.User(t, "alice", "write")
 	pr := e.OpenPR(t, "feature", "a.yaml", "a: 1\n")

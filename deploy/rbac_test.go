@@ -47,7 +47,7 @@ func TestServiceAccountCanDoWhatEnsignDoes(t *testing.T) {
 	t.Run("watch canaries", func(t *testing.T) {
 		// The informer quietly falls back to relisting when a watch is
 		// forbidden, so the watch itself is checked first.
-		wi, err := cl.Dynamic.Resource(canary.GVR).Namespace(rbacNS).Watch(ctx, metav1.ListOptions{})
+		wi, err := cl.Dynamic.Resource(cluster.CanaryGVR).Namespace(rbacNS).Watch(ctx, metav1.ListOptions{})
 		if err != nil {
 			t.Fatalf("watch canaries: %v", err)
 		}
@@ -59,7 +59,7 @@ func TestServiceAccountCanDoWhatEnsignDoes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, read := range []func(context.Context, string, *flaggerv1.Canary) ([]canary.Container, error){set.TargetImages, set.PrimaryImages} {
+		for _, read := range []func(context.Context, string, *flaggerv1.Canary) ([]cluster.Container, error){set.TargetImages, set.PrimaryImages} {
 			imgs, err := read(ctx, "production", c)
 			if err != nil || len(imgs) != 1 {
 				t.Fatalf("images of the deployment: %v %v", imgs, err)
@@ -81,7 +81,7 @@ func TestServiceAccountCanDoWhatEnsignDoes(t *testing.T) {
 		if evs, err := set.WarningEvents(ctx, "production", c, 5); err != nil || len(evs) != 1 {
 			t.Fatalf("warning events: %v %v", evs, err)
 		}
-		if err := set.RecordEvent(ctx, "production", c, canary.Note{Type: corev1.EventTypeNormal, Reason: "Check", Message: "rbac check", Key: "rbac-check"}, time.Now()); err != nil {
+		if err := set.RecordEvent(ctx, "production", c, cluster.Note{Type: corev1.EventTypeNormal, Reason: "Check", Message: "rbac check", Key: "rbac-check"}, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -110,8 +110,8 @@ func TestServiceAccountCanDoWhatEnsignDoes(t *testing.T) {
 		forbidden := map[string]error{}
 		_, forbidden["update a deployment"] = kc.AppsV1().Deployments(rbacNS).Update(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "podinfo", Namespace: rbacNS}}, metav1.UpdateOptions{})
 		_, forbidden["read secrets"] = kc.CoreV1().Secrets(rbacNS).List(ctx, metav1.ListOptions{})
-		forbidden["delete a canary"] = cl.Dynamic.Resource(canary.GVR).Namespace(rbacNS).Delete(ctx, "podinfo", metav1.DeleteOptions{})
-		_, forbidden["update a canary's status"] = cl.Dynamic.Resource(canary.GVR).Namespace(rbacNS).UpdateStatus(ctx, canaryObject("podinfo"), metav1.UpdateOptions{})
+		forbidden["delete a canary"] = cl.Dynamic.Resource(cluster.CanaryGVR).Namespace(rbacNS).Delete(ctx, "podinfo", metav1.DeleteOptions{})
+		_, forbidden["update a canary's status"] = cl.Dynamic.Resource(cluster.CanaryGVR).Namespace(rbacNS).UpdateStatus(ctx, canaryObject("podinfo"), metav1.UpdateOptions{})
 		_, forbidden["read a git repository"] = cl.Dynamic.Resource(flux.GitRepositoryGVR).Namespace(rbacNS).Get(ctx, "gitops", metav1.GetOptions{})
 		forbidden["delete events"] = kc.CoreV1().Events(rbacNS).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
 		for what, err := range forbidden {
@@ -216,12 +216,7 @@ func canaryObject(name string) *unstructured.Unstructured {
 // canary, and the watch a later change to Failed.
 func watchAsServiceAccount(t *testing.T, admin *rest.Config, saDyn dynamic.Interface) {
 	seen := make(chan flaggerv1.CanaryPhase, 10)
-	h := canary.HandlerFunc(func(_ context.Context, _ string, c *flaggerv1.Canary) error {
-		if c.Name == "podinfo" {
-			seen <- c.Status.Phase
-		}
-		return nil
-	})
+	h := phases{seen}
 	w := canary.NewWatcher([]canary.Cluster{{Name: "production", Client: saDyn, Namespaces: []string{rbacNS}}}, h, canary.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -253,4 +248,14 @@ func watchAsServiceAccount(t *testing.T, admin *rest.Config, saDyn dynamic.Inter
 	if err := <-done; err != nil {
 		t.Fatalf("watcher: %v", err)
 	}
+}
+
+// phases is a canary.Handler that passes on the phase of podinfo's canary.
+type phases struct{ seen chan<- flaggerv1.CanaryPhase }
+
+func (p phases) HandleCanary(_ context.Context, _ string, c *flaggerv1.Canary) error {
+	if c.Name == "podinfo" {
+		p.seen <- c.Status.Phase
+	}
+	return nil
 }

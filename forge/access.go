@@ -7,14 +7,13 @@ import (
 	"strings"
 
 	"code.gitea.io/sdk/gitea"
-
-	"github.com/ensignbot/ensign/policy"
 )
 
-// RepoPermission returns user's permission on repo (none, read, write, admin,
-// owner) as Gitea computes it from collaborators, teams and site admin.
-// The bot must be a repository admin (or site admin) to ask about others.
-func (c *Client) RepoPermission(ctx context.Context, repo Repo, user string) (policy.Level, error) {
+// RepoPermission returns user's permission on repo as Gitea names it (none,
+// read, write, admin, owner), computed from collaborators, teams and site
+// admin. The bot must be a repository admin (or site admin) to ask about
+// others.
+func (c *Client) RepoPermission(ctx context.Context, repo Repo, user string) (string, error) {
 	var raw string
 	err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
 		p, resp, err := api.CollaboratorPermission(repo.Owner, repo.Name, user)
@@ -24,23 +23,19 @@ func (c *Client) RepoPermission(ctx context.Context, repo Repo, user string) (po
 		return resp, err
 	})
 	if err != nil {
-		return policy.LevelNone, fmt.Errorf("get permission of %s on %s: %w", user, repo, err)
+		return "", fmt.Errorf("get permission of %s on %s: %w", user, repo, err)
 	}
-	level, err := policy.ParseLevel(raw)
-	if err != nil {
-		return policy.LevelNone, fmt.Errorf("get permission of %s on %s: %w", user, repo, err)
-	}
-	return level, nil
+	return raw, nil
 }
 
-// TeamMember reports whether user is a member of the organization team.
+// TeamMember reports whether user is a member of team of organization org.
 // The bot must be able to see the organization's teams (an org member) and
 // the team's members (a member of the team, an org owner, or site admin).
 // A team that does not exist is an error wrapping ErrNotFound.
-func (c *Client) TeamMember(ctx context.Context, team policy.TeamRef, user string) (bool, error) {
-	id, err := c.teamID(ctx, team)
+func (c *Client) TeamMember(ctx context.Context, org, team, user string) (bool, error) {
+	id, err := c.teamID(ctx, org, team)
 	if err != nil {
-		return false, fmt.Errorf("check membership of %s in team %s: %w", user, team, err)
+		return false, fmt.Errorf("check membership of %s in team %s/%s: %w", user, org, team, err)
 	}
 	err = c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
 		_, resp, err := api.GetTeamMember(id, user)
@@ -50,41 +45,28 @@ func (c *Client) TeamMember(ctx context.Context, team policy.TeamRef, user strin
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("check membership of %s in team %s: %w", user, team, err)
+		return false, fmt.Errorf("check membership of %s in team %s/%s: %w", user, org, team, err)
 	}
 	return true, nil
 }
 
-func (c *Client) teamID(ctx context.Context, team policy.TeamRef) (int64, error) {
-	for page := 1; page <= maxPages; {
-		var next int
-		var id int64
-		err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
-			ts, resp, err := api.ListOrgTeams(team.Org, gitea.ListTeamsOptions{
-				ListOptions: gitea.ListOptions{Page: page, PageSize: pageSize},
-			})
-			if err != nil {
-				return resp, err
+func (c *Client) teamID(ctx context.Context, org, team string) (int64, error) {
+	var id int64
+	err := c.pages(ctx, func(api *gitea.Client, page gitea.ListOptions) (*gitea.Response, error) {
+		ts, resp, err := api.ListOrgTeams(org, gitea.ListTeamsOptions{ListOptions: page})
+		for _, t := range ts {
+			if strings.EqualFold(t.Name, team) {
+				id = t.ID
+				return resp, errStopPaging
 			}
-			for _, t := range ts {
-				if strings.EqualFold(t.Name, team.Team) {
-					id = t.ID
-					break
-				}
-			}
-			next = resp.NextPage
-			return resp, nil
-		})
-		if err != nil {
-			return 0, fmt.Errorf("list teams of %s: %w", team.Org, err)
 		}
-		if id != 0 {
-			return id, nil
-		}
-		if next <= page {
-			break
-		}
-		page = next
+		return resp, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("list teams of %s: %w", org, err)
 	}
-	return 0, fmt.Errorf("team %s: %w", team, ErrNotFound)
+	if id == 0 {
+		return 0, fmt.Errorf("team %s/%s: %w", org, team, ErrNotFound)
+	}
+	return id, nil
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"code.gitea.io/sdk/gitea"
+
+	"github.com/ensignbot/ensign/internal/keyed"
 )
 
 // Default timeouts and bounds used when Config leaves them zero.
@@ -62,7 +64,7 @@ type Client struct {
 	mergeWait   time.Duration
 
 	labels labelCache
-	locks  keyedMutex
+	locks  keyed.Mutex
 
 	selfMu sync.Mutex
 	self   string
@@ -140,38 +142,30 @@ func (c *Client) Self(ctx context.Context) (string, error) {
 	return login, nil
 }
 
-// keyedMutex serializes work per key inside this process.
-type keyedMutex struct {
-	mu    sync.Mutex
-	locks map[string]*keyedEntry
-}
+// errStopPaging ends a pages walk early without an error.
+var errStopPaging = errors.New("stop paging")
 
-type keyedEntry struct {
-	mu   sync.Mutex
-	refs int
-}
-
-// lock locks key and returns its unlock function.
-func (k *keyedMutex) lock(key string) func() {
-	k.mu.Lock()
-	if k.locks == nil {
-		k.locks = make(map[string]*keyedEntry)
-	}
-	e := k.locks[key]
-	if e == nil {
-		e = &keyedEntry{}
-		k.locks[key] = e
-	}
-	e.refs++
-	k.mu.Unlock()
-	e.mu.Lock()
-	return func() {
-		e.mu.Unlock()
-		k.mu.Lock()
-		e.refs--
-		if e.refs == 0 {
-			delete(k.locks, key)
+// pages calls list for page 1, 2, ... of a Gitea listing until Gitea
+// reports no next page, list returns errStopPaging, or maxPages pages were
+// read. Each page is one call with its own timeout.
+func (c *Client) pages(ctx context.Context, list func(api *gitea.Client, opt gitea.ListOptions) (*gitea.Response, error)) error {
+	for page := 1; page <= maxPages; {
+		var next int
+		stop := false
+		err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
+			resp, err := list(api, gitea.ListOptions{Page: page, PageSize: pageSize})
+			if errors.Is(err, errStopPaging) {
+				stop, err = true, nil
+			}
+			if err == nil && resp != nil {
+				next = resp.NextPage
+			}
+			return resp, err
+		})
+		if err != nil || stop || next <= page {
+			return err
 		}
-		k.mu.Unlock()
+		page = next
 	}
+	return nil
 }

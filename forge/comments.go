@@ -3,29 +3,13 @@ package forge
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"code.gitea.io/sdk/gitea"
+
+	"github.com/ensignbot/ensign/vocab"
 )
-
-// Hidden markers that key the bot's own comments. A marker is the first line
-// of the comment body; only comments written by the bot's account count.
-const (
-	// StatusMarker keys the one status comment per pull request.
-	StatusMarker = "<!-- ensign:status -->"
-	// CloseMarker keys the comment left when closing a superseded pull request.
-	CloseMarker = "<!-- ensign:close -->"
-)
-
-var markerRE = regexp.MustCompile(`^<!-- ensign:[a-z0-9][a-z0-9:_-]* -->$`)
-
-// ReplyMarker returns the marker of the bot's answer to the comment with the
-// given ID, so a repeated delivery updates that answer instead of adding one.
-func ReplyMarker(commentID int64) string {
-	return "<!-- ensign:reply:" + strconv.FormatInt(commentID, 10) + " -->"
-}
 
 // Comment is a comment on a pull request or issue.
 type Comment struct {
@@ -38,7 +22,7 @@ type Comment struct {
 }
 
 func checkMarker(marker string) error {
-	if !markerRE.MatchString(marker) {
+	if !vocab.ValidMarker(marker) {
 		return fmt.Errorf("invalid comment marker %q (want <!-- ensign:name -->)", marker)
 	}
 	return nil
@@ -59,28 +43,15 @@ func markedText(body, marker string) (string, bool) {
 // ListComments returns the comments on a pull request or issue, oldest first.
 func (c *Client) ListComments(ctx context.Context, repo Repo, number int64) ([]Comment, error) {
 	var out []Comment
-	for page := 1; page <= maxPages; {
-		var next int
-		err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
-			cs, resp, err := api.ListIssueComments(repo.Owner, repo.Name, number, gitea.ListIssueCommentOptions{
-				ListOptions: gitea.ListOptions{Page: page, PageSize: pageSize},
-			})
-			if err != nil {
-				return resp, err
-			}
-			for _, cm := range cs {
-				out = append(out, toComment(cm))
-			}
-			next = resp.NextPage
-			return resp, nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("list comments of %s#%d: %w", repo, number, err)
+	err := c.pages(ctx, func(api *gitea.Client, page gitea.ListOptions) (*gitea.Response, error) {
+		cs, resp, err := api.ListIssueComments(repo.Owner, repo.Name, number, gitea.ListIssueCommentOptions{ListOptions: page})
+		for _, cm := range cs {
+			out = append(out, toComment(cm))
 		}
-		if next <= page {
-			break
-		}
-		page = next
+		return resp, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list comments of %s#%d: %w", repo, number, err)
 	}
 	return out, nil
 }
@@ -126,7 +97,7 @@ func (c *Client) UpsertComment(ctx context.Context, repo Repo, number int64, mar
 	if err := checkMarker(marker); err != nil {
 		return Comment{}, false, err
 	}
-	unlock := c.locks.lock(fmt.Sprintf("%s#%d %s", repo, number, marker))
+	unlock := c.locks.Lock(fmt.Sprintf("%s#%d %s", repo, number, marker))
 	defer unlock()
 	existing, found, err := c.FindComment(ctx, repo, number, marker)
 	if err != nil {
@@ -173,28 +144,28 @@ func (c *Client) write(ctx context.Context, repo Repo, number int64, marker, tex
 }
 
 // SetStatusSection sets one named section of the pull request's status
-// comment (the bot's comment keyed by StatusMarker) to text, creating the
+// comment (the bot's comment keyed by vocab.StatusMarker) to text, creating the
 // comment if needed; empty text removes the section. Sections keep their
 // order; a new one goes last. Updates of one pull request's status comment
 // are serialized within this process.
 func (c *Client) SetStatusSection(ctx context.Context, repo Repo, number int64, section, text string) error {
-	if !sectionNameRE.MatchString(section) {
+	if !vocab.ValidSection(section) {
 		return fmt.Errorf("set status section %q on %s#%d: invalid section name", section, repo, number)
 	}
-	unlock := c.locks.lock(fmt.Sprintf("%s#%d %s", repo, number, StatusMarker))
+	unlock := c.locks.Lock(fmt.Sprintf("%s#%d %s", repo, number, vocab.StatusMarker))
 	defer unlock()
-	existing, found, err := c.FindComment(ctx, repo, number, StatusMarker)
+	existing, found, err := c.FindComment(ctx, repo, number, vocab.StatusMarker)
 	if err != nil {
 		return fmt.Errorf("set status section %q: %w", section, err)
 	}
 	if !found && text == "" {
 		return nil
 	}
-	body := SetSection(existing.Body, section, text)
+	body := vocab.SetSection(existing.Body, section, text)
 	if found && body == existing.Body {
 		return nil
 	}
-	if _, _, err := c.write(ctx, repo, number, StatusMarker, body, existing, found); err != nil {
+	if _, _, err := c.write(ctx, repo, number, vocab.StatusMarker, body, existing, found); err != nil {
 		return fmt.Errorf("set status section %q: %w", section, err)
 	}
 	return nil

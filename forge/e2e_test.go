@@ -18,7 +18,7 @@ import (
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/forge/forgetest"
 	"github.com/ensignbot/ensign/harness"
-	"github.com/ensignbot/ensign/policy"
+	"github.com/ensignbot/ensign/vocab"
 )
 
 func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
@@ -165,21 +165,21 @@ func TestUpsertCommentInPlace(t *testing.T) {
 	pr := e.OpenPR(t, "feature", "a.yaml", "a: 1\n")
 	// A human pasting the marker must not make ensign edit their comment.
 	alice := e.User(t, "alice", "write")
-	e.Comment(t, alice, pr.Number, forge.StatusMarker+"\nI copied the marker")
+	e.Comment(t, alice, pr.Number, vocab.StatusMarker+"\nI copied the marker")
 
-	c1, created, err := e.Client.UpsertComment(ctx, e.Repo, pr.Number, forge.StatusMarker, "first")
+	c1, created, err := e.Client.UpsertComment(ctx, e.Repo, pr.Number, vocab.StatusMarker, "first")
 	if err != nil || !created {
 		t.Fatalf("first upsert: created=%v err=%v", created, err)
 	}
-	c2, created, err := e.Client.UpsertComment(ctx, e.Repo, pr.Number, forge.StatusMarker, "second")
+	c2, created, err := e.Client.UpsertComment(ctx, e.Repo, pr.Number, vocab.StatusMarker, "second")
 	if err != nil || created || c2.ID != c1.ID {
 		t.Fatalf("second upsert: created=%v id=%d err=%v, want edit of %d", created, c2.ID, err, c1.ID)
 	}
-	if _, created, err := e.Client.UpsertComment(ctx, e.Repo, pr.Number, forge.StatusMarker, "second"); err != nil || created {
+	if _, created, err := e.Client.UpsertComment(ctx, e.Repo, pr.Number, vocab.StatusMarker, "second"); err != nil || created {
 		t.Fatalf("unchanged upsert: created=%v err=%v", created, err)
 	}
 	bot := e.Comments(t, pr.Number, e.Bot.Name)
-	if len(bot) != 1 || bot[0].Body != forge.StatusMarker+"\nsecond" {
+	if len(bot) != 1 || bot[0].Body != vocab.StatusMarker+"\nsecond" {
 		t.Fatalf("bot comments = %d (%v), want one reading second", len(bot), bodies(bot))
 	}
 	if human := e.Comments(t, pr.Number, alice.Name); len(human) != 1 || !strings.Contains(human[0].Body, "I copied the marker") {
@@ -195,11 +195,11 @@ func TestUpsertCommentInPlace(t *testing.T) {
 	if err := e.Client.SetStatusSection(ctx, e.Repo, pr.Number, "hold", ""); err != nil {
 		t.Fatal(err)
 	}
-	got, found, err := e.Client.FindComment(ctx, e.Repo, pr.Number, forge.StatusMarker)
+	got, found, err := e.Client.FindComment(ctx, e.Repo, pr.Number, vocab.StatusMarker)
 	if err != nil || !found || got.ID != c1.ID {
 		t.Fatalf("find: found=%v id=%d err=%v", found, got.ID, err)
 	}
-	if forge.Section(got.Body, "hold") != "" || forge.Section(got.Body, "promote") != "waiting" {
+	if vocab.Section(got.Body, "hold") != "" || vocab.Section(got.Body, "promote") != "waiting" {
 		t.Fatalf("status comment %q", got.Body)
 	}
 	if n := len(e.Comments(t, pr.Number, e.Bot.Name)); n != 1 {
@@ -224,13 +224,13 @@ func TestRepoPermissionAndTeams(t *testing.T) {
 	stranger := e.User(t, "sam", "")
 	tests := []struct {
 		user string
-		want policy.Level
+		want string
 	}{
-		{reader.Name, policy.LevelRead},
-		{writer.Name, policy.LevelWrite},
-		{admin.Name, policy.LevelAdmin},
-		{e.G.AdminUser, policy.LevelOwner}, // the org's owner
-		{stranger.Name, policy.LevelRead},  // the org and repo are public
+		{reader.Name, "read"},
+		{writer.Name, "write"},
+		{admin.Name, "admin"},
+		{e.G.AdminUser, "owner"}, // the org's owner
+		{stranger.Name, "read"},  // the org and repo are public
 	}
 	for _, tt := range tests {
 		t.Run(tt.user, func(t *testing.T) {
@@ -253,14 +253,14 @@ func TestRepoPermissionAndTeams(t *testing.T) {
 	if err := e.G.CreateTeam(ctx, e.Org, "release", "read", reader.Name); err != nil {
 		t.Fatal(err)
 	}
-	release := policy.TeamRef{Org: e.Org, Team: "Release"} // names are case-insensitive
-	if ok, err := e.Client.TeamMember(ctx, release, reader.Name); err != nil || !ok {
+	// Team names are case-insensitive.
+	if ok, err := e.Client.TeamMember(ctx, e.Org, "Release", reader.Name); err != nil || !ok {
 		t.Fatalf("reader in release: %v, %v", ok, err)
 	}
-	if ok, err := e.Client.TeamMember(ctx, release, writer.Name); err != nil || ok {
+	if ok, err := e.Client.TeamMember(ctx, e.Org, "Release", writer.Name); err != nil || ok {
 		t.Fatalf("writer in release: %v, %v", ok, err)
 	}
-	if _, err := e.Client.TeamMember(ctx, policy.TeamRef{Org: e.Org, Team: "nope"}, reader.Name); !errors.Is(err, forge.ErrNotFound) {
+	if _, err := e.Client.TeamMember(ctx, e.Org, "nope", reader.Name); !errors.Is(err, forge.ErrNotFound) {
 		t.Fatalf("missing team: err = %v, want ErrNotFound", err)
 	}
 }

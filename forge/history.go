@@ -13,33 +13,25 @@ import (
 // (merged or not) that carry label, most recently updated first.
 func (c *Client) ListClosedPullRequests(ctx context.Context, repo Repo, label string, limit int) ([]PullRequest, error) {
 	var out []PullRequest
-	for page := 1; page <= maxPages && len(out) < limit; {
-		var next int
-		err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
-			prs, resp, err := api.ListRepoPullRequests(repo.Owner, repo.Name, gitea.ListPullRequestsOptions{
-				ListOptions: gitea.ListOptions{Page: page, PageSize: pageSize},
-				State:       gitea.StateClosed,
-				Sort:        "recentupdate",
-			})
-			if err != nil {
-				return resp, err
-			}
-			for _, pr := range prs {
-				p := toPullRequest(pr)
-				if (label == "" || p.HasLabel(label)) && len(out) < limit {
-					out = append(out, p)
-				}
-			}
-			next = resp.NextPage
-			return resp, nil
+	if limit <= 0 {
+		return nil, nil
+	}
+	err := c.pages(ctx, func(api *gitea.Client, page gitea.ListOptions) (*gitea.Response, error) {
+		prs, resp, err := api.ListRepoPullRequests(repo.Owner, repo.Name, gitea.ListPullRequestsOptions{
+			ListOptions: page, State: gitea.StateClosed, Sort: "recentupdate",
 		})
-		if err != nil {
-			return nil, fmt.Errorf("list closed pull requests of %s: %w", repo, err)
+		for _, pr := range prs {
+			if p := toPullRequest(pr); (label == "" || p.HasLabel(label)) && len(out) < limit {
+				out = append(out, p)
+			}
 		}
-		if next <= page {
-			break
+		if err == nil && len(out) >= limit {
+			err = errStopPaging
 		}
-		page = next
+		return resp, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list closed pull requests of %s: %w", repo, err)
 	}
 	return out, nil
 }
@@ -65,44 +57,38 @@ func (c *Client) PullRequestForCommit(ctx context.Context, repo Repo, sha string
 }
 
 // EnsureIssue opens an issue whose body starts with marker, unless an open
-// issue of the bot already has it; it returns the issue's number.
+// issue the bot opened already has it (an issue someone else opened with the
+// marker does not count); it returns the issue's number.
 func (c *Client) EnsureIssue(ctx context.Context, repo Repo, marker, title, body string) (int64, error) {
 	if err := checkMarker(marker); err != nil {
 		return 0, err
 	}
-	unlock := c.locks.lock(repo.String() + " issue " + marker)
+	unlock := c.locks.Lock(repo.String() + " issue " + marker)
 	defer unlock()
+	self, err := c.Self(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("look for issue %q in %s: %w", title, repo, err)
+	}
 	var number int64
-	for page := 1; page <= maxPages && number == 0; {
-		var next int
-		err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
-			issues, resp, err := api.ListRepoIssues(repo.Owner, repo.Name, gitea.ListIssueOption{
-				ListOptions: gitea.ListOptions{Page: page, PageSize: pageSize},
-				State:       gitea.StateOpen, Type: gitea.IssueTypeIssue,
-			})
-			if err != nil {
-				return resp, err
-			}
-			for _, is := range issues {
-				if strings.HasPrefix(is.Body, marker) {
-					number = is.Index
-				}
-			}
-			next = resp.NextPage
-			return resp, nil
+	err = c.pages(ctx, func(api *gitea.Client, page gitea.ListOptions) (*gitea.Response, error) {
+		issues, resp, err := api.ListRepoIssues(repo.Owner, repo.Name, gitea.ListIssueOption{
+			ListOptions: page, State: gitea.StateOpen, Type: gitea.IssueTypeIssue,
 		})
-		if err != nil {
-			return 0, fmt.Errorf("look for issue %q in %s: %w", title, repo, err)
+		for _, is := range issues {
+			if is.Poster != nil && strings.EqualFold(is.Poster.UserName, self) && strings.HasPrefix(is.Body, marker) {
+				number = is.Index
+				return resp, errStopPaging
+			}
 		}
-		if next <= page {
-			break
-		}
-		page = next
+		return resp, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("look for issue %q in %s: %w", title, repo, err)
 	}
 	if number != 0 {
 		return number, nil
 	}
-	err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
+	err = c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
 		is, resp, err := api.CreateIssue(repo.Owner, repo.Name, gitea.CreateIssueOption{Title: title, Body: marker + "\n" + body})
 		if err == nil {
 			number = is.Index

@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"code.gitea.io/sdk/gitea"
+
+	"github.com/ensignbot/ensign/internal/keyed"
 )
 
 // Label describes a repository label ensign creates when it is missing.
@@ -22,7 +24,7 @@ type Label struct {
 type labelCache struct {
 	mu  sync.Mutex
 	ids map[Repo]map[string]int64
-	per keyedMutex
+	per keyed.Mutex
 }
 
 func (l *labelCache) get(repo Repo, name string) (int64, bool) {
@@ -56,7 +58,7 @@ func (c *Client) EnsureLabel(ctx context.Context, repo Repo, want Label) (int64,
 	if id, ok := c.labels.get(repo, want.Name); ok {
 		return id, nil
 	}
-	unlock := c.labels.per.lock(repo.String())
+	unlock := c.labels.per.Lock(repo.String())
 	defer unlock()
 	if id, ok := c.labels.get(repo, want.Name); ok {
 		return id, nil
@@ -93,30 +95,17 @@ func (c *Client) EnsureLabel(ctx context.Context, repo Repo, want Label) (int64,
 
 func (c *Client) listRepoLabels(ctx context.Context, repo Repo) (map[string]int64, error) {
 	names := make(map[string]int64)
-	for page := 1; page <= maxPages; {
-		var next int
-		err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
-			ls, resp, err := api.ListRepoLabels(repo.Owner, repo.Name, gitea.ListLabelsOptions{
-				ListOptions: gitea.ListOptions{Page: page, PageSize: pageSize},
-			})
-			if err != nil {
-				return resp, err
+	err := c.pages(ctx, func(api *gitea.Client, page gitea.ListOptions) (*gitea.Response, error) {
+		ls, resp, err := api.ListRepoLabels(repo.Owner, repo.Name, gitea.ListLabelsOptions{ListOptions: page})
+		for _, l := range ls {
+			if _, dup := names[l.Name]; !dup {
+				names[l.Name] = l.ID
 			}
-			for _, l := range ls {
-				if _, dup := names[l.Name]; !dup {
-					names[l.Name] = l.ID
-				}
-			}
-			next = resp.NextPage
-			return resp, nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("list labels: %w", err)
 		}
-		if next <= page {
-			break
-		}
-		page = next
+		return resp, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list labels: %w", err)
 	}
 	return names, nil
 }

@@ -42,8 +42,6 @@ type MergeOptions struct {
 	// Title and Message override Gitea's default merge commit message.
 	Title   string
 	Message string
-	// DeleteBranch deletes the head branch after the merge.
-	DeleteBranch bool
 }
 
 // Merge merges a pull request whose head is still opt.HeadSHA. While Gitea
@@ -102,11 +100,14 @@ func (c *Client) Merge(ctx context.Context, repo Repo, number int64, opt MergeOp
 // "not now" rather than "no".
 func (c *Client) mergeOnce(ctx context.Context, repo Repo, number int64, opt MergeOptions) (retry bool, err error) {
 	body := map[string]any{
-		"Do":                        string(opt.Style),
-		"head_commit_id":            opt.HeadSHA,
-		"MergeTitleField":           opt.Title,
-		"MergeMessageField":         opt.Message,
-		"delete_branch_after_merge": opt.DeleteBranch,
+		"Do":                string(opt.Style),
+		"head_commit_id":    opt.HeadSHA,
+		"MergeTitleField":   opt.Title,
+		"MergeMessageField": opt.Message,
+		// Always keep the head branch, whatever the repository's default:
+		// Gitea deletes asynchronously, and a late deletion closes the pull
+		// request of a re-promotion that recreated the same branch.
+		"delete_branch_after_merge": false,
 	}
 	path := fmt.Sprintf("/repos/%s/%s/pulls/%d/merge", repo.Owner, repo.Name, number)
 	code, msg, err := c.rawJSON(ctx, http.MethodPost, path, body)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"code.gitea.io/sdk/gitea"
+
+	"github.com/ensignbot/ensign/vocab"
 )
 
 // PullRequest is what ensign needs to know about a Gitea pull request.
@@ -90,33 +92,19 @@ func (c *Client) GetPullRequest(ctx context.Context, repo Repo, number int64) (P
 // label, or all open ones when label is empty, oldest first.
 func (c *Client) ListOpenPullRequests(ctx context.Context, repo Repo, label string) ([]PullRequest, error) {
 	var out []PullRequest
-	for page := 1; page <= maxPages; {
-		var next int
-		err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
-			prs, resp, err := api.ListRepoPullRequests(repo.Owner, repo.Name, gitea.ListPullRequestsOptions{
-				ListOptions: gitea.ListOptions{Page: page, PageSize: pageSize},
-				State:       gitea.StateOpen,
-				Sort:        "oldest",
-			})
-			if err != nil {
-				return resp, err
-			}
-			for _, pr := range prs {
-				p := toPullRequest(pr)
-				if label == "" || p.HasLabel(label) {
-					out = append(out, p)
-				}
-			}
-			next = resp.NextPage
-			return resp, nil
+	err := c.pages(ctx, func(api *gitea.Client, page gitea.ListOptions) (*gitea.Response, error) {
+		prs, resp, err := api.ListRepoPullRequests(repo.Owner, repo.Name, gitea.ListPullRequestsOptions{
+			ListOptions: page, State: gitea.StateOpen, Sort: "oldest",
 		})
-		if err != nil {
-			return nil, fmt.Errorf("list open pull requests of %s: %w", repo, err)
+		for _, pr := range prs {
+			if p := toPullRequest(pr); label == "" || p.HasLabel(label) {
+				out = append(out, p)
+			}
 		}
-		if next <= page {
-			break
-		}
-		page = next
+		return resp, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list open pull requests of %s: %w", repo, err)
 	}
 	return out, nil
 }
@@ -219,7 +207,7 @@ func (c *Client) UpdatePullRequest(ctx context.Context, repo Repo, number int64,
 // already closed pull request only makes sure the comment is there.
 func (c *Client) ClosePullRequest(ctx context.Context, repo Repo, number int64, text string) error {
 	if text != "" {
-		if _, _, err := c.UpsertComment(ctx, repo, number, CloseMarker, text); err != nil {
+		if _, _, err := c.UpsertComment(ctx, repo, number, vocab.CloseMarker, text); err != nil {
 			return fmt.Errorf("close pull request %s#%d: %w", repo, number, err)
 		}
 	}

@@ -37,15 +37,11 @@ func (r *Repo) fetch(ctx context.Context, opts FetchOptions) (map[string]plumbin
 	if len(opts.Branches) == 0 {
 		return nil, errors.New("fetch: no branches given")
 	}
-	sess, err := r.tr.NewUploadPackSession(r.ep, r.authMethod())
+	sess, adv, err := r.uploadPackSession(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("fetch from %s: %w", r.url, err)
 	}
 	defer sess.Close()
-	adv, err := sess.AdvertisedReferencesContext(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("fetch from %s: list refs: %w", r.url, err)
-	}
 	remote, err := advertisedBranches(adv)
 	if err != nil {
 		return nil, fmt.Errorf("fetch from %s: %w", r.url, err)
@@ -99,15 +95,11 @@ func (r *Repo) deepen(ctx context.Context, branch string, depth int) error {
 	if err != nil || len(shallow) == 0 {
 		return err
 	}
-	sess, err := r.tr.NewUploadPackSession(r.ep, r.authMethod())
+	sess, adv, err := r.uploadPackSession(ctx)
 	if err != nil {
 		return fmt.Errorf("deepen %s: %w", branch, err)
 	}
 	defer sess.Close()
-	adv, err := sess.AdvertisedReferencesContext(ctx)
-	if err != nil {
-		return fmt.Errorf("deepen %s: list refs: %w", branch, err)
-	}
 	if err := r.uploadPack(ctx, sess, adv, []plumbing.Hash{tip}, depth); err != nil {
 		return fmt.Errorf("deepen %s to %d: %w", branch, depth, err)
 	}
@@ -127,19 +119,30 @@ func (r *Repo) fetchCommit(ctx context.Context, h plumbing.Hash, depth int) erro
 	if r.hasObject(h) {
 		return nil
 	}
-	sess, err := r.tr.NewUploadPackSession(r.ep, r.authMethod())
+	sess, adv, err := r.uploadPackSession(ctx)
 	if err != nil {
 		return fmt.Errorf("fetch commit %s: %w", h, err)
 	}
 	defer sess.Close()
-	adv, err := sess.AdvertisedReferencesContext(ctx)
-	if err != nil {
-		return fmt.Errorf("fetch commit %s: list refs: %w", h, err)
-	}
 	if err := r.uploadPack(ctx, sess, adv, []plumbing.Hash{h}, depth); err != nil {
 		return fmt.Errorf("fetch commit %s: %w", h, err)
 	}
 	return nil
+}
+
+// uploadPackSession opens an upload-pack session with the remote and reads
+// the references it advertises. The caller closes the session.
+func (r *Repo) uploadPackSession(ctx context.Context) (transport.UploadPackSession, *packp.AdvRefs, error) {
+	sess, err := r.tr.NewUploadPackSession(r.ep, r.authMethod())
+	if err != nil {
+		return nil, nil, err
+	}
+	adv, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		sess.Close()
+		return nil, nil, fmt.Errorf("list refs: %w", err)
+	}
+	return sess, adv, nil
 }
 
 // uploadPack asks for wants (shallow to depth when depth > 0), offering the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ensignbot/ensign/gitops"
 	"github.com/ensignbot/ensign/harness"
+	"github.com/ensignbot/ensign/vocab"
 )
 
 func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
@@ -41,7 +42,7 @@ func TestGiteaPushAndRevert(t *testing.T) {
 	id := gitops.Identity{Name: bot.Name, Email: bot.Name + "@example.com"}
 	res, err := r.Update(ctx, gitops.Target{Branch: "main"}, gitops.CommitMeta{
 		Message:  "Promote app to v2",
-		Trailers: []gitops.Trailer{{Key: gitops.TrailerPromotion, Value: "app/v2"}},
+		Trailers: []gitops.Trailer{{Key: vocab.TrailerPromotion, Value: "app/v2"}},
 		Author:   id,
 	}, func(ed *gitops.TreeEditor) error {
 		return ed.WriteFile("apps/prod/kustomization.yaml", []byte("images:\n  - name: app\n    newTag: v2\n"))

@@ -161,24 +161,34 @@ func (r *Repo) LastChange(ctx context.Context, branch, path string) (*CommitInfo
 }
 
 // FindRevert looks on branch's first-parent line, from the tip back to
-// commit, for a commit that reverts commit (by "Ensign-Reverts:" trailer or
-// git's "This reverts commit" line) and was not itself reverted later. It
-// returns nil if there is none. max bounds the commits examined (0: 10000).
-func (r *Repo) FindRevert(ctx context.Context, branch string, commit plumbing.Hash, max int) (*CommitInfo, error) {
+// commit, for a commit that reverts commit and was not itself reverted
+// later; it returns nil if there is none. reverted says which commits a
+// message reverts (full or abbreviated ids, lowercase): what counts as a
+// revert is the caller's vocabulary. max bounds the commits examined
+// (0: 10000).
+func (r *Repo) FindRevert(ctx context.Context, branch string, commit plumbing.Hash, max int, reverted func(msg string) []string) (*CommitInfo, error) {
 	target := commit.String()
-	undone := map[string]bool{}
-	revertedBy := map[string]*CommitInfo{}
+	var undone []string // ids reverted by commits newer than the walk's position
+	isUndone := func(h string) bool {
+		for _, id := range undone {
+			if strings.HasPrefix(h, id) {
+				return true
+			}
+		}
+		return false
+	}
+	var found *CommitInfo
 	err := r.Log(ctx, branch, LogOptions{Max: max}, func(c *CommitInfo) error {
 		if c.Hash == commit {
 			return ErrStopWalk
 		}
-		if undone[c.Hash.String()] {
+		if isUndone(c.Hash.String()) {
 			return nil // reverted later: its own reverts no longer hold
 		}
-		for sha := range revertedShas(c.Message) {
-			undone[sha] = true
-			if revertedBy[sha] == nil {
-				revertedBy[sha] = c
+		for _, id := range reverted(c.Message) {
+			undone = append(undone, id)
+			if found == nil && strings.HasPrefix(target, id) {
+				found = c
 			}
 		}
 		return nil
@@ -186,5 +196,5 @@ func (r *Repo) FindRevert(ctx context.Context, branch string, commit plumbing.Ha
 	if err != nil {
 		return nil, err
 	}
-	return revertedBy[target], nil
+	return found, nil
 }

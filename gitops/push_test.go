@@ -33,7 +33,7 @@ func TestUpdatePushModes(t *testing.T) {
 	_, gs, url := seedServer(t, "modes")
 	r := openCache(t, url)
 	ctx := testCtx(t)
-	meta := CommitMeta{Message: "Promote app to v2", Trailers: []Trailer{{Key: TrailerPromotion, Value: "app/v2"}}, Author: botIdentity, When: fixedTime}
+	meta := CommitMeta{Message: "Promote app to v2", Trailers: []Trailer{{Key: "Ensign-Promotion", Value: "app/v2"}}, Author: botIdentity, When: fixedTime}
 
 	t.Run("fast-forward", func(t *testing.T) {
 		res, err := r.Update(ctx, Target{Branch: "main"}, meta, setTagEdit("v2"))
@@ -209,14 +209,14 @@ func TestRevertPushAndFindRevert(t *testing.T) {
 	if _, err := r.Fetch(ctx, FetchOptions{Branches: []string{"main"}}); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := r.FindRevert(ctx, "main", hash(bad), 0); err != nil || c != nil {
+	if c, err := r.FindRevert(ctx, "main", hash(bad), 0, gitRevertLines); err != nil || c != nil {
 		t.Fatalf("FindRevert before revert = %v, %v", c, err)
 	}
 	last, err := r.LastChange(ctx, "main", "apps/prod")
 	if err != nil || last.Hash.String() != bad {
 		t.Fatalf("LastChange(apps/prod) = %v, %v; want %s", last, err, bad)
 	}
-	req := RevertRequest{Commit: hash(bad), Author: botIdentity, Trailers: []Trailer{{Key: "Ensign-Canary", Value: "prod/app"}}}
+	req := RevertRequest{Commit: hash(bad), Author: botIdentity, Trailers: []Trailer{{Key: "Ensign-Reverts", Value: bad}, {Key: "Ensign-Canary", Value: "prod/app"}}}
 	res, err := r.Revert(ctx, Target{Branch: "ensign/revert", Base: "main", Mode: CreateBranch}, req)
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +240,7 @@ func TestRevertPushAndFindRevert(t *testing.T) {
 	if got := w.git("log", "-1", "--format=%(trailers:key=Ensign-Reverts,valueonly)"); got != bad {
 		t.Fatalf("git reads Ensign-Reverts as %q", got)
 	}
-	c, err := r.FindRevert(ctx, "main", hash(bad), 0)
+	c, err := r.FindRevert(ctx, "main", hash(bad), 0, gitRevertLines)
 	if err != nil || c == nil || c.Hash != res.Commit {
 		t.Fatalf("FindRevert = %v, %v; want %s", c, err, res.Commit)
 	}
@@ -251,7 +251,7 @@ func TestRevertPushAndFindRevert(t *testing.T) {
 	if _, err := r.Revert(ctx, Target{Branch: "main"}, RevertRequest{Commit: res.Commit, Author: botIdentity}); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := r.FindRevert(ctx, "main", hash(bad), 0); err != nil || c != nil {
+	if c, err := r.FindRevert(ctx, "main", hash(bad), 0, gitRevertLines); err != nil || c != nil {
 		t.Fatalf("FindRevert after revert of revert = %v, %v; want none", c, err)
 	}
 }
@@ -332,12 +332,15 @@ func TestTreeEditor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := ed.List("apps/prod/kustomization.yaml"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("List of a file: %v, want fs.ErrNotExist", err)
+	}
 	for _, f := range files {
-		b, err := ed.ReadFile(f)
+		b, err := ed.ReadFile("apps/staging/" + f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ed.WriteFile("apps/canary/"+strings.TrimPrefix(f, "apps/staging/"), b); err != nil {
+		if err := ed.WriteFile("apps/canary/"+f, b); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -374,4 +377,16 @@ func TestTreeEditor(t *testing.T) {
 		t.Fatalf("new objects = %d, want 2", len(objs.news))
 	}
 	_ = context.Background
+}
+
+// gitRevertLines is the reverted-commits vocabulary FindRevert is given in
+// these tests: the full ids on git's "This reverts commit <id>" lines.
+func gitRevertLines(msg string) []string {
+	var out []string
+	for _, line := range strings.Split(msg, "\n") {
+		if rest, ok := strings.CutPrefix(line, "This reverts commit "); ok && len(rest) >= 40 {
+			out = append(out, rest[:40])
+		}
+	}
+	return out
 }

@@ -15,7 +15,7 @@ type RevertRequest struct {
 	// Mainline is the 1-based parent to revert to for a merge commit (git
 	// revert -m). It must be 0 or 1 for a single-parent commit.
 	Mainline  int
-	Trailers  []Trailer // added after Ensign-Reverts
+	Trailers  []Trailer // added after git's message
 	Author    Identity
 	Committer Identity  // zero means Author
 	When      time.Time // zero means time.Now()
@@ -23,8 +23,9 @@ type RevertRequest struct {
 
 // Revert writes a commit that undoes req.Commit on top of the base branch's
 // tip, with git's semantics and message, and pushes it to target, re-merging
-// on the new tip when it loses a race. The message carries an
-// "Ensign-Reverts: <sha>" trailer. It returns ErrAlreadyReverted if the revert
+// on the new tip when it loses a race. The message is git's ("Revert
+// \"<subject>\"" and "This reverts commit <sha>.") followed by req.Trailers.
+// It returns ErrAlreadyReverted if the revert
 // would change nothing, a *ConflictError if git would stop with conflicts,
 // and wraps ErrRootCommit, ErrNotFound or ErrBadMainline for bad requests.
 // Old commits missing from a shallow cache are fetched on demand.
@@ -108,7 +109,7 @@ func (r *Repo) revertTree(ctx context.Context, objs *objectSet, head *CommitInfo
 	msg += ".\n"
 	meta := CommitMeta{
 		Message:   msg,
-		Trailers:  append([]Trailer{{Key: TrailerReverts, Value: sha}}, req.Trailers...),
+		Trailers:  req.Trailers,
 		Author:    req.Author,
 		Committer: req.Committer,
 		When:      req.When,
@@ -123,39 +124,4 @@ func (r *Repo) revertTree(ctx context.Context, objs *objectSet, head *CommitInfo
 func subjectOf(msg string) string {
 	para, _, _ := strings.Cut(strings.TrimLeft(msg, "\n"), "\n\n")
 	return strings.Join(strings.Fields(strings.ReplaceAll(para, "\n", " ")), " ")
-}
-
-// IsRevertOf reports whether msg records a revert of sha, by ensign's trailer
-// or git's "This reverts commit <sha>" line.
-func IsRevertOf(msg, sha string) bool {
-	for _, v := range TrailerValues(msg, TrailerReverts) {
-		if strings.EqualFold(v, sha) {
-			return true
-		}
-	}
-	return revertedByGitLine(msg)[strings.ToLower(sha)]
-}
-
-// revertedShas returns every sha msg says it reverts.
-func revertedShas(msg string) map[string]bool {
-	out := revertedByGitLine(msg)
-	for _, v := range TrailerValues(msg, TrailerReverts) {
-		out[strings.ToLower(v)] = true
-	}
-	return out
-}
-
-func revertedByGitLine(msg string) map[string]bool {
-	out := map[string]bool{}
-	const marker = "This reverts commit "
-	for _, line := range strings.Split(msg, "\n") {
-		rest, ok := strings.CutPrefix(strings.TrimSpace(line), marker)
-		if !ok || len(rest) < 40 {
-			continue
-		}
-		if h := strings.ToLower(rest[:40]); plumbing.IsHash(h) {
-			out[h] = true
-		}
-	}
-	return out
 }

@@ -56,7 +56,7 @@ func TestShallowCacheRevert(t *testing.T) {
 	if string(before) != kustomization("v1", "v1") {
 		t.Fatalf("overlay before the promotion = %q", before)
 	}
-	if c, err := r.FindRevert(ctx, "main", hash(target), 0); err != nil || c != nil {
+	if c, err := r.FindRevert(ctx, "main", hash(target), 0, gitRevertLines); err != nil || c != nil {
 		t.Fatalf("FindRevert = %v, %v", c, err)
 	}
 	res, err := r.Revert(ctx, Target{Branch: "main"}, RevertRequest{Commit: hash(target), Author: botIdentity, When: fixedTime})

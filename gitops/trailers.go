@@ -13,12 +13,6 @@ type Trailer struct {
 // String renders the trailer as a message line (without the newline).
 func (t Trailer) String() string { return t.Key + ": " + t.Value }
 
-// Well-known trailer keys ensign writes for audit and idempotency.
-const (
-	TrailerPromotion = "Ensign-Promotion"
-	TrailerReverts   = "Ensign-Reverts"
-)
-
 // git's generated prefixes make a mixed last paragraph count as trailers.
 var gitGeneratedPrefixes = []string{"Signed-off-by: ", "(cherry picked from commit "}
 

@@ -141,15 +141,3 @@ func FuzzParseTrailers(f *testing.F) {
 		}
 	})
 }
-
-func FuzzRevertedShas(f *testing.F) {
-	f.Add("Revert \"x\"\n\nThis reverts commit 0123456789012345678901234567890123456789.\n")
-	f.Add("t\n\nEnsign-Reverts: 0123456789012345678901234567890123456789\n")
-	f.Fuzz(func(t *testing.T, msg string) {
-		for sha := range revertedShas(msg) {
-			if !IsRevertOf(msg, sha) {
-				t.Fatalf("revertedShas lists %q but IsRevertOf disagrees for %q", sha, msg)
-			}
-		}
-	})
-}

@@ -213,14 +213,13 @@ func (t *TreeEditor) Remove(p string) error {
 	return t.setEntry(p, 0, plumbing.ZeroHash)
 }
 
-// List returns the paths of all files (and symlinks) under dir, recursively,
-// sorted. dir "" or "." lists the whole tree; a missing dir gives an error
-// wrapping fs.ErrNotExist; a file path lists just that file.
+// List returns the paths of all files (and symlinks) under dir,
+// recursively, relative to dir and sorted (overlay.Reader's contract). dir
+// "" or "." lists the whole tree; a missing dir, or a dir that is a file,
+// gives an error wrapping fs.ErrNotExist.
 func (t *TreeEditor) List(dir string) ([]string, error) {
-	var d *dirNode
-	prefix := ""
+	d := t.root
 	if dir == "" || dir == "." {
-		d = t.root
 		if err := t.load(d); err != nil {
 			return nil, err
 		}
@@ -229,19 +228,15 @@ func (t *TreeEditor) List(dir string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if n == nil {
+		if n == nil || n.mode != filemode.Dir {
 			return nil, &fs.PathError{Op: "list", Path: dir, Err: fs.ErrNotExist}
-		}
-		if n.mode != filemode.Dir {
-			return []string{dir}, nil
 		}
 		if d, err = t.subdir(n); err != nil {
 			return nil, err
 		}
-		prefix = dir + "/"
 	}
 	var out []string
-	if err := t.walk(d, prefix, &out); err != nil {
+	if err := t.walk(d, "", &out); err != nil {
 		return nil, err
 	}
 	sort.Strings(out)

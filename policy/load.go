@@ -286,7 +286,7 @@ func (d *decoder) fields(n *yaml.Node, path string, set map[string]func(v *yaml.
 func suggest(key string, set map[string]func(*yaml.Node, string)) string {
 	best, bestD := "", 3
 	for k := range set {
-		if dist := editDistance(strings.ToLower(key), strings.ToLower(k)); dist < bestD || (dist == bestD && k < best) {
+		if dist := EditDistance(strings.ToLower(key), strings.ToLower(k)); dist < bestD || (dist == bestD && k < best) {
 			best, bestD = k, dist
 		}
 	}
@@ -296,7 +296,9 @@ func suggest(key string, set map[string]func(*yaml.Node, string)) string {
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance of two short strings, counted
+// in bytes; strings over 64 bytes are never close (it returns 99).
+func EditDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		return 99
 	}

@@ -422,3 +422,25 @@ func TestPeriods(t *testing.T) {
 		t.Errorf("Periods without windows = %+v, %v", p, err)
 	}
 }
+
+func TestEditDistance(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		{"hold", "hold", 0},
+		{"hodl", "hold", 2},
+		{"hol", "hold", 1},
+		{"", "help", 4},
+		{strings.Repeat("a", 65), "a", 99},
+		{"status", "stauts", 2},
+		{"rollback", "rollbak", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.a+"_"+tt.b, func(t *testing.T) {
+			if got := EditDistance(tt.a, tt.b); got != tt.want {
+				t.Fatalf("EditDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+			}
+		})
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/ensignbot/ensign/vocab"
 )
 
 // Verification is what a Succeeded canary verified, as the pull request
@@ -25,7 +27,7 @@ type Verification struct {
 }
 
 // Title returns the pull request title of a promotion.
-func Title(m Meta, changes []Change) string {
+func Title(m vocab.Promotion, changes []Change) string {
 	if len(changes) == 1 && changes[0].New != "" {
 		return fmt.Sprintf("Promote %s to %s: %s", m.App, m.To, shortRef(changes[0].New))
 	}
@@ -34,7 +36,7 @@ func Title(m Meta, changes []Change) string {
 
 // Body renders the pull request body: what changes, what verified it, and
 // how to drive it, ending with the hidden metadata marker.
-func Body(m Meta, overlay string, v Verification, changes []Change) string {
+func Body(m vocab.Promotion, overlay string, v Verification, changes []Change) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Promote %s from %s to %s\n\n", m.App, m.From, m.To)
 	fmt.Fprintf(&b, "ensign promotes the version that **%s**'s canary verified into **%s** (`%s`).\n\n", m.From, m.To, overlay)

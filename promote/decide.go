@@ -19,19 +19,20 @@ const (
 	PersonNow
 )
 
-// Action is what to do with a promotion pull request.
-type Action int
+// Step is what to do with a promotion pull request.
+type Step int
 
 const (
 	// Wait leaves the pull request for a person.
-	Wait Action = iota
+	Wait Step = iota
 	// Queue labels the pull request to be merged when the window opens.
 	Queue
 	// Merge merges it now.
 	Merge
 )
 
-func (a Action) String() string {
+// String returns "wait", "queue" or "merge".
+func (a Step) String() string {
 	return [...]string{"wait", "queue", "merge"}[a]
 }
 
@@ -54,7 +55,7 @@ type Facts struct {
 
 // Decision is the outcome of Decide, with the reason to show people.
 type Decision struct {
-	Action Action
+	Step   Step
 	Reason string
 	// Until is when a queued promotion will be merged (the window's next
 	// opening); zero if unknown.
@@ -65,26 +66,26 @@ type Decision struct {
 // for a person. It is pure: everything it needs is in f.
 func Decide(f Facts) Decision {
 	if f.Held {
-		return Decision{Action: Wait, Reason: "on hold; comment /unhold to release it"}
+		return Decision{Step: Wait, Reason: "on hold; comment /unhold to release it"}
 	}
 	if f.Trigger == PersonNow {
 		if f.Window.Open {
-			return Decision{Action: Merge, Reason: "promoted by request; " + f.Window.Reason}
+			return Decision{Step: Merge, Reason: "promoted by request; " + f.Window.Reason}
 		}
-		return Decision{Action: Merge, Reason: "promoted by request outside the promotion windows (" + f.Window.Reason + ")"}
+		return Decision{Step: Merge, Reason: "promoted by request outside the promotion windows (" + f.Window.Reason + ")"}
 	}
 	if f.Trigger == Automatic && !f.Queued {
 		if f.RolledBack != "" {
-			return Decision{Action: Wait, Reason: fmt.Sprintf("this version was rolled back from this stage in %s; comment /promote to promote it anyway", f.RolledBack)}
+			return Decision{Step: Wait, Reason: fmt.Sprintf("this version was rolled back from this stage in %s; comment /promote to promote it anyway", f.RolledBack)}
 		}
 		if !f.AutoMerge {
-			return Decision{Action: Wait, Reason: "auto-merge is off for this stage; comment /promote to merge"}
+			return Decision{Step: Wait, Reason: "auto-merge is off for this stage; comment /promote to merge"}
 		}
 	}
 	if f.Window.Open {
-		return Decision{Action: Merge, Reason: f.Window.Reason}
+		return Decision{Step: Merge, Reason: f.Window.Reason}
 	}
-	d := Decision{Action: Queue, Reason: f.Window.Reason, Until: f.Window.Next}
+	d := Decision{Step: Queue, Reason: f.Window.Reason, Until: f.Window.Next}
 	if d.Until.IsZero() {
 		d.Reason += "; no window opens within the next five years: ask an admin for /promote now"
 	}

@@ -15,7 +15,7 @@ func TestDecide(t *testing.T) {
 	tests := []struct {
 		name string
 		f    Facts
-		want Action
+		want Step
 	}{
 		{"auto, open", Facts{Trigger: Automatic, AutoMerge: true, Window: open}, Merge},
 		{"auto, closed", Facts{Trigger: Automatic, AutoMerge: true, Window: closed}, Queue},
@@ -35,13 +35,13 @@ func TestDecide(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := Decide(tt.f)
-			if d.Action != tt.want {
-				t.Fatalf("Decide(%+v) = %v (%s), want %v", tt.f, d.Action, d.Reason, tt.want)
+			if d.Step != tt.want {
+				t.Fatalf("Decide(%+v) = %v (%s), want %v", tt.f, d.Step, d.Reason, tt.want)
 			}
 			if d.Reason == "" {
 				t.Fatal("a decision without a reason")
 			}
-			if d.Action == Queue && tt.f.Window.Next != d.Until {
+			if d.Step == Queue && tt.f.Window.Next != d.Until {
 				t.Fatalf("queued until %v, want the window's next opening %v", d.Until, tt.f.Window.Next)
 			}
 		})

@@ -12,7 +12,6 @@ import (
 	flaggerclient "github.com/fluxcd/flagger/pkg/client/clientset/versioned"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/ensignbot/ensign/command"
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/harness"
 	"github.com/ensignbot/ensign/internal/scenario"
@@ -140,7 +139,7 @@ func TestRestartBetweenPushAndPullRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(outs) != 1 || outs[0].Action != "queued" || outs[0].PR == 0 {
+	if len(outs) != 1 || outs[0].Action != ActionQueued || outs[0].PR == 0 {
 		t.Fatalf("after the restart: %+v; want one queued PR", outs)
 	}
 	branchTip, err := r.env.BranchTip(ctx, "ensign/promote/podinfo/production/"+outs[0].ID)
@@ -204,7 +203,7 @@ func TestNewerVersionSupersedesAndClosedIsNotReopened(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(third) != 1 || third[0].Action != "closed-by-person" || third[0].PR != second[0].PR {
+	if len(third) != 1 || third[0].Action != ActionClosedByPerson || third[0].PR != second[0].PR {
 		t.Fatalf("after a person closed #%d: %+v; want it left closed", second[0].PR, third)
 	}
 	if prs := r.promotions("open"); len(prs) != 0 {
@@ -235,12 +234,12 @@ func TestHoldKeepsAQueuedPromotionOut(t *testing.T) {
 	if got.Merged {
 		t.Fatal("a held promotion was merged when the window opened")
 	}
-	reply, err := s.Promote(ctx, command.Request{Repo: r.env.ForgeRepo(), PR: pr, Commenter: r.env.Dev.Name, Now: true})
+	out, err := s.PromotePR(ctx, PRRequest{PR: pr, Person: r.env.Dev.Name, Now: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(reply, "hold") {
-		t.Fatalf("/promote now on a held PR answered %q; want it to say the PR is on hold", reply)
+	if out.Action != ActionWaiting || !strings.Contains(out.Reason, "hold") {
+		t.Fatalf("/promote now on a held PR: %+v; want waiting because the PR is on hold", out)
 	}
 	if _, err := r.forge.RemoveLabel(ctx, r.env.ForgeRepo(), pr, "hold"); err != nil {
 		t.Fatal(err)
@@ -261,13 +260,13 @@ func TestPromoteNowOverridesClosedWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := r.service(nil)
-	reply, err := s.Promote(ctx, command.Request{Repo: r.env.ForgeRepo(), PR: outs[0].PR, Commenter: r.env.Dev.Name})
-	if err != nil || !strings.Contains(reply, "Queued") {
-		t.Fatalf("/promote in a closed window: %q, %v; want queued", reply, err)
+	out, err := s.PromotePR(ctx, PRRequest{PR: outs[0].PR, Person: r.env.Dev.Name})
+	if err != nil || out.Action != ActionQueued {
+		t.Fatalf("/promote in a closed window: %+v, %v; want queued", out, err)
 	}
-	reply, err = s.Promote(ctx, command.Request{Repo: r.env.ForgeRepo(), PR: outs[0].PR, Commenter: r.env.Dev.Name, Now: true})
-	if err != nil || !strings.Contains(reply, "Merged") {
-		t.Fatalf("/promote now: %q, %v; want merged", reply, err)
+	out, err = s.PromotePR(ctx, PRRequest{PR: outs[0].PR, Person: r.env.Dev.Name, Now: true})
+	if err != nil || out.Action != ActionMerged {
+		t.Fatalf("/promote now: %+v, %v; want merged", out, err)
 	}
 	pr, err := r.forge.GetPullRequest(ctx, r.env.ForgeRepo(), outs[0].PR)
 	if err != nil || !pr.Merged {

@@ -7,9 +7,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ensignbot/ensign/command"
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/policy"
+	"github.com/ensignbot/ensign/vocab"
+	"github.com/ensignbot/ensign/workspace"
 )
 
 // MergeQueued merges the queued promotions whose stage windows are open at
@@ -19,6 +20,10 @@ func (s *Service) MergeQueued(ctx context.Context, now time.Time) error {
 	defer done()
 	if err != nil {
 		return err
+	}
+	if snap.Invalid != nil {
+		s.logger(ctx).Warn("not merging queued promotions: the policy on the deploy branch does not load", "err", snap.Invalid)
+		return nil
 	}
 	if snap.Policy == nil {
 		return nil
@@ -36,7 +41,7 @@ func (s *Service) MergeQueued(ctx context.Context, now time.Time) error {
 		}
 		app := pol.App(m.App)
 		if app == nil || app.Stage(m.To) == nil {
-			s.log.Warn("queued promotion names a stage the policy no longer has", "pr", pr.Number, "app", m.App, "to", m.To)
+			s.logger(ctx).Warn("queued promotion names a stage the policy no longer has", "pr", pr.Number, "app", m.App, "to", m.To)
 			continue
 		}
 		out := Outcome{App: m.App, From: m.From, To: m.To, ID: m.ID, PR: pr.Number, URL: pr.URL}
@@ -45,65 +50,73 @@ func (s *Service) MergeQueued(ctx context.Context, now time.Time) error {
 			errs = append(errs, fmt.Errorf("merge queued promotion #%d: %w", pr.Number, err))
 			continue
 		}
-		s.log.Info("queued promotion", "pr", pr.Number, "action", out.Action, "reason", out.Reason)
+		s.logger(ctx).Info("queued promotion", "pr", pr.Number, "action", out.Action, "reason", out.Reason)
 	}
 	return errors.Join(errs...)
 }
 
-// Promote runs /promote and /promote now on a promotion pull request.
-func (s *Service) Promote(ctx context.Context, req command.Request) (string, error) {
+// PRRequest is a person's /promote or /promote now on a pull request.
+type PRRequest struct {
+	// PR is the pull request the command was written on.
+	PR int64
+	// Person is who asks, for the merge commit and the status comment.
+	Person string
+	// Now merges even when the stage's window is closed (/promote now).
+	Now bool
+}
+
+// PromotePR runs /promote and /promote now on a promotion pull request. A
+// pull request that is not ensign's open promotion, or whose stage the
+// policy lost, is an outcome that says so, not an error.
+func (s *Service) PromotePR(ctx context.Context, req PRRequest) (Outcome, error) {
 	snap, done, err := s.ws.Begin(ctx, false)
 	defer done()
 	if err != nil {
-		return "", err
+		return Outcome{}, err
 	}
-	if snap.Policy == nil {
-		return "This repository has no " + s.ws.PolicyFile + "; ensign manages no promotions here.", nil
+	if err := usable(snap); err != nil {
+		return Outcome{}, err
 	}
 	pr, err := s.forge.GetPullRequest(ctx, s.ws.Repo, req.PR)
 	if err != nil {
-		return "", err
+		return Outcome{}, err
 	}
 	m, err := s.promotionOf(pr)
 	if err != nil {
-		return "This pull request is not a promotion opened by ensign, so there is nothing to promote. `ensign promote --app APP --to STAGE` starts one.", nil
+		return Outcome{PR: pr.Number, URL: pr.URL, Action: ActionNotPromotion}, nil
 	}
-	if pr.Merged {
-		return fmt.Sprintf("This promotion is already merged (%s).", short(pr.MergeCommitSHA)), nil
-	}
-	if !pr.Open() {
-		return "This promotion is closed; ensign does not reopen it.", nil
+	out := Outcome{App: m.App, From: m.From, To: m.To, ID: m.ID, PR: pr.Number, URL: pr.URL}
+	switch {
+	case pr.Merged:
+		out.Action, out.Commit = ActionAlreadyMerged, pr.MergeCommitSHA
+		return out, nil
+	case !pr.Open():
+		out.Action = ActionClosed
+		return out, nil
 	}
 	app := snap.Policy.App(m.App)
 	if app == nil || app.Stage(m.To) == nil {
-		return fmt.Sprintf("The policy has no stage %s/%s any more; close this pull request.", m.App, m.To), nil
+		out.Action = ActionStageGone
+		return out, nil
 	}
 	trig := Person
 	if req.Now {
 		trig = PersonNow
 	}
-	out := Outcome{App: m.App, From: m.From, To: m.To, ID: m.ID, PR: pr.Number, URL: pr.URL}
-	out, err = s.settle(ctx, snap.Policy, app, app.Stage(m.To), pr, m, Facts{Trigger: trig}, req.Commenter, s.now(), out)
-	if err != nil {
-		return "", err
-	}
-	return Reply(out), nil
+	return s.settle(ctx, snap.Policy, app, app.Stage(m.To), pr, m, Facts{Trigger: trig}, req.Person, s.now(), out)
 }
 
-// Reply renders an outcome as a short answer in a pull request.
-func Reply(out Outcome) string {
-	switch out.Action {
-	case "merged":
-		return fmt.Sprintf("Merged the promotion of %s into %s: %s.", out.App, out.To, out.Reason)
-	case "queued":
-		if out.Until.IsZero() {
-			return fmt.Sprintf("Queued: %s.", out.Reason)
-		}
-		return fmt.Sprintf("Queued: %s. ensign merges it when the next window opens, %s.", out.Reason, out.Until.Format(time.RFC3339))
-	case "waiting":
-		return fmt.Sprintf("Not merged: %s.", out.Reason)
+// usable returns the error that stops promotions in a repository: its
+// policy file does not load. Promotions never go ahead under an older
+// policy than the one on the deploy branch (rollbacks do).
+func usable(snap workspace.Snapshot) error {
+	if snap.Invalid != nil {
+		return snap.Invalid
 	}
-	return fmt.Sprintf("%s: %s", out.Action, out.Reason)
+	if snap.Policy == nil {
+		return ErrNoPolicy
+	}
+	return nil
 }
 
 // Request is a promotion asked for outside a pull request (the CLI).
@@ -125,8 +138,8 @@ func (s *Service) PromoteStage(ctx context.Context, req Request) (Outcome, error
 	if err != nil {
 		return out, err
 	}
-	if snap.Policy == nil {
-		return out, fmt.Errorf("%s has no %s", s.ws.Repo, s.ws.PolicyFile)
+	if err := usable(snap); err != nil {
+		return out, err
 	}
 	app := snap.Policy.App(req.App)
 	if app == nil {
@@ -167,18 +180,24 @@ func (s *Service) PullRequest(ctx context.Context, number int64) (forge.PullRequ
 	return s.forge.GetPullRequest(ctx, s.ws.Repo, number)
 }
 
-// Errors of PromoteStage a caller can act on.
+// Errors of the promotion requests a caller can act on.
 var (
-	ErrBadRequest  = errors.New("bad promotion request")
+	// ErrBadRequest: the app or stage asked for does not exist or cannot
+	// be promoted into.
+	ErrBadRequest = errors.New("bad promotion request")
+	// ErrNotVerified: the source stage's canary has not Succeeded.
 	ErrNotVerified = errors.New("no verified version")
+	// ErrNoPolicy: the repository has no policy file; ensign manages no
+	// promotions there.
+	ErrNoPolicy = errors.New("no policy file")
 )
 
 // promotionOf returns the metadata of ensign's own promotion pull request.
-func (s *Service) promotionOf(pr forge.PullRequest) (Meta, error) {
+func (s *Service) promotionOf(pr forge.PullRequest) (vocab.Promotion, error) {
 	if pr.Author != s.bot {
-		return Meta{}, ErrNoMarker
+		return vocab.Promotion{}, vocab.ErrNoPromotion
 	}
-	return ParseMarker(pr.Body)
+	return vocab.ParsePromotion(pr.Body)
 }
 
 func appNames(p *policy.Policy) string {

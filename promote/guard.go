@@ -14,7 +14,7 @@ import (
 	"github.com/ensignbot/ensign/gitops"
 	"github.com/ensignbot/ensign/imageref"
 	"github.com/ensignbot/ensign/policy"
-	"github.com/ensignbot/ensign/workspace"
+	"github.com/ensignbot/ensign/vocab"
 )
 
 // ErrForeignHead means a promotion pull request's head is not the commit
@@ -28,7 +28,7 @@ var ErrForeignHead = errors.New("the pull request's head is not the promotion en
 var ErrAlteredPR = errors.New("the pull request is not the promotion ensign opened")
 
 // promotionTrailers are the trailer keys a promotion commit may carry.
-var promotionTrailers = []string{gitops.TrailerPromotion, TrailerPromotionID, TrailerSource, TrailerVerifiedBy, workspace.TrailerImage, workspace.TrailerRequestedBy}
+var promotionTrailers = []string{vocab.TrailerPromotion, vocab.TrailerPromotionID, vocab.TrailerSource, vocab.TrailerVerifiedBy, vocab.TrailerImage, vocab.TrailerRequestedBy}
 
 // historyToCheck bounds how far back on the deploy branch the base of a
 // promotion commit is looked for.
@@ -40,7 +40,7 @@ const historyToCheck = 1000
 // tree is that commit's tree with the promotion applied and whose trailers
 // are only ensign's. The body's marker and the branch are both writable by
 // anyone with write access; what Git holds is checked against them here.
-func (s *Service) checkHead(ctx context.Context, pol *policy.Policy, app *policy.App, to *policy.Stage, pr forge.PullRequest, m Meta) error {
+func (s *Service) checkHead(ctx context.Context, pol *policy.Policy, app *policy.App, to *policy.Stage, pr forge.PullRequest, m vocab.Promotion) error {
 	foreign := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrForeignHead, fmt.Sprintf(format, args...))
 	}
@@ -53,7 +53,7 @@ func (s *Service) checkHead(ctx context.Context, pol *policy.Policy, app *policy
 	if want := promotionBranch(pol, m.App, m.To, m.ID); pr.HeadBranch != want {
 		return altered("its branch is %s, not %s", pr.HeadBranch, want)
 	}
-	if NewMeta(m.App, m.From, m.To, m.Images, m.Revision, m.Canary).ID != m.ID {
+	if vocab.NewPromotion(m.App, m.From, m.To, m.Images, m.Revision, m.Canary).ID != m.ID {
 		return altered("its promotion record does not match its id %s", m.ID)
 	}
 	from := app.Stage(m.From)
@@ -76,7 +76,7 @@ func (s *Service) checkHead(ctx context.Context, pol *policy.Policy, app *policy
 			return foreign("its head %s carries the trailer %s, which ensign does not write on promotions", short(pr.HeadSHA), tr.Key)
 		}
 	}
-	if ids := gitops.TrailerValues(c.Message, TrailerPromotionID); len(ids) != 1 || ids[0] != m.ID {
+	if ids := gitops.TrailerValues(c.Message, vocab.TrailerPromotionID); len(ids) != 1 || ids[0] != m.ID {
 		return foreign("its head %s is not promotion %s", short(pr.HeadSHA), m.ID)
 	}
 	base := c.Parents[0]
@@ -126,7 +126,7 @@ func (s *Service) plan(ctx context.Context, from, to *policy.Stage, refs []image
 	if revision != "" {
 		src, err := s.snapshotAt(ctx, revision)
 		if err != nil {
-			s.log.Warn("cannot read the verified revision; copy strategies will refuse", "revision", revision, "err", err)
+			s.logger(ctx).Warn("cannot read the verified revision; copy strategies will refuse", "revision", revision, "err", err)
 			return p, nil
 		}
 		p.source = src
@@ -149,12 +149,12 @@ func promotionBranch(pol *policy.Policy, app, to, id string) string {
 // by ensign's commit, rebuilt on the deploy branch's tip, and the pull
 // request says so; replaced is the head that was thrown away. A pull
 // request that was itself altered gives ErrAlteredPR.
-func (s *Service) ownHead(ctx context.Context, pol *policy.Policy, app *policy.App, to *policy.Stage, pr forge.PullRequest, m Meta) (_ forge.PullRequest, replaced string, _ error) {
+func (s *Service) ownHead(ctx context.Context, pol *policy.Policy, app *policy.App, to *policy.Stage, pr forge.PullRequest, m vocab.Promotion) (_ forge.PullRequest, replaced string, _ error) {
 	err := s.checkHead(ctx, pol, app, to, pr, m)
 	if !errors.Is(err, ErrForeignHead) {
 		return pr, "", err
 	}
-	s.log.Warn("someone else pushed to a promotion branch; putting ensign's commit back", "pr", pr.Number, "head", pr.HeadSHA, "reason", err)
+	s.logger(ctx).Warn("someone else pushed to a promotion branch; putting ensign's commit back", "pr", pr.Number, "head", pr.HeadSHA, "reason", err)
 	from := app.Stage(m.From) // checkHead found it
 	refs, rerr := verifiedRefs(m.Images, to.Promotion.Images)
 	if rerr != nil {
@@ -184,7 +184,7 @@ func (s *Service) ownHead(ctx context.Context, pol *policy.Policy, app *policy.A
 	text := fmt.Sprintf("🔁 **Replaced a commit ensign did not make.** The head of this pull request was %s: %s. ensign put its own promotion commit %s back on the branch; what was pushed is not part of this promotion and will not be merged by ensign. Protect the branch prefix so only ensign can push to it (see the Security model in ensign's README).",
 		short(pr.HeadSHA), err.Error(), short(head))
 	if _, _, cerr := s.forge.UpsertComment(ctx, s.ws.Repo, pr.Number, "<!-- ensign:replaced:"+pr.HeadSHA+" -->", text); cerr != nil {
-		s.log.Warn("say on the pull request that its head was replaced", "pr", pr.Number, "err", cerr)
+		s.logger(ctx).Warn("say on the pull request that its head was replaced", "pr", pr.Number, "err", cerr)
 	}
 	return got, pr.HeadSHA, nil
 }
@@ -214,19 +214,12 @@ const headWait = 30 * time.Second
 // merged, now or at any later attempt, and the pull request says why. A
 // person closes it.
 func (s *Service) refuse(ctx context.Context, pr forge.PullRequest, why error, out Outcome) (Outcome, error) {
-	out.Action = "refused"
+	out.Action = ActionRefused
 	out.Reason = why.Error()
-	s.log.Warn("refused to merge an altered promotion", "pr", pr.Number, "head", pr.HeadSHA, "reason", why)
-	text := fmt.Sprintf("⛔ **Not merged.** %s.\n\nensign merges only the exact pull request and commit it made for a verified version. Someone changed this pull request after ensign opened it; review the changes, then close it.", upper(why.Error()))
+	s.logger(ctx).Warn("refused to merge an altered promotion", "pr", pr.Number, "head", pr.HeadSHA, "reason", why)
+	text := fmt.Sprintf("⛔ **Not merged.** %s.\n\nensign merges only the exact pull request and commit it made for a verified version. Someone changed this pull request after ensign opened it; review the changes, then close it.", vocab.UpperFirst(why.Error()))
 	if err := s.forge.SetStatusSection(ctx, s.ws.Repo, pr.Number, "promotion", text); err != nil {
 		return out, err
 	}
 	return out, nil
-}
-
-func upper(s string) string {
-	if s != "" && 'a' <= s[0] && s[0] <= 'z' {
-		return string(s[0]-'a'+'A') + s[1:]
-	}
-	return s
 }

@@ -29,7 +29,7 @@ func TestForeignCommitOnPromotionBranchIsReplaced(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(outs) != 1 || outs[0].Action != "queued" {
+			if len(outs) != 1 || outs[0].Action != ActionQueued {
 				t.Fatalf("outcomes %+v, want one queued promotion", outs)
 			}
 			pr, err := r.forge.GetPullRequest(ctx, r.env.ForgeRepo(), outs[0].PR)
@@ -102,7 +102,7 @@ func TestRetargetedPromotionIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(again) != 1 || again[0].Action != "refused" || !strings.Contains(again[0].Reason, "targets release") {
+	if len(again) != 1 || again[0].Action != ActionRefused || !strings.Contains(again[0].Reason, "targets release") {
 		t.Fatalf("outcome %+v, want refused because it targets release", again)
 	}
 	got, err := r.forge.GetPullRequest(ctx, r.env.ForgeRepo(), outs[0].PR)

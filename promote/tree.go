@@ -2,7 +2,6 @@ package promote
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 
@@ -10,24 +9,9 @@ import (
 	"github.com/ensignbot/ensign/overlay"
 )
 
-// treeView adapts a gitops.TreeEditor to overlay.Tree: overlay lists paths
-// relative to the listed directory, gitops lists them from the root, and
-// overlay never reads through a symbolic link.
+// treeView adapts a gitops.TreeEditor to overlay.Tree: overlay never reads
+// through a symbolic link.
 type treeView struct{ *gitops.TreeEditor }
-
-// List returns the files under dir, relative to dir.
-func (t treeView) List(dir string) ([]string, error) {
-	all, err := t.TreeEditor.List(dir)
-	if err != nil {
-		return nil, err
-	}
-	prefix := strings.TrimSuffix(dir, "/") + "/"
-	out := make([]string, 0, len(all))
-	for _, p := range all {
-		out = append(out, strings.TrimPrefix(p, prefix))
-	}
-	return out, nil
-}
 
 // ReadFile returns the content of the file at name; a symbolic link gives
 // an error wrapping overlay.ErrSymlink (its blob is the link's target, not

@@ -168,7 +168,7 @@ func TestRestartBetweenRevertAndComment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Action != "reverted" || out.Commit != reverted {
+	if out.Action != ActionReverted || out.Commit != reverted {
 		t.Fatalf("after the restart: %+v; want the earlier revert %s resumed", out, reverted)
 	}
 	if tip := r.tip(); tip != reverted {
@@ -222,7 +222,7 @@ func TestPersonPushesBetweenFetchAndPush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Action != "reverted" {
+	if out.Action != ActionReverted {
 		t.Fatalf("outcome %+v, want reverted", out)
 	}
 	if n := rt.pushes.Load(); n != 2 {
@@ -279,7 +279,7 @@ func TestIntroducerBeyondShallowStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Action != "reverted" || out.Reverted != r.change.MergeSHA {
+	if out.Action != ActionReverted || out.Reverted != r.change.MergeSHA {
 		t.Fatalf("outcome %+v; want the merge %s 60 commits back reverted", out, r.change.MergeSHA)
 	}
 	if r.pinned() != "6.5.0" {
@@ -307,7 +307,7 @@ func TestFailedVersionNoLongerInGit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Action != "not-in-git" || !strings.Contains(out.Reason, "nothing written") {
+	if out.Action != ActionNotInGit || !strings.Contains(out.Reason, "nothing written") {
 		t.Fatalf("outcome %+v, want not-in-git with nothing written", out)
 	}
 	if tip := r.tip(); tip != before {
@@ -334,7 +334,7 @@ func TestConflictingRevertIsReportedWithPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := r.env.Production.Overlay + "/kustomization.yaml"
-	if out.Action != "conflict" || len(out.Conflicts) != 1 || out.Conflicts[0].Path != path || out.Conflicts[0].Kind != "content" {
+	if out.Action != ActionConflict || len(out.Conflicts) != 1 || out.Conflicts[0].Path != path || out.Conflicts[0].Kind != "content" {
 		t.Fatalf("outcome %+v, want a content conflict in %s", out, path)
 	}
 	if tip := r.tip(); tip != before {
@@ -357,7 +357,7 @@ func TestRevertPRWhenPolicySaysPR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Action != "revert-pr" || out.PR == 0 {
+	if out.Action != ActionRevertPR || out.PR == 0 {
 		t.Fatalf("outcome %+v, want a revert pull request", out)
 	}
 	if tip := r.tip(); tip != before {
@@ -393,7 +393,7 @@ func TestRevertPRWhenPolicySaysPR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if third.Action != "already-reverted" || third.PR != out.PR || len(third.Reconciled) == 0 {
+	if third.Action != ActionAlreadyReverted || third.PR != out.PR || len(third.Reconciled) == 0 {
 		t.Fatalf("after the merge: %+v; want already-reverted via #%d and Flux asked to reconcile", third, out.PR)
 	}
 }

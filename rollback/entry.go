@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"strings"
 	"time"
 
-	"github.com/ensignbot/ensign/command"
 	"github.com/ensignbot/ensign/gitops"
 	"github.com/ensignbot/ensign/policy"
-	"github.com/ensignbot/ensign/workspace"
+	"github.com/ensignbot/ensign/vocab"
 )
 
 // Request is a rollback a person or pipeline asks for.
@@ -24,10 +24,15 @@ type Request struct {
 	Person string
 }
 
-// Errors of RollbackStage and Rollback a caller can act on.
+// Errors of the rollback requests a caller can act on.
 var (
+	// ErrBadRequest: the app, stage or commit id asked for is not valid.
 	ErrBadRequest = errors.New("bad rollback request")
-	ErrNotFound   = errors.New("no such commit")
+	// ErrNotFound: no such commit on the deploy branch.
+	ErrNotFound = errors.New("no such commit")
+	// ErrNoPolicy: the repository has no policy file; ensign manages no
+	// rollbacks there.
+	ErrNoPolicy = errors.New("no policy file")
 )
 
 // RollbackStage reverts a commit of a stage as a person's request (the CLI).
@@ -40,7 +45,10 @@ func (s *Service) RollbackStage(ctx context.Context, req Request) (Outcome, erro
 		return out, err
 	}
 	if snap.Policy == nil {
-		return out, fmt.Errorf("%w: %s has no %s", ErrBadRequest, s.ws.Repo, s.ws.PolicyFile)
+		if snap.Invalid != nil {
+			return out, snap.Invalid
+		}
+		return out, fmt.Errorf("%w: %s has no %s", ErrNoPolicy, s.ws.Repo, s.ws.PolicyFile)
 	}
 	app := snap.Policy.App(req.App)
 	if app == nil {
@@ -59,72 +67,102 @@ func (s *Service) RollbackStage(ctx context.Context, req Request) (Outcome, erro
 	if err != nil {
 		return out, err
 	}
-	return s.requested(ctx, snap.Policy, app, stage, intro, req.Person, out)
+	d := Land(snap.Policy.Rollback.Mode, snap.Policy.RollbackState(stage, s.now()))
+	out, err = s.requested(ctx, snap.Policy, app, stage, intro, req.Person, d, out)
+	if snap.Invalid != nil {
+		out.StalePolicy = fmt.Sprintf("the policy at %s does not load; followed the last valid one (%s)", short(snap.Tip.String()), short(snap.PolicyCommit.String()))
+	}
+	return out, err
 }
 
-// Rollback runs /rollback [sha] on a merged promotion pull request.
-func (s *Service) Rollback(ctx context.Context, req command.Request) (string, error) {
+// PRRequest is a person's /rollback [sha] on a pull request.
+type PRRequest struct {
+	// PR is the pull request the command was written on.
+	PR int64
+	// SHA is the commit to revert, full or abbreviated; empty means the
+	// pull request's own merge.
+	SHA string
+	// Person is who asks, for the commit trailers.
+	Person string
+}
+
+// RollbackPR runs /rollback [sha] on a merged promotion pull request. It
+// reverts only commits of the deploy branch that change the promotion's
+// stage overlay and nothing else, and always as a revert pull request: a
+// person's rollback is reviewed like their own change, so ensign's push
+// rights never stand in for theirs. A request it will not act on is an
+// outcome that says why, not an error.
+func (s *Service) RollbackPR(ctx context.Context, req PRRequest) (Outcome, error) {
 	snap, done, err := s.ws.Begin(ctx, false)
 	defer done()
 	if err != nil {
-		return "", err
+		return Outcome{}, err
 	}
 	if snap.Policy == nil {
-		return "This repository has no " + s.ws.PolicyFile + "; ensign manages no rollbacks here.", nil
+		if snap.Invalid != nil {
+			return Outcome{}, snap.Invalid
+		}
+		return Outcome{}, ErrNoPolicy
 	}
 	pr, err := s.forge.GetPullRequest(ctx, s.ws.Repo, req.PR)
 	if err != nil {
-		return "", err
+		return Outcome{}, err
 	}
 	if !pr.Merged {
-		return "This pull request is not merged, so there is nothing to roll back; close it instead.", nil
+		return Outcome{Action: ActionNotMerged}, nil
 	}
 	merged, err := s.resolve(ctx, pr.MergeCommitSHA)
 	if err != nil {
-		return "", err
+		return Outcome{}, err
 	}
 	appName, stageName, ok := s.promotionTarget(merged)
 	if !ok {
-		return "`/rollback` works on ensign's promotion pull requests. For other changes use `ensign rollback --app APP --stage STAGE --commit SHA`.", nil
+		return Outcome{Action: ActionNotPromotion, Reverted: merged.Hash.String()}, nil
 	}
+	out := Outcome{App: appName, Stage: stageName}
 	app := snap.Policy.App(appName)
 	if app == nil || app.Stage(stageName) == nil {
-		return fmt.Sprintf("The policy has no stage %s/%s any more.", appName, stageName), nil
+		out.Action = ActionStageGone
+		return out, nil
 	}
 	intro := merged
 	if req.SHA != "" {
 		intro, err = s.resolve(ctx, req.SHA)
 		if errors.Is(err, ErrNotFound) {
-			return fmt.Sprintf("There is no commit %s on %s within the last %d commits.", req.SHA, s.ws.Branch, s.history), nil
+			out.Action, out.Reverted = ActionNoSuchCommit, req.SHA
+			out.Reason = fmt.Sprintf("there is no commit %s on %s within the last %d commits", req.SHA, s.ws.Branch, s.history)
+			return out, nil
 		}
 		if err != nil {
-			return "", err
+			return out, err
 		}
 	}
 	stage := app.Stage(stageName)
 	only, err := s.changesOnly(ctx, intro, stage.Overlay)
 	if err != nil {
-		return "", err
+		return out, err
 	}
 	if !only {
-		return fmt.Sprintf("Refused: %s changes files outside %s (or nothing in it). `/rollback` reverts only changes to the stage's overlay; revert other changes with a pull request of your own.", short(intro.Hash.String()), stage.Overlay), nil
+		out.Action, out.Reverted = ActionOutsideOverlay, intro.Hash.String()
+		out.Reason = fmt.Sprintf("%s changes files outside %s (or nothing in it)", short(intro.Hash.String()), stage.Overlay)
+		return out, nil
 	}
-	// ensign's push rights never stand in for a person's: a person's
-	// rollback is a revert pull request, reviewed like their own change.
-	pol := *snap.Policy
-	pol.Rollback.Mode = policy.ModePR
-	out, err := s.requested(ctx, &pol, app, stage, intro, req.Commenter, Outcome{App: appName, Stage: stageName})
-	if err != nil {
-		return "", err
+	out, err = s.requested(ctx, snap.Policy, app, stage, intro, req.Person, Decision{Verdict: OpenRevertPR}, out)
+	if snap.Invalid != nil {
+		out.StalePolicy = fmt.Sprintf("the policy at %s does not load; followed the last valid one (%s)", short(snap.Tip.String()), short(snap.PolicyCommit.String()))
 	}
-	return replyText(out), nil
+	return out, err
 }
 
 // requested reverts intro for a person, unless it is already reverted.
-func (s *Service) requested(ctx context.Context, pol *policy.Policy, app *policy.App, stage *policy.Stage, intro *gitops.CommitInfo, person string, out Outcome) (Outcome, error) {
+func (s *Service) requested(ctx context.Context, pol *policy.Policy, app *policy.App, stage *policy.Stage, intro *gitops.CommitInfo, person string, d Decision, out Outcome) (Outcome, error) {
 	out.Reverted = intro.Hash.String()
-	if prior, err := s.ws.Git.FindRevert(ctx, s.ws.Branch, intro.Hash, s.history); err == nil && prior != nil {
-		out.Action, out.Commit = "already-reverted", prior.Hash.String()
+	prior, err := s.ws.Git.FindRevert(ctx, s.ws.Branch, intro.Hash, s.history, vocab.Reverted)
+	if err != nil {
+		return out, fmt.Errorf("look for an earlier revert of %s: %w", short(out.Reverted), err)
+	}
+	if prior != nil {
+		out.Action, out.Commit = ActionAlreadyReverted, prior.Hash.String()
 		out.Reason = fmt.Sprintf("%s is already reverted by %s", short(out.Reverted), short(prior.Hash.String()))
 		return out, nil
 	}
@@ -133,17 +171,17 @@ func (s *Service) requested(ctx context.Context, pol *policy.Policy, app *policy
 		who = "pipeline"
 	}
 	trailers := []gitops.Trailer{
-		{Key: workspace.TrailerRollback, Value: app.Name + "/" + stage.Name},
-		{Key: workspace.TrailerRequestedBy, Value: who},
+		{Key: vocab.TrailerRollback, Value: app.Name + "/" + stage.Name},
+		{Key: vocab.TrailerRequestedBy, Value: who},
 	}
-	out, err := s.revert(ctx, pol, app, stage, intro, trailers, s.now().UTC().Truncate(time.Second), "request/"+intro.Hash.String(), out)
+	out, err = s.revert(ctx, pol, app, stage, intro, trailers, s.now().UTC().Truncate(time.Second), "request/"+intro.Hash.String(), d, out)
 	if err != nil {
 		return out, err
 	}
-	if out.Action == "reverted" {
+	if out.Action == ActionReverted {
 		_ = s.reconcile(ctx, stage, &out) // the reason says so; a person asked and reads it
 	}
-	if out.Action == "reverted" || out.Action == "revert-pr" || out.Action == "conflict" {
+	if out.Action == ActionReverted || out.Action == ActionRevertPR || out.Action == ActionConflict {
 		if err := s.commentOriginal(ctx, intro, &out, failure{}); err != nil {
 			out.Reason += "; could not comment on the original pull request: " + err.Error()
 		}
@@ -215,7 +253,7 @@ func (s *Service) changesOnly(ctx context.Context, c *gitops.CommitInfo, dir str
 		return false, err
 	}
 	for _, f := range cur {
-		if err := ed.Remove(f); err != nil {
+		if err := ed.Remove(path.Join(dir, f)); err != nil {
 			return false, err
 		}
 	}
@@ -224,6 +262,7 @@ func (s *Service) changesOnly(ctx context.Context, c *gitops.CommitInfo, dir str
 		return false, err
 	}
 	for _, f := range old {
+		f = path.Join(dir, f)
 		data, err := prev.ReadFile(f)
 		if err != nil {
 			return false, err
@@ -248,7 +287,7 @@ func (s *Service) changesOnly(ctx context.Context, c *gitops.CommitInfo, dir str
 func (s *Service) lastChange(ctx context.Context, stage *policy.Stage) (*gitops.CommitInfo, error) {
 	var found *gitops.CommitInfo
 	err := s.ws.Git.Log(ctx, s.ws.Branch, gitops.LogOptions{Path: stage.Overlay, Max: s.history}, func(c *gitops.CommitInfo) error {
-		if !isRevert(c) {
+		if !vocab.IsRevert(c.Message) {
 			found = c
 			return gitops.ErrStopWalk
 		}
@@ -274,24 +313,11 @@ func (s *Service) promotionTarget(c *gitops.CommitInfo) (app, stage string, ok b
 		}
 	}
 	for _, cc := range candidates {
-		for _, v := range gitops.TrailerValues(cc.Message, gitops.TrailerPromotion) {
+		for _, v := range gitops.TrailerValues(cc.Message, vocab.TrailerPromotion) {
 			if a, st, ok := strings.Cut(v, "/"); ok && a != "" && st != "" {
 				return a, st, true
 			}
 		}
 	}
 	return "", "", false
-}
-
-// replyText renders an outcome as a pull request answer.
-func replyText(out Outcome) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Rollback of %s in %s: **%s**. %s.", short(out.Reverted), out.Stage, out.Action, out.Reason)
-	for _, c := range out.Conflicts {
-		fmt.Fprintf(&b, "\n- conflict in `%s` (%s)", c.Path, c.Kind)
-	}
-	if len(out.Reconciled) > 0 {
-		fmt.Fprintf(&b, "\n\nAsked Flux to reconcile %s.", strings.Join(out.Reconciled, ", "))
-	}
-	return b.String()
 }

@@ -4,21 +4,16 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
+	"path"
 
 	"github.com/ensignbot/ensign/imageref"
 	"github.com/ensignbot/ensign/overlay"
 )
 
-// reader reads a repository tree; *gitops.TreeEditor implements it.
-type reader interface {
-	ReadFile(p string) ([]byte, error)
-	List(dir string) ([]string, error)
-}
-
 // pinned returns which of refs the overlay in tree makes resources run: by
 // its kustomization's images: entries, or, for an image no entry manages,
 // by the reference appearing verbatim in one of the overlay's files.
-func pinned(tree reader, dir string, refs []imageref.Ref) (map[string]bool, error) {
+func pinned(tree overlay.Reader, dir string, refs []imageref.Ref) (map[string]bool, error) {
 	var entries []overlay.Image
 	f, err := overlay.FindKustomization(tree, dir)
 	switch {
@@ -48,7 +43,7 @@ func pinned(tree reader, dir string, refs []imageref.Ref) (map[string]bool, erro
 			}
 			files = [][]byte{}
 			for _, n := range names {
-				data, err := tree.ReadFile(n)
+				data, err := tree.ReadFile(path.Join(dir, n))
 				if err != nil {
 					return nil, err
 				}

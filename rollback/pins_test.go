@@ -22,8 +22,8 @@ func (m mapTree) ReadFile(p string) ([]byte, error) {
 func (m mapTree) List(dir string) ([]string, error) {
 	var out []string
 	for p := range m {
-		if strings.HasPrefix(p, dir+"/") {
-			out = append(out, p)
+		if rel, ok := strings.CutPrefix(p, dir+"/"); ok {
+			out = append(out, rel) // relative to dir: overlay.Reader's contract
 		}
 	}
 	if len(out) == 0 {

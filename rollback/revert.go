@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -12,47 +11,45 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"github.com/ensignbot/ensign/canary"
+	"github.com/ensignbot/ensign/cluster"
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/gitops"
 	"github.com/ensignbot/ensign/policy"
+	"github.com/ensignbot/ensign/vocab"
 )
 
-var revertLine = regexp.MustCompile(`(?m)^This reverts commit [0-9a-f]{7,40}`)
-
-// revert writes the revert of intro and lands it as the policy says: pushed
-// to the deploy branch, or as a revert pull request (also when a deny window
-// forbids a push).
+// revert writes the revert of intro and lands it as d says: pushed to the
+// deploy branch (PushRevert), or as a revert pull request (OpenRevertPR;
+// d.Reason then says why, if the policy asked for a push).
 //
 // key identifies what the revert answers (a failure, or a person's request);
 // the revert pull request's body carries it, so a merged revert PR is found
 // again later.
 //
 // A conflict or an already-reverted commit is an outcome, not an error; an
-// error (Gitea or the network failing) comes back with Action "error" and is
+// error (Gitea or the network failing) comes back with ActionError and is
 // returned as it is, so callers can retry it.
-func (s *Service) revert(ctx context.Context, pol *policy.Policy, app *policy.App, stage *policy.Stage, intro *gitops.CommitInfo, trailers []gitops.Trailer, when time.Time, key string, out Outcome) (Outcome, error) {
+func (s *Service) revert(ctx context.Context, pol *policy.Policy, app *policy.App, stage *policy.Stage, intro *gitops.CommitInfo, trailers []gitops.Trailer, when time.Time, key string, d Decision, out Outcome) (Outcome, error) {
 	mainline := 0
 	if len(intro.Parents) > 1 {
 		mainline = 1
 	}
 	req := gitops.RevertRequest{
-		Commit: intro.Hash, Mainline: mainline, Trailers: trailers,
-		Author: gitops.Identity{Name: pol.Identity.Name, Email: pol.Identity.Email}, When: when,
+		Commit: intro.Hash, Mainline: mainline,
+		Trailers: append([]gitops.Trailer{{Key: vocab.TrailerReverts, Value: intro.Hash.String()}}, trailers...),
+		Author:   gitops.Identity{Name: pol.Identity.Name, Email: pol.Identity.Email}, When: when,
 	}
-	mode := pol.Rollback.Mode
-	state := pol.RollbackState(stage, s.now())
-	if mode == policy.ModePush && !state.Open {
-		mode = policy.ModePR
-		out.Reason = "a revert pull request instead of a push: " + state.Reason + "; "
-	}
-	if mode == policy.ModePush {
+	out.Reason = ""
+	if d.Verdict == PushRevert {
 		res, err := s.ws.Git.Revert(ctx, gitops.Target{Branch: s.ws.Branch}, req)
-		return s.revertResult(out, res, err, "reverted", fmt.Sprintf("pushed the revert of %s to %s", short(intro.Hash.String()), s.ws.Branch))
+		return s.revertResult(out, res, err, ActionReverted, fmt.Sprintf("pushed the revert of %s to %s", short(intro.Hash.String()), s.ws.Branch))
+	}
+	if d.Reason != "" {
+		out.Reason = d.Reason + "; "
 	}
 	branch := pol.BranchPrefix + "rollback/" + app.Name + "/" + stage.Name + "/" + short(intro.Hash.String())
 	res, err := s.ws.Git.Revert(ctx, gitops.Target{Branch: branch, Base: s.ws.Branch, Mode: gitops.ForceBranch}, req)
-	if out, err = s.revertResult(out, res, err, "revert-pr", ""); err != nil || out.Action != "revert-pr" {
+	if out, err = s.revertResult(out, res, err, ActionRevertPR, ""); err != nil || out.Action != ActionRevertPR {
 		return out, err
 	}
 	subject := firstLine(intro.Message)
@@ -62,27 +59,27 @@ func (s *Service) revert(ctx context.Context, pol *policy.Policy, app *policy.Ap
 		Body:  revertPRBody(app, stage, intro, out, key),
 	})
 	if err != nil {
-		out.Action, out.Reason = "error", fmt.Sprintf("pushed %s but could not open its pull request", branch)
+		out.Action, out.Reason = ActionError, fmt.Sprintf("pushed %s but could not open its pull request", branch)
 		return out, fmt.Errorf("open the revert pull request for %s: %w", branch, err)
 	}
 	out.PR = pr.Number
 	out.Reason += fmt.Sprintf("opened revert pull request #%d", pr.Number)
 	if _, err := s.forge.AddLabel(ctx, s.ws.Repo, pr.Number, forge.Label{Name: pol.Labels.Rollback, Color: "#d93f0b", Description: "A revert opened by ensign"}); err != nil {
-		s.log.Warn("label revert pull request", "pr", pr.Number, "err", err)
+		s.logger(ctx).Warn("label revert pull request", "pr", pr.Number, "err", err)
 	}
 	return out, nil
 }
 
-func (s *Service) revertResult(out Outcome, res *gitops.Result, err error, action, reason string) (Outcome, error) {
+func (s *Service) revertResult(out Outcome, res *gitops.Result, err error, action Action, reason string) (Outcome, error) {
 	var conflict *gitops.ConflictError
 	switch {
 	case errors.As(err, &conflict):
-		out.Action, out.Conflicts = "conflict", conflict.Conflicts
+		out.Action, out.Conflicts = ActionConflict, conflict.Conflicts
 		out.Reason = fmt.Sprintf("the revert of %s conflicts in %s; a person must resolve it", short(out.Reverted), strings.Join(conflict.Paths(), ", "))
 	case errors.Is(err, gitops.ErrAlreadyReverted):
-		out.Action, out.Reason = "already-reverted", "the revert would change nothing: the deploy branch already undoes "+short(out.Reverted)
+		out.Action, out.Reason = ActionAlreadyReverted, "the revert would change nothing: the deploy branch already undoes "+short(out.Reverted)
 	case err != nil:
-		out.Action, out.Reason = "error", "the revert was not written"
+		out.Action, out.Reason = ActionError, "the revert was not written"
 		return out, fmt.Errorf("revert %s: %w", short(out.Reverted), err)
 	default:
 		out.Action, out.Commit = action, res.Commit.String()
@@ -95,9 +92,9 @@ func (s *Service) revertResult(out Outcome, res *gitops.Result, err error, actio
 // Each step is safe to run again (reconciling twice is harmless, the comment
 // is upserted, the event is keyed), so an error here means "try again later":
 // the failure is handled again and resumes where it stopped.
-func (s *Service) followUp(ctx context.Context, pol *policy.Policy, app *policy.App, stage *policy.Stage, f failure, out Outcome) (Outcome, error) {
+func (s *Service) followUp(ctx context.Context, stage *policy.Stage, f failure, out Outcome) (Outcome, error) {
 	var errs []error
-	if out.Action == "reverted" || out.Action == "already-reverted" && out.PR != 0 {
+	if out.Action == ActionReverted || out.Action == ActionAlreadyReverted && out.PR != 0 {
 		errs = append(errs, s.reconcile(ctx, stage, &out))
 	}
 	if out.Reverted != "" {
@@ -127,7 +124,7 @@ func (s *Service) reconcile(ctx context.Context, stage *policy.Stage, out *Outco
 // introduced the commit (found by Gitea's commit-to-PR lookup); with none,
 // a conflict or refusal goes into an issue so a person still hears of it.
 func (s *Service) commentOriginal(ctx context.Context, intro *gitops.CommitInfo, out *Outcome, f failure) error {
-	marker := "<!-- ensign:rollback:" + intro.Hash.String() + " -->"
+	marker := vocab.RollbackMarker(intro.Hash.String())
 	text := s.failureReport(ctx, f, *out)
 	pr, ok, err := s.forge.PullRequestForCommit(ctx, s.ws.Repo, intro.Hash.String())
 	if err != nil {
@@ -138,7 +135,7 @@ func (s *Service) commentOriginal(ctx context.Context, intro *gitops.CommitInfo,
 		_, _, err := s.forge.UpsertComment(ctx, s.ws.Repo, pr.Number, marker, text)
 		return err
 	}
-	if out.Action == "conflict" || out.Action == "refused" {
+	if out.Action == ActionConflict || out.Action == ActionRefused {
 		title := fmt.Sprintf("ensign could not roll back %s/%s", out.App, out.Stage)
 		_, err := s.forge.EnsureIssue(ctx, s.ws.Repo, marker, title, text)
 		return err
@@ -160,6 +157,9 @@ func (s *Service) failureReport(ctx context.Context, f failure, out Outcome) str
 		fmt.Fprintf(&b, "- Failing version: `%s`\n", strings.Join(out.Failing, "`, `"))
 	}
 	fmt.Fprintf(&b, "- ensign: **%s**: %s\n", out.Action, out.Reason)
+	if out.StalePolicy != "" {
+		fmt.Fprintf(&b, "- Policy: %s\n", out.StalePolicy)
+	}
 	if out.Commit != "" {
 		fmt.Fprintf(&b, "- Revert commit: %s\n", out.Commit)
 	}
@@ -179,7 +179,7 @@ func (s *Service) failureReport(ctx context.Context, f failure, out Outcome) str
 			for i, e := range events {
 				lines[i] = fmt.Sprintf("%s %s: %s", e.Time.UTC().Format(time.RFC3339), oneLine(e.Reason), oneLine(e.Message))
 			}
-			b.WriteString(codeBlock(lines))
+			b.WriteString(vocab.CodeBlock(lines))
 		}
 	}
 	return b.String()
@@ -191,11 +191,15 @@ func (s *Service) event(ctx context.Context, f failure, out Outcome) error {
 		return nil
 	}
 	typ := corev1.EventTypeNormal
-	if out.Action == "conflict" || out.Action == "refused" || out.Action == "error" || out.Action == "not-in-git" {
+	if out.Action.Warning() {
 		typ = corev1.EventTypeWarning
 	}
-	n := canary.Note{Type: typ, Reason: "Rollback", Message: out.Action + ": " + out.Reason,
-		Key: "rollback-" + f.at.Format("20060102t150405") + "-" + out.Action}
+	msg := string(out.Action) + ": " + out.Reason
+	if out.StalePolicy != "" {
+		msg += " (" + out.StalePolicy + ")"
+	}
+	n := cluster.Note{Type: typ, Reason: "Rollback", Message: msg,
+		Key: "rollback-" + f.at.Format("20060102t150405") + "-" + string(out.Action)}
 	return s.clusters.RecordEvent(ctx, f.cluster, f.canary, n, s.now())
 }
 
@@ -206,7 +210,7 @@ func (s *Service) mergedRevertPR(ctx context.Context, pol *policy.Policy, f fail
 		return forge.PullRequest{}, false, err
 	}
 	for _, pr := range prs {
-		if pr.Merged && pr.Author == s.bot && strings.Contains(pr.Body, keyMarker(f.id)) {
+		if pr.Merged && pr.Author == s.bot && strings.Contains(pr.Body, vocab.RevertKey(f.id)) {
 			return pr, true, nil
 		}
 	}
@@ -218,7 +222,7 @@ func revertPRBody(app *policy.App, stage *policy.Stage, intro *gitops.CommitInfo
 	fmt.Fprintf(&b, "## Roll back %s in %s\n\n", app.Name, stage.Name)
 	fmt.Fprintf(&b, "This reverts %s (%q), which brought `%s` into `%s`.\n\n", intro.Hash, firstLine(intro.Message), strings.Join(out.Failing, "`, `"), stage.Overlay)
 	b.WriteString("Merge it to make Git match what Flagger rolled back to.\n\n")
-	b.WriteString(keyMarker(key) + "\n")
+	b.WriteString(vocab.RevertKey(key) + "\n")
 	return b.String()
 }
 
@@ -227,27 +231,10 @@ func firstLine(s string) string {
 	return line
 }
 
-// codeBlock renders lines as a fenced code block whose fence no line can
-// close: a run of backticks longer than any in the text.
-func codeBlock(lines []string) string {
-	fence := "```"
-	for _, l := range lines {
-		for strings.Contains(l, fence) {
-			fence += "`"
-		}
-	}
-	return fence + "text\n" + strings.Join(lines, "\n") + "\n" + fence + "\n"
-}
-
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > 200 {
 		s = s[:197] + "..."
 	}
 	return s
-}
-
-// keyMarker is the hidden line that ties a revert pull request to what it answers.
-func keyMarker(key string) string {
-	return "<!-- ensign:rollback-key " + strings.ReplaceAll(key, "--", "-") + " -->"
 }

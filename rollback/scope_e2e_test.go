@@ -8,7 +8,6 @@ import (
 
 	"code.gitea.io/sdk/gitea"
 
-	"github.com/ensignbot/ensign/command"
 	"github.com/ensignbot/ensign/internal/scenario"
 )
 
@@ -30,12 +29,12 @@ func TestRollbackCommandRevertsOnlyOverlayChanges(t *testing.T) {
 	pr := r.mergeByHand(t, branch)
 	before := r.tip()
 	s := r.service(nil, nil)
-	reply, err := s.Rollback(ctx, command.Request{Repo: env.ForgeRepo(), PR: pr, Commenter: env.Dev.Name})
+	out, err := s.RollbackPR(ctx, PRRequest{PR: pr, Person: env.Dev.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(reply, "Refused") || !strings.Contains(reply, "outside "+env.Production.Overlay) {
-		t.Fatalf("/rollback of a merge that changed other files answered %q, want a refusal", reply)
+	if out.Action != ActionOutsideOverlay || !strings.Contains(out.Reason, "outside "+env.Production.Overlay) {
+		t.Fatalf("/rollback of a merge that changed other files: %+v, want a refusal", out)
 	}
 	if after := r.tip(); after != before {
 		t.Fatalf("main moved from %s to %s after a refused /rollback", before, after)
@@ -43,12 +42,12 @@ func TestRollbackCommandRevertsOnlyOverlayChanges(t *testing.T) {
 
 	// An overlay-only commit named by sha is not refused (here its revert
 	// conflicts with the later change of the same line, as git's would).
-	reply, err = s.Rollback(ctx, command.Request{Repo: env.ForgeRepo(), PR: pr, Commenter: env.Dev.Name, SHA: r.change.MergeSHA})
+	out, err = s.RollbackPR(ctx, PRRequest{PR: pr, Person: env.Dev.Name, SHA: r.change.MergeSHA})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(reply, "Refused") || !strings.Contains(reply, "Rollback of "+r.change.MergeSHA[:7]) {
-		t.Fatalf("/rollback of an overlay-only change answered %q", reply)
+	if out.Action != ActionConflict || out.Reverted != r.change.MergeSHA {
+		t.Fatalf("/rollback of an overlay-only change: %+v, want its revert tried (and conflicting)", out)
 	}
 }
 
@@ -67,12 +66,12 @@ func TestRollbackCommandOpensARevertPullRequest(t *testing.T) {
 	}
 	pr := r.mergeByHand(t, branch)
 	before := r.tip()
-	reply, err := r.service(nil, nil).Rollback(ctx, command.Request{Repo: r.env.ForgeRepo(), PR: pr, Commenter: r.env.Dev.Name})
+	out, err := r.service(nil, nil).RollbackPR(ctx, PRRequest{PR: pr, Person: r.env.Dev.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(reply, "**revert-pr**") {
-		t.Fatalf("/rollback answered %q, want a revert pull request", reply)
+	if out.Action != ActionRevertPR || out.PR == 0 {
+		t.Fatalf("/rollback: %+v, want a revert pull request", out)
 	}
 	if after := r.tip(); after != before {
 		t.Fatalf("a person's /rollback pushed to main (%s -> %s)", before, after)
@@ -130,7 +129,7 @@ func TestUnreadableHistoryIsSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Action != "reverted" || out.Reverted != r.change.MergeSHA {
+	if out.Action != ActionReverted || out.Reverted != r.change.MergeSHA {
 		t.Fatalf("outcome %+v, want the revert of the introducing merge %s", out, r.change.MergeSHA)
 	}
 	if r.pinned() != "6.5.0" {

@@ -5,19 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"slices"
 	"time"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
-	"github.com/go-git/go-git/v5/plumbing"
 
-	"github.com/ensignbot/ensign/canary"
+	"github.com/ensignbot/ensign/cluster"
 	"github.com/ensignbot/ensign/flux"
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/gitops"
 	"github.com/ensignbot/ensign/imageref"
+	"github.com/ensignbot/ensign/internal/logctx"
 	"github.com/ensignbot/ensign/policy"
+	"github.com/ensignbot/ensign/vocab"
 	"github.com/ensignbot/ensign/workspace"
 )
 
@@ -36,12 +35,11 @@ type Forge interface {
 // Clusters reads failed canaries and acts on their clusters; *cluster.Set
 // implements it.
 type Clusters interface {
-	TargetImages(ctx context.Context, cluster string, c *flaggerv1.Canary) ([]canary.Container, error)
-	PrimaryImages(ctx context.Context, cluster string, c *flaggerv1.Canary) ([]canary.Container, error)
-	WarningEvents(ctx context.Context, cluster string, c *flaggerv1.Canary, limit int) ([]canary.Event, error)
-	RecordEvent(ctx context.Context, cluster string, c *flaggerv1.Canary, n canary.Note, now time.Time) error
+	TargetImages(ctx context.Context, cluster string, c *flaggerv1.Canary) ([]cluster.Container, error)
+	PrimaryImages(ctx context.Context, cluster string, c *flaggerv1.Canary) ([]cluster.Container, error)
+	WarningEvents(ctx context.Context, cluster string, c *flaggerv1.Canary, limit int) ([]cluster.Event, error)
+	RecordEvent(ctx context.Context, cluster string, c *flaggerv1.Canary, n cluster.Note, now time.Time) error
 	RequestReconcile(ctx context.Context, stage *policy.Stage, now time.Time) ([]flux.Ref, error)
-	Kustomizations(ctx context.Context, stage *policy.Stage) ([]flux.Kustomization, error)
 }
 
 // Config wires a Service.
@@ -89,13 +87,59 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
+// Action is what a rollback did or found; Outcome.Action.
+type Action string
+
+// What a rollback can come to.
+const (
+	// ActionReverted: the revert is on the deploy branch (pushed).
+	ActionReverted Action = "reverted"
+	// ActionRevertPR: a revert pull request is open.
+	ActionRevertPR Action = "revert-pr"
+	// ActionAlreadyReverted: the deploy branch already undoes the commit.
+	ActionAlreadyReverted Action = "already-reverted"
+	// ActionNotInGit: the deploy branch no longer pins the failing version.
+	ActionNotInGit Action = "not-in-git"
+	// ActionNothingToRevert: the canary's target runs what its primary runs.
+	ActionNothingToRevert Action = "nothing-to-revert"
+	// ActionConflict: the revert conflicts; a person must resolve it.
+	ActionConflict Action = "conflict"
+	// ActionReported: the stage only reports failures.
+	ActionReported Action = "reported"
+	// ActionRefused: ensign will not revert this on its own.
+	ActionRefused Action = "refused"
+	// ActionError: something failed before the revert was written.
+	ActionError Action = "error"
+	// ActionNotMerged: /rollback on a pull request that is not merged.
+	ActionNotMerged Action = "not-merged"
+	// ActionNotPromotion: /rollback on a pull request that is not ensign's
+	// merged promotion.
+	ActionNotPromotion Action = "not-a-promotion"
+	// ActionStageGone: the policy no longer has the promotion's stage.
+	ActionStageGone Action = "stage-gone"
+	// ActionNoSuchCommit: the commit asked for is not on the deploy branch
+	// (within the searched history).
+	ActionNoSuchCommit Action = "no-such-commit"
+	// ActionOutsideOverlay: the commit changes more than the stage's
+	// overlay, or nothing in it.
+	ActionOutsideOverlay Action = "outside-overlay"
+)
+
+// Done reports whether Git now undoes the change (or nothing was to undo).
+func (a Action) Done() bool {
+	return a == ActionReverted || a == ActionRevertPR || a == ActionAlreadyReverted || a == ActionNothingToRevert
+}
+
+// Warning reports whether the action needs a person's attention.
+func (a Action) Warning() bool {
+	return a == ActionConflict || a == ActionRefused || a == ActionError || a == ActionNotInGit
+}
+
 // Outcome reports what a rollback did, for logs, replies and `-o json`.
 type Outcome struct {
-	App   string `json:"app"`
-	Stage string `json:"stage"`
-	// Action is one of: reverted (pushed), revert-pr (opened), already-reverted,
-	// not-in-git, nothing-to-revert, conflict, reported, refused.
-	Action string `json:"action"`
+	App    string `json:"app"`
+	Stage  string `json:"stage"`
+	Action Action `json:"action"`
 	Reason string `json:"reason"`
 	// Failing lists the image references that failed.
 	Failing []string `json:"failing,omitempty"`
@@ -110,6 +154,9 @@ type Outcome struct {
 	Conflicts  []gitops.Conflict `json:"conflicts,omitempty"`
 	// Reconciled lists the Flux objects asked to reconcile.
 	Reconciled []string `json:"reconciled,omitempty"`
+	// StalePolicy, when set, says the policy file on the deploy branch does
+	// not load and the rollback followed the last valid one.
+	StalePolicy string `json:"stalePolicy,omitempty"`
 }
 
 // failure is one failed analysis of one canary.
@@ -121,32 +168,40 @@ type failure struct {
 	at time.Time
 }
 
-func newFailure(cluster string, c *flaggerv1.Canary) failure {
+func newFailure(clusterName string, c *flaggerv1.Canary) failure {
 	at := c.Status.LastTransitionTime.Time.UTC().Truncate(time.Second)
-	return failure{cluster: cluster, canary: c, at: at,
-		id: fmt.Sprintf("%s/%s/%s@%s", cluster, c.Namespace, c.Name, at.Format(time.RFC3339))}
+	return failure{cluster: clusterName, canary: c, at: at,
+		id: fmt.Sprintf("%s/%s/%s@%s", clusterName, c.Namespace, c.Name, at.Format(time.RFC3339))}
 }
 
-// Failed handles a canary that reached Failed.
-func (s *Service) Failed(ctx context.Context, cluster string, c *flaggerv1.Canary) (Outcome, error) {
+// Failed handles a canary that reached Failed. A policy file that does not
+// load does not stop it: Git must say what runs, so it follows the last
+// valid policy and says so.
+func (s *Service) Failed(ctx context.Context, clusterName string, c *flaggerv1.Canary) (Outcome, error) {
 	snap, done, err := s.ws.Begin(ctx, true) // a broken release must not wait behind promotions
 	defer done()
 	if err != nil {
 		return Outcome{}, err
 	}
 	if snap.Policy == nil {
+		if snap.Invalid != nil {
+			return Outcome{}, fmt.Errorf("roll back canary %s/%s: no valid policy to follow: %w", c.Namespace, c.Name, snap.Invalid)
+		}
 		return Outcome{}, nil
 	}
-	app, stage, ok := snap.Policy.FindCanary(policy.CanaryRef{Cluster: cluster, Namespace: c.Namespace, Name: c.Name})
+	app, stage, ok := snap.Policy.FindCanary(policy.CanaryRef{Cluster: clusterName, Namespace: c.Namespace, Name: c.Name})
 	if !ok {
 		return Outcome{}, nil
 	}
-	f := newFailure(cluster, c)
+	f := newFailure(clusterName, c)
 	out, err := s.failed(ctx, snap, app, stage, f)
+	if snap.Invalid != nil {
+		out.StalePolicy = fmt.Sprintf("the policy at %s does not load; followed the last valid one (%s)", short(snap.Tip.String()), short(snap.PolicyCommit.String()))
+	}
 	if out.Action == "" {
 		return out, err
 	}
-	s.log.Info("rollback", "app", app.Name, "stage", stage.Name, "failure", f.id, "action", out.Action, "reverted", out.Reverted, "commit", out.Commit, "reason", out.Reason)
+	s.logger(ctx).Info("rollback", "app", app.Name, "stage", stage.Name, "failure", f.id, "action", out.Action, "reverted", out.Reverted, "commit", out.Commit, "reason", out.Reason)
 	if eventErr := s.event(ctx, f, out); eventErr != nil {
 		err = errors.Join(err, eventErr)
 	}
@@ -157,244 +212,125 @@ func (s *Service) Failed(ctx context.Context, cluster string, c *flaggerv1.Canar
 	return out, nil
 }
 
+// failed gathers the facts about one failure, decides, and acts.
 func (s *Service) failed(ctx context.Context, snap workspace.Snapshot, app *policy.App, stage *policy.Stage, f failure) (Outcome, error) {
 	out := Outcome{App: app.Name, Stage: stage.Name}
-	failing, err := s.failingImages(ctx, f)
-	if err != nil {
-		return out, err
-	}
-	for _, r := range failing {
+	g, err := s.gather(ctx, snap, stage, f)
+	for _, r := range g.failing {
 		out.Failing = append(out.Failing, r.String())
 	}
-	if len(failing) == 0 {
-		out.Action, out.Reason = "nothing-to-revert", "the canary's target runs the same images as its primary (what Flagger last promoted)"
-		return out, nil
+	if g.intro != nil {
+		out.Reverted = g.intro.Hash.String()
 	}
-
-	// Resume a rollback of this very failure that already landed.
-	done, err := s.findFailureRevert(ctx, stage, f.id)
 	if err != nil {
 		return out, err
 	}
-	if done != nil {
-		out.Action, out.Commit = "reverted", done.Hash.String()
-		if r := gitops.TrailerValues(done.Message, gitops.TrailerReverts); len(r) > 0 {
+	d := Decide(g.facts)
+	out.Reason = d.Reason
+	switch d.Verdict {
+	case NothingToRevert:
+		out.Action = ActionNothingToRevert
+		return out, nil
+	case Resume:
+		out.Action, out.Commit = ActionReverted, g.resumed.Hash.String()
+		if r := vocab.Reverted(g.resumed.Message); len(r) > 0 {
 			out.Reverted = r[0]
 		}
-		out.Reason = "reverted before; finishing the follow-ups"
-		return s.followUp(ctx, snap.Policy, app, stage, f, out)
-	}
-
-	tipTree, err := s.ws.Git.Snapshot(snap.Tip)
-	if err != nil {
-		return out, err
-	}
-	atTip, err := pinned(tipTree, stage.Overlay, failing)
-	if err != nil {
-		return out, fmt.Errorf("read %s at %s: %w", stage.Overlay, short(snap.Tip.String()), err)
-	}
-	if len(atTip) == 0 {
-		// Maybe ensign's own revert PR for this failure was merged.
-		if pr, ok, err := s.mergedRevertPR(ctx, snap.Policy, f); err == nil && ok {
-			out.Action, out.PR = "already-reverted", pr.Number
-			out.Reason = fmt.Sprintf("the revert pull request #%d was merged", pr.Number)
-			return s.followUp(ctx, snap.Policy, app, stage, f, out)
-		}
-		out.Action = "not-in-git"
+		return s.followUp(ctx, stage, f, out)
+	case RevertPRMerged:
+		out.Action, out.PR = ActionAlreadyReverted, g.revertPR.Number
+		out.Reason = fmt.Sprintf("the revert pull request #%d was merged", g.revertPR.Number)
+		return s.followUp(ctx, stage, f, out)
+	case NotInGit:
+		out.Action = ActionNotInGit
 		out.Reason = fmt.Sprintf("%s at %s no longer contains the failing version (it was reverted or replaced outside ensign); nothing written", stage.Overlay, short(snap.Tip.String()))
 		return out, nil
-	}
-
-	intro, err := s.introducedBy(ctx, stage, failing)
-	var unreadable *UnreadableError
-	if errors.As(err, &unreadable) {
-		out.Action, out.Reason = "refused", err.Error()+"; a person must revert it"
-		return out, s.commentOriginal(ctx, unreadable.Commit, &out, f)
-	}
-	if err != nil {
-		return out, err
-	}
-	out.Reverted = intro.Hash.String()
-	if isRevert(intro) {
-		out.Action = "refused"
+	case RefuseUnreadable:
+		out.Action, out.Reason = ActionRefused, g.unreadable.Error()+"; a person must revert it"
+		return out, s.commentOriginal(ctx, g.unreadable.Commit, &out, f)
+	case RefuseRevertOfRevert:
+		out.Action = ActionRefused
 		out.Reason = fmt.Sprintf("the failing version came in with %s, itself a revert; ensign never reverts a revert automatically", short(out.Reverted))
-		return out, s.commentOriginal(ctx, intro, &out, f)
-	}
-	if stage.OnFailure == policy.FailureReport {
-		out.Action, out.Reason = "reported", fmt.Sprintf("stage %s reports failures instead of reverting them (onFailure: report)", stage.Name)
-		return out, s.commentOriginal(ctx, intro, &out, f)
+		return out, s.commentOriginal(ctx, g.intro, &out, f)
+	case ReportOnly:
+		out.Action, out.Reason = ActionReported, fmt.Sprintf("stage %s reports failures instead of reverting them (onFailure: report)", stage.Name)
+		return out, s.commentOriginal(ctx, g.intro, &out, f)
 	}
 	trailers := []gitops.Trailer{
-		{Key: workspace.TrailerRollback, Value: app.Name + "/" + stage.Name},
-		{Key: workspace.TrailerFailure, Value: f.id},
+		{Key: vocab.TrailerRollback, Value: app.Name + "/" + stage.Name},
+		{Key: vocab.TrailerFailure, Value: f.id},
 	}
 	for _, r := range out.Failing {
-		trailers = append(trailers, gitops.Trailer{Key: workspace.TrailerImage, Value: r})
+		trailers = append(trailers, gitops.Trailer{Key: vocab.TrailerImage, Value: r})
 	}
-	out, err = s.revert(ctx, snap.Policy, app, stage, intro, trailers, f.at, f.id, out)
+	out, err = s.revert(ctx, snap.Policy, app, stage, g.intro, trailers, f.at, f.id, d, out)
 	if err != nil {
 		return out, err
 	}
 	switch out.Action {
-	case "conflict", "already-reverted":
-		return out, s.commentOriginal(ctx, intro, &out, f)
+	case ActionConflict, ActionAlreadyReverted:
+		return out, s.commentOriginal(ctx, g.intro, &out, f)
 	}
-	return s.followUp(ctx, snap.Policy, app, stage, f, out)
+	return s.followUp(ctx, stage, f, out)
 }
 
-// failingImages returns the images the canary's target runs and its
-// primary does not.
-func (s *Service) failingImages(ctx context.Context, f failure) ([]imageref.Ref, error) {
-	target, err := s.clusters.TargetImages(ctx, f.cluster, f.canary)
+// gathered is what gather found: the facts, and the objects behind them.
+type gathered struct {
+	facts      Facts
+	failing    []imageref.Ref
+	resumed    *gitops.CommitInfo
+	revertPR   forge.PullRequest
+	intro      *gitops.CommitInfo
+	unreadable *UnreadableError
+}
+
+// gather looks up the facts about a failure in Decide's order, stopping at
+// the first one that decides.
+func (s *Service) gather(ctx context.Context, snap workspace.Snapshot, stage *policy.Stage, f failure) (gathered, error) {
+	var g gathered
+	var err error
+	g.failing, err = s.failingImages(ctx, f)
 	if err != nil {
-		return nil, err
+		return g, err
 	}
-	primary, err := s.clusters.PrimaryImages(ctx, f.cluster, f.canary)
+	if g.facts.Failing = len(g.failing); g.facts.Failing == 0 {
+		return g, nil
+	}
+	if g.resumed, err = s.findFailureRevert(ctx, stage, f.id); err != nil {
+		return g, err
+	}
+	if g.facts.Resumed = g.resumed != nil; g.facts.Resumed {
+		return g, nil
+	}
+	tipTree, err := s.ws.Git.Snapshot(snap.Tip)
 	if err != nil {
-		return nil, err
+		return g, err
 	}
-	promoted := map[string]bool{}
-	for _, c := range primary {
-		promoted[c.Image] = true
+	atTip, err := pinned(tipTree, stage.Overlay, g.failing)
+	if err != nil {
+		return g, fmt.Errorf("read %s at %s: %w", stage.Overlay, short(snap.Tip.String()), err)
 	}
-	var out []imageref.Ref
-	seen := map[string]bool{}
-	for _, c := range target {
-		if promoted[c.Image] || seen[c.Image] {
-			continue
-		}
-		seen[c.Image] = true
-		r, err := imageref.Parse(c.Image)
+	if g.facts.PinnedAtTip = len(atTip); g.facts.PinnedAtTip == 0 {
+		pr, ok, err := s.mergedRevertPR(ctx, snap.Policy, f)
 		if err != nil {
-			return nil, fmt.Errorf("container %s of canary %s/%s: %w", c.Name, f.canary.Namespace, f.canary.Name, err)
+			return g, fmt.Errorf("look for a merged revert pull request of %s: %w", f.id, err)
 		}
-		out = append(out, r)
+		g.revertPR, g.facts.RevertPRMerged = pr, ok
+		return g, nil
 	}
-	return out, nil
-}
-
-// findFailureRevert looks for ensign's revert of this failure on the deploy branch.
-func (s *Service) findFailureRevert(ctx context.Context, stage *policy.Stage, id string) (*gitops.CommitInfo, error) {
-	var found *gitops.CommitInfo
-	err := s.ws.Git.Log(ctx, s.ws.Branch, gitops.LogOptions{Path: stage.Overlay, Max: s.history}, func(c *gitops.CommitInfo) error {
-		for _, v := range gitops.TrailerValues(c.Message, workspace.TrailerFailure) {
-			if v == id {
-				found = c
-				return gitops.ErrStopWalk
-			}
-		}
-		return nil
-	})
+	g.intro, err = s.introducedBy(ctx, stage, g.failing)
+	if errors.As(err, &g.unreadable) {
+		g.facts.Unreadable = true
+		return g, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("look for an earlier revert of %s: %w", id, err)
+		return g, err
 	}
-	return found, nil
-}
-
-// ErrNoIntroducer means the commit that brought the failing version into
-// the overlay is not within the searched history.
-var ErrNoIntroducer = errors.New("commit that introduced the failing version not found")
-
-// introducedBy finds the newest first-parent commit that made the overlay
-// pin one of the failing images its first parent did not pin.
-func (s *Service) introducedBy(ctx context.Context, stage *policy.Stage, failing []imageref.Ref) (*gitops.CommitInfo, error) {
-	// Collect the candidates first: reading trees of parents may need
-	// history a shallow cache lacks, which cannot be fetched inside a walk.
-	var candidates []*gitops.CommitInfo
-	err := s.ws.Git.Log(ctx, s.ws.Branch, gitops.LogOptions{Path: stage.Overlay, Max: s.history}, func(c *gitops.CommitInfo) error {
-		candidates = append(candidates, c)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("find the commit that introduced the failing version: %w", err)
-	}
-	// A state of the overlay that does not parse (a typo fixed in the next
-	// commit) is skipped: what a readable state pins is compared with the
-	// nearest older readable state. Only when a failing image appears across
-	// an unreadable state is the introducing change unknown.
-	var across *gitops.CommitInfo // unreadable state a pinned image may have come in with
-	var pending map[string]bool   // images pinned just after it
-	for _, c := range candidates {
-		now, err := s.pinnedAt(ctx, c.Hash, stage, failing)
-		if errors.Is(err, errUnreadable) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		for ref := range pending {
-			if !now[ref] {
-				return nil, &UnreadableError{Commit: across, Overlay: stage.Overlay, Image: ref}
-			}
-		}
-		pending = nil
-		var before map[string]bool
-		if len(c.Parents) > 0 {
-			before, err = s.pinnedAt(ctx, c.Parents[0], stage, failing)
-			if errors.Is(err, errUnreadable) {
-				if across, err = s.ws.Git.Commit(c.Parents[0]); err != nil {
-					return nil, err
-				}
-				pending = now
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
-		for ref := range now {
-			if !before[ref] {
-				return c, nil
-			}
-		}
-	}
-	if len(pending) > 0 {
-		refs := slices.Sorted(maps.Keys(pending))
-		return nil, &UnreadableError{Commit: across, Overlay: stage.Overlay, Image: refs[0]}
-	}
-	return nil, fmt.Errorf("%w in the last %d commits changing %s", ErrNoIntroducer, s.history, stage.Overlay)
-}
-
-// errUnreadable marks an overlay state that does not parse.
-var errUnreadable = errors.New("the overlay does not parse")
-
-// UnreadableError means the failing version came in across a state of the
-// overlay that does not parse, so the commit to revert is unknown.
-type UnreadableError struct {
-	// Commit is the unreadable state.
-	Commit  *gitops.CommitInfo
-	Overlay string
-	Image   string
-}
-
-func (e *UnreadableError) Error() string {
-	return fmt.Sprintf("%s came into %s next to %s, where the overlay does not parse; ensign cannot tell which commit to revert", e.Image, e.Overlay, short(e.Commit.Hash.String()))
-}
-
-// pinnedAt is pinned for the overlay at a commit, fetching the commit if a
-// shallow cache lacks it; errUnreadable if the overlay does not parse there.
-func (s *Service) pinnedAt(ctx context.Context, commit plumbing.Hash, stage *policy.Stage, refs []imageref.Ref) (map[string]bool, error) {
-	if err := s.ws.Git.FetchCommit(ctx, commit, 1); err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", short(commit.String()), err)
-	}
-	tree, err := s.ws.Git.Snapshot(commit)
-	if err != nil {
-		return nil, fmt.Errorf("read %s at %s: %w", stage.Overlay, short(commit.String()), err)
-	}
-	got, err := pinned(tree, stage.Overlay, refs)
-	if err != nil {
-		s.log.Warn("skipping an unreadable state of the overlay", "overlay", stage.Overlay, "commit", short(commit.String()), "err", err)
-		return nil, fmt.Errorf("%w: %s at %s: %w", errUnreadable, stage.Overlay, short(commit.String()), err)
-	}
-	return got, nil
-}
-
-// isRevert reports whether a commit is itself a revert (ensign's or git's).
-func isRevert(c *gitops.CommitInfo) bool {
-	if len(gitops.TrailerValues(c.Message, gitops.TrailerReverts)) > 0 {
-		return true
-	}
-	return revertLine.MatchString(c.Message)
+	g.facts.IntroducerIsRevert = vocab.IsRevert(g.intro.Message)
+	g.facts.OnFailure = stage.OnFailure
+	g.facts.Mode = snap.Policy.Rollback.Mode
+	g.facts.Window = snap.Policy.RollbackState(stage, s.now())
+	return g, nil
 }
 
 func short(sha string) string {
@@ -403,3 +339,7 @@ func short(sha string) string {
 	}
 	return sha
 }
+
+// logger is the logger of the event being handled (carried in ctx by the
+// router or the command dispatcher), or the service's own.
+func (s *Service) logger(ctx context.Context) *slog.Logger { return logctx.From(ctx, s.log) }

@@ -3,17 +3,15 @@ package status
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
 
-	"github.com/ensignbot/ensign/canary"
-	"github.com/ensignbot/ensign/command"
+	"github.com/ensignbot/ensign/cluster"
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/overlay"
 	"github.com/ensignbot/ensign/policy"
-	"github.com/ensignbot/ensign/promote"
+	"github.com/ensignbot/ensign/vocab"
 	"github.com/ensignbot/ensign/workspace"
 )
 
@@ -26,7 +24,7 @@ type Forge interface {
 // Clusters reads canaries; *cluster.Set implements it.
 type Clusters interface {
 	Canary(ctx context.Context, ref policy.CanaryRef) (*flaggerv1.Canary, error)
-	PrimaryImages(ctx context.Context, cluster string, c *flaggerv1.Canary) ([]canary.Container, error)
+	PrimaryImages(ctx context.Context, cluster string, c *flaggerv1.Canary) ([]cluster.Container, error)
 }
 
 // Reporter builds status reports for one repository.
@@ -42,10 +40,17 @@ type Reporter struct {
 
 // Report is the state of a repository's apps.
 type Report struct {
-	Repo   string      `json:"repo"`
-	Commit string      `json:"commit"`
-	At     time.Time   `json:"at"`
-	Apps   []AppReport `json:"apps"`
+	Repo   string    `json:"repo"`
+	Commit string    `json:"commit"`
+	At     time.Time `json:"at"`
+	// NoPolicy is set when the repository has no policy file: ensign
+	// manages nothing there.
+	NoPolicy bool `json:"noPolicy,omitempty"`
+	// PolicyInvalid, when set, says why the policy file at Commit does not
+	// load; the report then follows the last valid one, from PolicyCommit.
+	PolicyInvalid string      `json:"policyInvalid,omitempty"`
+	PolicyCommit  string      `json:"policyCommit,omitempty"`
+	Apps          []AppReport `json:"apps"`
 }
 
 // AppReport is one app's pipeline.
@@ -92,7 +97,14 @@ func (r *Reporter) Build(ctx context.Context, app string) (Report, error) {
 		return Report{}, err
 	}
 	rep := Report{Repo: r.Workspace.Repo.String(), Commit: snap.Tip.String(), At: now}
+	if snap.Invalid != nil {
+		rep.PolicyInvalid = snap.Invalid.Error()
+		if !snap.PolicyCommit.IsZero() {
+			rep.PolicyCommit = snap.PolicyCommit.String()
+		}
+	}
 	if snap.Policy == nil {
+		rep.NoPolicy = snap.Invalid == nil
 		return rep, nil
 	}
 	pol := snap.Policy
@@ -120,7 +132,7 @@ func (r *Reporter) Build(ctx context.Context, app string) (Report, error) {
 				sr.NextOpen = w.Next
 			}
 			for _, pr := range prs {
-				m, err := promote.ParseMarker(pr.Body)
+				m, err := vocab.ParsePromotion(pr.Body)
 				if pr.Author != r.Bot || err != nil || m.App != a.Name || m.To != st.Name {
 					continue
 				}
@@ -175,69 +187,23 @@ func pinnedImages(tree overlay.Reader, dir string) []string {
 	return out
 }
 
-// Status answers /status on a pull request: the app of a promotion pull
-// request, or every app.
-func (r *Reporter) Status(ctx context.Context, req command.Request) (string, error) {
+// ForPR reports what /status on pull request number shows: the app of an
+// open promotion ensign opened, or every app.
+func (r *Reporter) ForPR(ctx context.Context, number int64) (Report, error) {
 	app := ""
-	if pr, err := r.Forge.GetPullRequest(ctx, r.Workspace.Repo, req.PR); err == nil && pr.Author == r.Bot {
-		if m, err := promote.ParseMarker(pr.Body); err == nil {
+	pr, err := r.Forge.GetPullRequest(ctx, r.Workspace.Repo, number)
+	if err != nil {
+		return Report{}, err
+	}
+	if pr.Author == r.Bot {
+		if m, err := vocab.ParsePromotion(pr.Body); err == nil {
 			app = m.App
 		}
 	}
 	rep, err := r.Build(ctx, app)
-	if err != nil {
-		return "", err
+	if err != nil && app != "" && rep.Commit != "" && len(rep.Apps) == 0 {
+		// The promotion's app left the policy: show every app instead.
+		return r.Build(ctx, "")
 	}
-	return Markdown(rep), nil
-}
-
-// Markdown renders a report for a pull request comment.
-func Markdown(rep Report) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Status of `%s` at `%s`:\n", rep.Repo, short(rep.Commit))
-	if len(rep.Apps) == 0 {
-		b.WriteString("\nNo apps: this repository has no ensign policy.\n")
-	}
-	for _, a := range rep.Apps {
-		fmt.Fprintf(&b, "\n**%s**\n\n| stage | in Git | canary | running | window | promotions |\n|---|---|---|---|---|---|\n", a.Name)
-		for _, s := range a.Stages {
-			window := "open"
-			if !s.WindowOpen {
-				window = "closed"
-				if !s.NextOpen.IsZero() {
-					window += ", opens " + s.NextOpen.UTC().Format(time.RFC3339)
-				}
-			}
-			var prs []string
-			for _, n := range s.Queued {
-				prs = append(prs, fmt.Sprintf("#%d (queued)", n))
-			}
-			for _, n := range s.Open {
-				prs = append(prs, fmt.Sprintf("#%d", n))
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", s.Name, codes(s.Pinned), s.Phase, codes(s.Running), window, dash(strings.Join(prs, ", ")))
-		}
-	}
-	return b.String()
-}
-
-func codes(items []string) string {
-	if len(items) == 0 {
-		return "-"
-	}
-	return "`" + strings.Join(items, "`<br>`") + "`"
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func short(s string) string {
-	if len(s) > 7 {
-		return s[:7]
-	}
-	return s
+	return rep, err
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ensignbot/ensign/internal/logctx"
 )
 
 // Defaults for zero Config fields.
@@ -31,9 +33,8 @@ const Path = "/webhooks/gitea"
 // gets a context that ends after Config.HandlerTimeout or when Shutdown gives
 // up waiting. An error is logged; Gitea is not asked to redeliver.
 type Handlers struct {
-	Comment     func(ctx context.Context, ev CommentEvent) error
-	PullRequest func(ctx context.Context, ev PullRequestEvent) error
-	Push        func(ctx context.Context, ev PushEvent) error
+	Comment func(ctx context.Context, ev CommentEvent) error
+	Push    func(ctx context.Context, ev PushEvent) error
 }
 
 // Config configures a Server.
@@ -312,15 +313,6 @@ func (s *Server) decode(event, delivery string, body []byte) (*job, string, erro
 			return nil, "comment by ensign itself", nil
 		}
 		return &job{delivery, event, func(ctx context.Context) error { return h.Comment(ctx, ev) }}, "", nil
-	case EventPullRequest:
-		if h.PullRequest == nil {
-			return nil, "no pull request handler", nil
-		}
-		ev, err := DecodePullRequest(delivery, body)
-		if err != nil {
-			return nil, "", err
-		}
-		return &job{delivery, event, func(ctx context.Context) error { return h.PullRequest(ctx, ev) }}, "", nil
 	case EventPush:
 		if h.Push == nil {
 			return nil, "no push handler", nil
@@ -363,6 +355,7 @@ func (s *Server) run(j job) {
 	log := s.log.With("delivery", j.delivery, "event", j.event)
 	ctx, cancel := context.WithTimeout(s.base, s.cfg.HandlerTimeout)
 	defer cancel()
+	ctx = logctx.With(ctx, log)
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error("webhook handler panicked", "panic", fmt.Sprint(p))

@@ -1,22 +1,30 @@
 package workspace
 
 import (
+	"context"
+	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 )
 
 // TestUrgentGoesFirst holds the lock, queues ordinary waiters, then an urgent
-// one: the urgent one must run next, before every ordinary waiter.
+// one: the urgent one must run next, then the others in arrival order.
 func TestUrgentGoesFirst(t *testing.T) {
 	var l priorityLock
-	unlock := l.acquire(false)
+	ctx := context.Background()
+	unlock, _ := l.acquire(ctx, false)
 	var mu sync.Mutex
 	var order []string
 	var wg sync.WaitGroup
 	waiter := func(name string, urgent bool) {
 		defer wg.Done()
-		u := l.acquire(urgent)
+		u, err := l.acquire(ctx, urgent)
+		if err != nil {
+			t.Error(err)
+			return
+		}
 		mu.Lock()
 		order = append(order, name)
 		mu.Unlock()
@@ -25,25 +33,30 @@ func TestUrgentGoesFirst(t *testing.T) {
 	for _, n := range []string{"a", "b", "c"} {
 		wg.Add(1)
 		go waiter(n, false)
+		waitQueued(t, &l, func() bool { return len(l.normal) == int(n[0]-'a'+1) })
 	}
-	waitWaiting(t, &l, func() bool { return true }) // let them block
 	wg.Add(1)
 	go waiter("urgent", true)
-	waitWaiting(t, &l, func() bool { return l.urgentQ == 1 })
+	waitQueued(t, &l, func() bool { return len(l.urgent) == 1 })
 	unlock()
 	wg.Wait()
-	if len(order) != 4 || order[0] != "urgent" {
-		t.Fatalf("order %v, want the urgent waiter first", order)
+	if want := []string{"urgent", "a", "b", "c"}; !slices.Equal(order, want) {
+		t.Fatalf("order %v, want %v", order, want)
 	}
 }
 
 func TestUnlockTwiceIsHarmless(t *testing.T) {
 	var l priorityLock
-	u := l.acquire(true)
+	u, _ := l.acquire(context.Background(), true)
 	u()
 	u()
 	done := make(chan struct{})
-	go func() { l.acquire(false)(); close(done) }()
+	go func() {
+		if u, err := l.acquire(context.Background(), false); err == nil {
+			u()
+		}
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
@@ -51,12 +64,43 @@ func TestUnlockTwiceIsHarmless(t *testing.T) {
 	}
 }
 
-// waitWaiting gives blocked goroutines time to reach Wait, then checks cond.
-func waitWaiting(t *testing.T, l *priorityLock, cond func() bool) {
+// A waiter whose context ends gives up without holding the lock, and the
+// lock still reaches the waiters behind it.
+func TestWaiterGivesUpWithItsContext(t *testing.T) {
+	var l priorityLock
+	unlock, _ := l.acquire(context.Background(), false)
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := make(chan error, 1)
+	go func() {
+		_, err := l.acquire(ctx, true)
+		gaveUp <- err
+	}()
+	waitQueued(t, &l, func() bool { return len(l.urgent) == 1 })
+	next := make(chan struct{})
+	go func() {
+		if u, err := l.acquire(context.Background(), false); err == nil {
+			u()
+		}
+		close(next)
+	}()
+	waitQueued(t, &l, func() bool { return len(l.normal) == 1 })
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("acquire after cancel = %v, want context.Canceled", err)
+	}
+	unlock()
+	select {
+	case <-next:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiter behind the one that gave up never got the lock")
+	}
+}
+
+// waitQueued waits until cond holds under the lock's mutex.
+func waitQueued(t *testing.T, l *priorityLock, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		time.Sleep(20 * time.Millisecond)
 		l.mu.Lock()
 		ok := cond()
 		l.mu.Unlock()
@@ -66,5 +110,6 @@ func waitWaiting(t *testing.T, l *priorityLock, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatal("waiters did not queue")
 		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -15,22 +15,6 @@ import (
 	"github.com/ensignbot/ensign/policy"
 )
 
-// Trailers ensign writes on its commits, besides gitops' Ensign-Reverts and
-// Ensign-Promotion.
-const (
-	// TrailerRollback marks a revert ensign made for a failed canary or a
-	// /rollback: "<app>/<stage>".
-	TrailerRollback = "Ensign-Rollback"
-	// TrailerFailure identifies the canary failure a revert answers:
-	// "<cluster>/<namespace>/<name>@<RFC 3339 transition time>".
-	TrailerFailure = "Ensign-Failure"
-	// TrailerImage lists an image reference a commit promoted or reverted,
-	// one trailer per image.
-	TrailerImage = "Ensign-Image"
-	// TrailerRequestedBy names the person who asked (/promote, /rollback, CLI).
-	TrailerRequestedBy = "Ensign-Requested-By"
-)
-
 // Workspace is one GitOps repository.
 type Workspace struct {
 	// Repo is the repository on Gitea.
@@ -44,8 +28,9 @@ type Workspace struct {
 
 	lock priorityLock
 
-	cacheMu sync.Mutex
-	cached  parsedPolicy
+	cacheMu   sync.Mutex
+	cached    parsedPolicy
+	lastValid lastValid
 }
 
 // parsedPolicy remembers the last policy file loaded, by content: parsing a
@@ -56,30 +41,56 @@ type parsedPolicy struct {
 	err error
 }
 
+// lastValid remembers, for the tip it was looked up at, the newest valid
+// policy behind an invalid one.
+type lastValid struct {
+	tip    plumbing.Hash
+	commit plumbing.Hash
+	pol    *policy.Policy
+}
+
 // Snapshot is the state of the deploy branch an action starts from.
 type Snapshot struct {
 	// Tip is the branch's commit.
 	Tip plumbing.Hash
-	// Policy is the policy at Tip; nil when the repository has none.
+	// Policy is the policy in force: the one at Tip; or, when the file at
+	// Tip does not load (Invalid), the newest valid one on the branch, from
+	// PolicyCommit; nil when the repository has no policy file, or none of
+	// its recent versions loads.
 	Policy *policy.Policy
+	// PolicyCommit is the commit Policy was read at (Tip unless Invalid).
+	PolicyCommit plumbing.Hash
+	// Invalid, when not nil, says why the policy file at Tip does not load;
+	// it wraps ErrInvalidPolicy and names the file, line and field.
+	Invalid error
 }
 
 // ErrInvalidPolicy wraps a policy that does not load; its message names the
 // file, line and field of every problem.
 var ErrInvalidPolicy = errors.New("invalid policy")
 
+// lookBack bounds how many versions of the policy file are read to find the
+// last valid one behind an invalid tip.
+const lookBack = 20
+
 // Begin starts an action on the repository: it waits for the actions before
 // it to finish (urgent ones, such as a rollback while promotions pile up,
-// go before every ordinary waiter), then syncs the deploy branch and the
-// policy. Call done when the action is over, whatever the error.
+// go before every ordinary waiter; ctx ending gives up the wait), then syncs
+// the deploy branch and the policy. Call done when the action is over,
+// whatever the error.
 func (w *Workspace) Begin(ctx context.Context, urgent bool) (snap Snapshot, done func(), err error) {
-	done = w.lock.acquire(urgent)
+	done, err = w.lock.acquire(ctx, urgent)
+	if err != nil {
+		return Snapshot{}, func() {}, fmt.Errorf("wait for the other actions on %s: %w", w.Repo, err)
+	}
 	snap, err = w.Sync(ctx)
 	return snap, done, err
 }
 
-// Sync fetches the deploy branch and loads the policy at its tip, without
-// waiting for other actions (for reads such as status reports).
+// Sync fetches the deploy branch and reads the policy at its tip, without
+// waiting for other actions (for reads such as status reports). An error
+// means the branch could not be read; a policy that does not load is not an
+// error here but Snapshot.Invalid, with the last valid policy in force.
 func (w *Workspace) Sync(ctx context.Context) (Snapshot, error) {
 	tips, err := w.Git.Fetch(ctx, gitops.FetchOptions{Branches: []string{w.Branch}, Depth: 50})
 	if err != nil {
@@ -89,8 +100,13 @@ func (w *Workspace) Sync(ctx context.Context) (Snapshot, error) {
 	if !ok {
 		return Snapshot{}, fmt.Errorf("branch %s of %s does not exist", w.Branch, w.Repo)
 	}
-	p, err := w.PolicyAt(tip)
-	return Snapshot{Tip: tip, Policy: p}, err
+	snap := Snapshot{Tip: tip, PolicyCommit: tip}
+	snap.Policy, err = w.PolicyAt(tip)
+	if errors.Is(err, ErrInvalidPolicy) {
+		snap.Invalid = err
+		snap.PolicyCommit, snap.Policy, err = w.lastValidPolicy(ctx, tip)
+	}
+	return snap, err
 }
 
 // PolicyAt loads the policy file at a commit; nil if the file is absent.
@@ -107,6 +123,39 @@ func (w *Workspace) PolicyAt(commit plumbing.Hash) (*policy.Policy, error) {
 		return nil, fmt.Errorf("%w in %s at %s: %w", ErrInvalidPolicy, w.Repo, short(commit), err)
 	}
 	return p, nil
+}
+
+// lastValidPolicy finds the newest version of the policy file behind tip
+// that loads (within lookBack changes of the file). The answer is kept for
+// tip, so a run of events on an unchanged branch walks the history once.
+func (w *Workspace) lastValidPolicy(ctx context.Context, tip plumbing.Hash) (plumbing.Hash, *policy.Policy, error) {
+	w.cacheMu.Lock()
+	if w.lastValid.tip == tip {
+		lv := w.lastValid
+		w.cacheMu.Unlock()
+		return lv.commit, lv.pol, nil
+	}
+	w.cacheMu.Unlock()
+	var found plumbing.Hash
+	var pol *policy.Policy
+	err := w.Git.Log(ctx, w.Branch, gitops.LogOptions{Path: w.PolicyFile, Max: lookBack}, func(c *gitops.CommitInfo) error {
+		p, err := w.PolicyAt(c.Hash)
+		switch {
+		case errors.Is(err, ErrInvalidPolicy):
+			return nil
+		case err != nil:
+			return err
+		}
+		found, pol = c.Hash, p // nil p: the file did not exist yet
+		return gitops.ErrStopWalk
+	})
+	if err != nil {
+		return plumbing.ZeroHash, nil, fmt.Errorf("look for the last valid %s of %s: %w", w.PolicyFile, w.Repo, err)
+	}
+	w.cacheMu.Lock()
+	w.lastValid = lastValid{tip: tip, commit: found, pol: pol}
+	w.cacheMu.Unlock()
+	return found, pol, nil
 }
 
 // load parses a policy file, reusing the last result for the same content.

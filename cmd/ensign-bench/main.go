@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/ensignbot/ensign/harness"
+	"github.com/ensignbot/ensign/internal/ensignproc"
 )
 
 func main() {
@@ -90,7 +91,7 @@ func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, r
 	defer os.RemoveAll(dir)
 	if bin == "" {
 		fmt.Fprintln(os.Stderr, "building ensign ...")
-		if bin, err = buildEnsign(ctx, dir); err != nil {
+		if bin, err = ensignproc.Build(ctx, dir); err != nil {
 			return err
 		}
 	}

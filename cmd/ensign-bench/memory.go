@@ -12,6 +12,7 @@ import (
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
 
 	"github.com/ensignbot/ensign/harness"
+	"github.com/ensignbot/ensign/internal/ensignproc"
 	"github.com/ensignbot/ensign/internal/scenario"
 )
 
@@ -28,7 +29,7 @@ type memoryOpts struct {
 // memPoint is ensign's memory at one moment of the benchmark.
 type memPoint struct {
 	label string
-	mem   memory
+	mem   ensignproc.Memory
 	heap  gcLine // the Go heap at the last GC before the reading
 }
 

@@ -12,6 +12,7 @@ import (
 	"code.gitea.io/sdk/gitea"
 
 	"github.com/ensignbot/ensign/harness"
+	"github.com/ensignbot/ensign/internal/ensignproc"
 	"github.com/ensignbot/ensign/internal/scenario"
 )
 
@@ -40,7 +41,7 @@ type demo struct {
 	gitea  *harness.GiteaServer
 	kube   *harness.KubeServer
 	env    *scenario.Env
-	ensign *ensignProc
+	ensign *ensignproc.Proc
 
 	windowOpens time.Time
 	pr          *gitea.PullRequest // the promotion pull request
@@ -117,7 +118,7 @@ func (d *demo) cleanup(failed bool) error {
 	d.n.plain("\nCleaning up: stopping ensign, Gitea, kube-apiserver and etcd; removing temporary files.")
 	var errs []error
 	if d.ensign != nil {
-		errs = append(errs, d.ensign.stop())
+		errs = append(errs, d.ensign.Stop())
 	}
 	if d.kube != nil {
 		errs = append(errs, d.kube.Stop())
@@ -158,7 +159,7 @@ func (d *demo) waitFor(ctx context.Context, timeout time.Duration, what string, 
 			last = err
 		}
 		if d.ensign != nil {
-			if err := d.ensign.exited(); err != nil {
+			if err := d.ensign.Exited(); err != nil {
 				return err
 			}
 		}
@@ -171,7 +172,7 @@ func (d *demo) waitFor(ctx context.Context, timeout time.Duration, what string, 
 				msg += fmt.Sprintf(" (last error: %v)", last)
 			}
 			if d.ensign != nil {
-				msg += fmt.Sprintf("\nensign's log is %s; it ends with:\n%s", d.ensign.Log, d.ensign.logTail(15))
+				msg += fmt.Sprintf("\nensign's log is %s; it ends with:\n%s", d.ensign.Log, d.ensign.LogTail(15))
 			}
 			return errors.New(msg)
 		case <-time.After(250 * time.Millisecond):

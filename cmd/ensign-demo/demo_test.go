@@ -18,14 +18,14 @@ import (
 // behind: no server or ensign process, no temporary directory.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the demo waits for a real promotion window (up to about 80s)")
+		t.Skip("the demo waits for a real promotion window (up to about 100s)")
 	}
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	err := run(ctx, options{windowLead: 20 * time.Second, out: &out})
+	err := run(ctx, options{windowLead: 40 * time.Second, out: &out})
 	t.Log(out.String())
 	if errors.Is(err, harness.ErrNoBinaries) && os.Getenv(harness.E2EEnv) == "" {
 		t.Skipf("integration test skipped: %v; set %s=1 to make this a failure", err, harness.E2EEnv)

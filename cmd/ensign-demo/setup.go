@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/harness"
+	"github.com/ensignbot/ensign/internal/ensignproc"
 	"github.com/ensignbot/ensign/internal/scenario"
 )
 
@@ -42,7 +44,7 @@ func (d *demo) build(ctx context.Context) error {
 	d.n.say("go build -o %s/ensign ./cmd/ensign   (the first build on a machine takes a minute or two)", work)
 	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
 	defer cancel()
-	d.bin, err = buildEnsign(ctx, work)
+	d.bin, err = ensignproc.Build(ctx, work)
 	return err
 }
 
@@ -68,7 +70,7 @@ func (d *demo) seed(ctx context.Context) error {
 }
 
 func (d *demo) startEnsign(ctx context.Context) error {
-	addr, err := freeAddr()
+	addr, err := ensignproc.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -87,9 +89,12 @@ func (d *demo) startEnsign(ctx context.Context) error {
 		d.n.say("  %s=%s", k, env[k])
 	}
 	d.n.waiting(readyTimeout, "ensign to sync its canary caches (/readyz)")
-	d.ensign, err = startEnsign(ctx, d.bin, filepath.Join(d.work, "ensign.log"), env, readyTimeout)
+	d.ensign, err = ensignproc.Start(d.bin, filepath.Join(d.work, "ensign.log"), env)
 	if err != nil {
 		return err
+	}
+	if err := d.ensign.WaitReady(ctx, readyTimeout); err != nil {
+		return errors.Join(err, d.ensign.Stop())
 	}
 	hook := "http://" + addr + "/webhooks/gitea"
 	fc, err := forge.New(forge.Config{URL: env["ENSIGN_GITEA_URL"], Token: d.env.Bot.Token})
@@ -101,7 +106,7 @@ func (d *demo) startEnsign(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("register the webhook: %w", err)
 	}
-	d.n.say("ensign is ready (pid %d); Gitea delivers push and pull_request_comment webhooks to %s", d.ensign.cmd.Process.Pid, hook)
+	d.n.say("ensign is ready (pid %d); Gitea delivers push and pull_request_comment webhooks to %s", d.ensign.PID(), hook)
 	d.n.look("ensign's log", "tail -f "+d.ensign.Log)
 	return nil
 }

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/internal/scenario"
+	"github.com/ensignbot/ensign/vocab"
 )
 
 // The story's versions and window.
@@ -103,7 +103,7 @@ func (d *demo) askStatus(ctx context.Context) error {
 	d.n.waiting(replyTimeout, "ensign's answer")
 	var reply string
 	err = d.waitFor(ctx, replyTimeout, "ensign's answer to /status", func(ctx context.Context) (bool, error) {
-		reply, err = d.env.BotComment(ctx, d.pr.Index, forge.ReplyMarker(id))
+		reply, err = d.env.BotComment(ctx, d.pr.Index, vocab.ReplyMarker(id))
 		return reply != "", err
 	})
 	if err != nil {

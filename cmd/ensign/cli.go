@@ -53,20 +53,47 @@ func (f *cliFlags) person() string {
 	return os.Getenv("USER")
 }
 
-// parse parses args into fs and checks that there are no positional
-// arguments, -o is valid and every required flag is set; on a mistake it
-// prints the usage and returns false.
-func (f *cliFlags) parse(fs *flag.FlagSet, args []string, required ...*string) bool {
-	err := fs.Parse(args)
-	ok := err == nil && fs.NArg() == 0 && (f.output == outputText || f.output == outputJSON)
-	for _, r := range required {
-		ok = ok && *r != ""
+// parse parses args into fs (see parseFlags) and checks that there are no
+// positional arguments, -o is valid and every required flag is set.
+func (f *cliFlags) parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, required ...string) (code int, ok bool) {
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code, false
 	}
-	if !ok && err == nil {
-		fs.Usage()
+	switch {
+	case fs.NArg() > 0:
+		return badUsage(fs, stderr, "unexpected argument %q", fs.Arg(0)), false
+	case f.output != outputText && f.output != outputJSON:
+		return badUsage(fs, stderr, "-o must be text or json, not %q", f.output), false
 	}
-	return ok
+	for _, name := range required {
+		if fs.Lookup(name).Value.String() == "" {
+			return badUsage(fs, stderr, "--%s is required", name), false
+		}
+	}
+	return 0, true
 }
+
+// Usage texts of the pipeline commands.
+const (
+	promoteUsage = `usage: ensign promote --app APP --to STAGE [--wait] [--now] [-o json]
+
+Promotes the version the source stage's canary verified into STAGE.
+Exit codes: 0 landed (or PR opened without --wait), 1 error, 2 bad request,
+3 not landed (window closed, on hold, nothing verified).
+`
+	rollbackUsage = `usage: ensign rollback --app APP --stage STAGE [--commit SHA] [-o json]
+
+Reverts a commit of a stage's overlay, as the policy's rollback mode says
+(push or pull request).
+Exit codes: 0 reverted (or already), 1 error, 2 bad request, 3 needs a person
+(conflict, refused).
+`
+	statusUsage = `usage: ensign status [--app APP] [-o json]
+
+Shows each stage: the version Git pins, the canary's phase and what its
+primary runs, the promotion window, queued promotions.
+`
+)
 
 // connect loads the configuration and wires ensign for a one-shot command.
 func connect(ctx context.Context, stderr io.Writer, name string, flags cliFlags) (*bot, *repoServices, int) {
@@ -101,8 +128,7 @@ func emit(w io.Writer, format string, v any, text string) {
 
 // promoteCmd is `ensign promote --app A --to STAGE [--wait]`.
 func promoteCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("promote", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("promote", promoteUsage)
 	var flags cliFlags
 	flags.register(fs)
 	app := fs.String("app", "", "app to promote (required)")
@@ -111,12 +137,8 @@ func promoteCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	timeout := fs.Duration("timeout", defaultWait, "how long --wait waits")
 	now := fs.Bool("now", false, "merge even if the stage's promotion window is closed")
 	flags.registerBy(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ensign promote --app APP --to STAGE [--wait] [--now] [-o json]\n\nPromotes the version the source stage's canary verified into STAGE.\nExit codes: 0 landed (or PR opened without --wait), 1 error, 2 bad request, 3 not landed (window closed, on hold, nothing verified).")
-		fs.PrintDefaults()
-	}
-	if !flags.parse(fs, args, app, to) {
-		return exitUsage
+	if code, ok := flags.parse(fs, args, stdout, stderr, "app", "to"); !ok {
+		return code
 	}
 	b, svc, code := connect(ctx, stderr, "promote", flags)
 	if b == nil {
@@ -134,14 +156,14 @@ func promoteCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		return exitFailed
 	}
-	if *wait && (out.Action == "queued" || out.Action == "waiting") && out.PR != 0 {
+	if *wait && (out.Action == promote.ActionQueued || out.Action == promote.ActionWaiting) && out.PR != 0 {
 		out = waitMerged(ctx, svc, out, *timeout, stderr)
 	}
 	emit(stdout, flags.output, out, promoteText(out))
-	switch out.Action {
-	case "merged", "pushed", "already-promoted":
+	switch {
+	case out.Action.Done():
 		return exitOK
-	case "queued", "waiting":
+	case out.Action == promote.ActionQueued || out.Action == promote.ActionWaiting:
 		if *wait {
 			return exitBlocked
 		}
@@ -159,11 +181,11 @@ func waitMerged(ctx context.Context, svc *repoServices, out promote.Outcome, tim
 	for {
 		pr, err := svc.promote.PullRequest(ctx, out.PR)
 		if err == nil && pr.Merged {
-			out.Action, out.Commit, out.Reason = "merged", pr.MergeCommitSHA, "merged while waiting"
+			out.Action, out.Commit, out.Reason = promote.ActionMerged, pr.MergeCommitSHA, "merged while waiting"
 			return out
 		}
 		if err == nil && !pr.Open() {
-			out.Action, out.Reason = "closed-by-person", "closed without merging while waiting"
+			out.Action, out.Reason = promote.ActionClosedByPerson, "closed without merging while waiting"
 			return out
 		}
 		select {
@@ -196,20 +218,15 @@ func promoteText(o promote.Outcome) string {
 
 // rollbackCmd is `ensign rollback --app A --stage S [--commit SHA]`.
 func rollbackCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("rollback", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("rollback", rollbackUsage)
 	var flags cliFlags
 	flags.register(fs)
 	app := fs.String("app", "", "app to roll back (required)")
 	stage := fs.String("stage", "", "stage to roll back (required)")
 	commit := fs.String("commit", "", "commit to revert (default: the newest change to the stage's overlay that is not a revert)")
 	flags.registerBy(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ensign rollback --app APP --stage STAGE [--commit SHA] [-o json]\n\nReverts a commit of a stage's overlay, as the policy's rollback mode says (push or pull request).\nExit codes: 0 reverted (or already), 1 error, 2 bad request, 3 needs a person (conflict, refused).")
-		fs.PrintDefaults()
-	}
-	if !flags.parse(fs, args, app, stage) {
-		return exitUsage
+	if code, ok := flags.parse(fs, args, stdout, stderr, "app", "stage"); !ok {
+		return code
 	}
 	b, svc, code := connect(ctx, stderr, "rollback", flags)
 	if b == nil {
@@ -225,8 +242,7 @@ func rollbackCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitFailed
 	}
 	emit(stdout, flags.output, out, rollbackText(out))
-	switch out.Action {
-	case "reverted", "revert-pr", "already-reverted":
+	if out.Action.Done() {
 		return exitOK
 	}
 	return exitBlocked
@@ -253,13 +269,12 @@ func rollbackText(o rollback.Outcome) string {
 
 // statusCmd is `ensign status [--app A]`.
 func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("status", statusUsage)
 	var flags cliFlags
 	flags.register(fs)
 	app := fs.String("app", "", "only this app")
-	if !flags.parse(fs, args) {
-		return exitUsage
+	if code, ok := flags.parse(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	b, svc, code := connect(ctx, stderr, "status", flags)
 	if b == nil {

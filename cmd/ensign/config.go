@@ -226,7 +226,14 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // configCmd is `ensign config`: the environment variables and what they do.
-func configCmd(_ context.Context, _ []string, stdout, _ io.Writer) int {
+func configCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("config", "usage: ensign config\n\nLists the environment variables ensign reads.\n")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		return badUsage(fs, stderr, "unexpected argument %q", fs.Arg(0))
+	}
 	for _, v := range configVars {
 		fmt.Fprintf(stdout, "%-22s %s\n", v[0], v[1])
 	}

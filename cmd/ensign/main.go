@@ -1,7 +1,16 @@
-// Command ensign is the Git-native promotion and rollback bot.
+// Command ensign is the Git-native promotion and rollback bot: `ensign run`
+// is the daemon, the other verbs are the CLI for release pipelines and
+// operators (`ensign help` lists them).
 //
-// Each subcommand lives in its own file and registers nothing globally: main
-// lists them explicitly in commands below.
+// This package only wires: config.go reads and checks the environment once;
+// wire.go builds the Gitea client, the cluster clients, one Git workspace
+// and one set of services (promote, rollback, status) per repository, and
+// the router that owns which repository an event belongs to; run.go starts
+// the daemon's parts (webhook receiver, command dispatcher, canary watcher,
+// window schedulers, branch protection) and stops them in order; cli.go and
+// the *_cmd.go files are the verbs, each with its own flag set (flags.go:
+// `--help` prints the verb's usage and exits 0, a mistake exits 2). Nothing
+// registers itself: main lists the verbs in commands below.
 package main
 
 import (

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -37,14 +36,9 @@ func runPolicy(_ context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func runPolicyValidate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ensign policy validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, policyUsage) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	fs := newFlags("policy validate", policyUsage)
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() > 1 {
 		fmt.Fprintf(stderr, "ensign policy validate: want at most one FILE, got %d\n\n%s", fs.NArg(), policyUsage)

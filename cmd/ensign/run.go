@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,13 +27,12 @@ import (
 
 // runCmd is `ensign run`: the daemon.
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ensign run\n\nRuns the daemon: watches Flagger canaries, receives Gitea webhooks, merges queued promotions when windows open.\nConfigured by the environment (ensign config).")
+	fs := newFlags("run", "usage: ensign run\n\nRuns the daemon: watches Flagger canaries, receives Gitea webhooks, merges queued\npromotions when windows open. Configured by the environment (ensign config).\n")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		return 2
+	if fs.NArg() != 0 {
+		return badUsage(fs, stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	cfg, err := loadConfig(ctx, envconfig.OsLookuper())
 	if err == nil {
@@ -75,7 +75,7 @@ type daemon struct {
 
 	ready      atomic.Bool
 	schedulers []*schedule.Scheduler
-	rewatch    chan struct{}
+	rewatch    chan forge.Repo
 }
 
 // run serves until ctx is cancelled, then shuts down in order: stop taking
@@ -83,17 +83,14 @@ type daemon struct {
 func (d *daemon) run(ctx context.Context) error {
 	b := d.bot
 	log := b.log
-	d.rewatch = make(chan struct{}, 1)
+	d.rewatch = make(chan forge.Repo, 16)
 	disp, err := command.NewDispatcher(command.Config{
-		Forge:       b.forge,
-		Repos:       append([]forge.Repo{}, b.order...),
-		Bot:         b.login,
-		Floors:      b.cfg.floors,
-		Policies:    command.RepoPolicy{Files: b.forge, Ref: b.cfg.Branch, Path: b.cfg.PolicyFile},
-		Promoter:    promoters{b},
-		RollingBack: rollbacks{b},
-		Reporter:    reporters{b},
-		Logger:      log,
+		Forge:    b.forge,
+		Repos:    b.router,
+		Services: b.router,
+		Bot:      b.login,
+		Floors:   b.cfg.floors,
+		Logger:   log,
 	})
 	if err != nil {
 		return err
@@ -102,13 +99,8 @@ func (d *daemon) run(ctx context.Context) error {
 		Secret:   []byte(b.cfg.WebhookSecret),
 		BotLogin: b.login,
 		Handlers: webhook.Handlers{Comment: disp.HandleComment, Push: d.onPush},
-		Ready: func() error {
-			if !d.ready.Load() {
-				return errors.New("canary caches not synced yet")
-			}
-			return nil
-		},
-		Logger: log,
+		Ready:    d.readiness,
+		Logger:   log,
 	})
 	if err != nil {
 		return err
@@ -133,6 +125,9 @@ func (d *daemon) run(ctx context.Context) error {
 		svc := b.repos[repo]
 		src := func(ctx context.Context) (*policy.Policy, error) {
 			snap, err := svc.ws.Sync(ctx)
+			if err == nil && snap.Invalid != nil {
+				return nil, snap.Invalid // no windows from an older policy
+			}
 			return snap.Policy, err
 		}
 		s := schedule.New(src, svc.promote, schedule.Options{Clock: d.clock, Logger: log.With("repo", repo.String())})
@@ -165,14 +160,41 @@ func (d *daemon) run(ctx context.Context) error {
 	return nil
 }
 
-// watch runs the canary watcher over the namespaces the policies name, and
-// restarts it when a push changes that set.
+// readiness is /readyz: ready once the canary caches synced, while every
+// repository's policy could be read at the last attempt.
+func (d *daemon) readiness() error {
+	if !d.ready.Load() {
+		return errors.New("canary caches not synced yet")
+	}
+	degraded := d.bot.router.Degraded()
+	if len(degraded) == 0 {
+		return nil
+	}
+	var names []string
+	for repo := range degraded {
+		names = append(names, repo.String())
+	}
+	sort.Strings(names)
+	return fmt.Errorf("degraded: cannot read the policy of %s; acting on what was read before", strings.Join(names, ", "))
+}
+
+// refreshEvery is how often the router re-reads the policies while one of
+// them cannot be read.
+const refreshEvery = 5 * time.Second
+
+// watch runs the canary watcher over the namespaces the router's index
+// names, and restarts it when that set changes. It re-reads the policies
+// every resync period (a push webhook may have been lost), and every few
+// seconds while one of them cannot be read.
 func (d *daemon) watch(ctx context.Context) {
 	b := d.bot
+	if err := b.router.Refresh(ctx); err != nil {
+		b.log.Warn("some policies could not be read at start; watching what could be read, retrying", "err", err)
+	}
 	for ctx.Err() == nil {
-		clusters, key := b.watchedClusters(ctx)
+		clusters, key := b.watchedClusters()
 		wctx, cancel := context.WithCancel(ctx)
-		w := canary.NewWatcher(clusters, b, canary.Options{Workers: b.cfg.Workers, Resync: b.cfg.Resync, Logger: b.log})
+		w := canary.NewWatcher(clusters, b.router, canary.Options{Workers: b.cfg.Workers, Resync: b.cfg.Resync, Logger: b.log})
 		done := make(chan error, 1)
 		go func() { done <- w.Run(wctx) }()
 		go func() {
@@ -189,6 +211,8 @@ func (d *daemon) watch(ctx context.Context) {
 			}
 		}()
 		stopped, restart := false, false
+		lastFull := time.Now()
+		tick := time.NewTicker(refreshEvery)
 		for !restart {
 			select {
 			case <-ctx.Done():
@@ -202,13 +226,19 @@ func (d *daemon) watch(ctx context.Context) {
 					case <-time.After(time.Second):
 					}
 				}
-			case <-d.rewatch:
-				if _, now := b.watchedClusters(ctx); now != key {
-					b.log.Info("the policies name other canaries now; restarting the watcher", "was", key, "now", now)
-					restart = true
+			case repo := <-d.rewatch:
+				_ = b.router.Refresh(ctx, repo) // logged by the router
+				restart = d.watchChanged(key)
+			case <-tick.C:
+				if len(b.router.Degraded()) == 0 && time.Since(lastFull) < b.cfg.Resync {
+					continue
 				}
+				lastFull = time.Now()
+				_ = b.router.Refresh(ctx)
+				restart = d.watchChanged(key)
 			}
 		}
+		tick.Stop()
 		cancel()
 		if !stopped {
 			<-done
@@ -216,18 +246,29 @@ func (d *daemon) watch(ctx context.Context) {
 	}
 }
 
+// watchChanged reports whether the router's index names other canaries
+// than key says.
+func (d *daemon) watchChanged(key string) bool {
+	_, now := d.bot.watchedClusters()
+	if now != key {
+		d.bot.log.Info("the policies name other canaries now; restarting the watcher", "was", key, "now", now)
+		return true
+	}
+	return false
+}
+
 // onPush reacts to a push to a managed deploy branch: the policy may have
-// changed, so the schedulers re-read it and the watcher re-checks what to watch.
+// changed, so the schedulers re-read it and the router re-indexes it.
 func (d *daemon) onPush(ctx context.Context, ev webhook.PushEvent) error {
 	b := d.bot
 	if ev.Ref != "refs/heads/"+b.cfg.Branch {
 		return nil
 	}
 	for i, repo := range b.order {
-		if repo.Owner == ev.Owner && repo.Name == ev.Repo {
+		if strings.EqualFold(repo.Owner, ev.Owner) && strings.EqualFold(repo.Name, ev.Repo) {
 			d.schedulers[i].Kick()
 			select {
-			case d.rewatch <- struct{}{}:
+			case d.rewatch <- repo:
 			default:
 			}
 			b.log.Debug("push to the deploy branch", "repo", repo.String(), "after", ev.After)

@@ -41,9 +41,12 @@ func currentBuild() buildInfo {
 
 // versionCmd is `ensign version`.
 func versionCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) != 0 {
-		fmt.Fprintln(stderr, "usage: ensign version")
-		return 2
+	fs := newFlags("version", "usage: ensign version\n\nPrints ensign's version, commit and Go version.\n")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		return badUsage(fs, stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	b := currentBuild()
 	fmt.Fprintf(stdout, "ensign %s\ncommit %s\ngo     %s\n", b.Version, b.Commit, b.GoVersion)

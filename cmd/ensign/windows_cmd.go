@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -27,20 +25,15 @@ duration after --from: 36h, 7d, 2d12h.
 
 // runWindows implements "ensign windows".
 func runWindows(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ensign windows", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, windowsUsage); fs.PrintDefaults() }
+	fs := newFlags("windows", windowsUsage)
 	file := fs.String("policy", policy.DefaultFilename, "policy file")
 	fromS := fs.String("from", "now", "start of the range")
 	toS := fs.String("to", "7d", "end of the range, or its length")
 	tz := fs.String("tz", "Local", "time zone to display times in, and for TIMEs without an offset")
 	app := fs.String("app", "", "only this app")
 	stage := fs.String("stage", "", "only stages with this name")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "ensign windows: "+format+"\n", a...)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,16 +10,14 @@ import (
 	"strings"
 	"time"
 
-	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
-
 	"github.com/ensignbot/ensign/canary"
 	"github.com/ensignbot/ensign/cluster"
-	"github.com/ensignbot/ensign/command"
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/gitops"
 	"github.com/ensignbot/ensign/metrics"
 	"github.com/ensignbot/ensign/promote"
 	"github.com/ensignbot/ensign/rollback"
+	"github.com/ensignbot/ensign/route"
 	"github.com/ensignbot/ensign/status"
 	"github.com/ensignbot/ensign/workspace"
 )
@@ -42,6 +39,7 @@ type bot struct {
 	login    string
 	repos    map[forge.Repo]*repoServices
 	order    []forge.Repo
+	router   *route.Router
 	now      func() time.Time
 	// metrics, if set, records what ensign does (ensign run sets it).
 	metrics *metrics.Registry
@@ -95,6 +93,15 @@ func newBot(ctx context.Context, cfg *config, log *slog.Logger, now func() time.
 			status: &status.Reporter{Workspace: ws, Forge: fc, Clusters: b.clusters, Bot: login, Now: now}}
 		b.order = append(b.order, repo)
 	}
+	var routed []*route.Repo
+	for _, repo := range b.order {
+		svc := b.repos[repo]
+		routed = append(routed, &route.Repo{Workspace: svc.ws, Promote: svc.promote, Rollback: svc.rollback, Status: svc.status})
+	}
+	b.router, err = route.New(route.Config{Repos: routed, Events: b.clusters, Statuses: fc, Observe: b.observe, Now: now, Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -105,125 +112,40 @@ func (b *bot) close() {
 	}
 }
 
-// repo returns the services of one repository, or the only one when name
-// is empty.
+// repo returns the services of one repository by "owner/name", or the
+// only one when name is empty.
 func (b *bot) repo(name string) (*repoServices, error) {
-	if name == "" {
-		if len(b.order) == 1 {
-			return b.repos[b.order[0]], nil
-		}
-		return nil, fmt.Errorf("ensign manages %d repositories; choose one with --repo", len(b.order))
+	r, err := b.router.Repo(name)
+	if err != nil {
+		return nil, err
 	}
-	owner, n, _ := strings.Cut(name, "/")
-	r, ok := b.repos[forge.Repo{Owner: owner, Name: n}]
-	if !ok {
-		return nil, fmt.Errorf("--repo %s: not in ENSIGN_REPOS", name)
-	}
-	return r, nil
-}
-
-// HandleCanary routes a canary in a final phase to every repository's
-// services; those whose policy does not mention the canary ignore it.
-func (b *bot) HandleCanary(ctx context.Context, clusterName string, c *flaggerv1.Canary) error {
-	var errs []error
-	for _, repo := range b.order {
-		svc := b.repos[repo]
-		start := time.Now()
-		switch c.Status.Phase {
-		case flaggerv1.CanaryPhaseSucceeded:
-			_, err := svc.promote.Succeeded(ctx, clusterName, c)
-			b.observe("promote", start, err)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", repo, err))
-			}
-		case flaggerv1.CanaryPhaseFailed:
-			_, err := svc.rollback.Failed(ctx, clusterName, c)
-			b.observe("rollback", start, err)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", repo, err))
-			}
-		}
-	}
-	err := errors.Join(errs...)
-	if errors.Is(err, workspace.ErrInvalidPolicy) {
-		// Retrying cannot fix the file; the next push or resync will.
-		return fmt.Errorf("%w: %w", err, canary.ErrPermanent)
-	}
-	return err
+	return b.repos[r.Workspace.Repo], nil
 }
 
 // observe records one handled canary result when metrics are on.
-func (b *bot) observe(kind string, start time.Time, err error) {
+func (b *bot) observe(kind string, took time.Duration, err error) {
 	if b.metrics != nil {
-		b.metrics.ObserveAction(kind, time.Since(start), err)
+		b.metrics.ObserveAction(kind, took, err)
 	}
 }
 
-// watchedClusters lists the clusters and namespaces the repositories'
-// policies name. Repositories whose policy cannot be read are logged and
-// skipped.
-func (b *bot) watchedClusters(ctx context.Context) ([]canary.Cluster, string) {
-	namespaces := map[string]map[string]bool{}
-	for _, repo := range b.order {
-		snap, err := b.repos[repo].ws.Sync(ctx)
-		if err != nil {
-			b.log.Error("cannot read the policy; ignoring the repository's canaries until it is fixed", "repo", repo.String(), "err", err)
-			continue
-		}
-		if snap.Policy == nil {
-			b.log.Warn("repository has no policy file; nothing to watch", "repo", repo.String(), "file", b.cfg.PolicyFile)
-			continue
-		}
-		for _, ref := range snap.Policy.Canaries() {
-			if namespaces[ref.Cluster] == nil {
-				namespaces[ref.Cluster] = map[string]bool{}
-			}
-			namespaces[ref.Cluster][ref.Namespace] = true
-		}
-	}
+// watchedClusters lists the clusters and namespaces the router's index
+// names, and a key that changes when they do.
+func (b *bot) watchedClusters() ([]canary.Cluster, string) {
+	watched := b.router.Watched()
 	var out []canary.Cluster
 	var keys []string
-	for _, name := range sortedKeys(namespaces) {
+	for _, name := range sortedKeys(watched) {
 		cl, err := b.clusters.Client(name)
 		if err != nil {
 			b.log.Error("the policy names a cluster without a kubeconfig", "cluster", name, "err", err)
 			continue
 		}
-		ns := sortedKeys(namespaces[name])
-		out = append(out, canary.Cluster{Name: name, Client: cl.Dynamic, Namespaces: ns})
-		keys = append(keys, name+"="+strings.Join(ns, ","))
+		out = append(out, canary.Cluster{Name: name, Client: cl.Dynamic, Namespaces: watched[name]})
+		keys = append(keys, name+"="+strings.Join(watched[name], ","))
 	}
 	sort.Strings(keys)
 	return out, strings.Join(keys, ";")
-}
-
-// Command routers: the dispatcher has one service of each kind; these pick
-// the repository's.
-type promoters struct{ b *bot }
-type rollbacks struct{ b *bot }
-type reporters struct{ b *bot }
-
-const notManaged = "ensign does not manage this repository (it is not in ENSIGN_REPOS)."
-
-func (p promoters) Promote(ctx context.Context, req command.Request) (string, error) {
-	if s, ok := p.b.repos[req.Repo]; ok {
-		return s.promote.Promote(ctx, req)
-	}
-	return notManaged, nil
-}
-
-func (r rollbacks) Rollback(ctx context.Context, req command.Request) (string, error) {
-	if s, ok := r.b.repos[req.Repo]; ok {
-		return s.rollback.Rollback(ctx, req)
-	}
-	return notManaged, nil
-}
-
-func (r reporters) Status(ctx context.Context, req command.Request) (string, error) {
-	if s, ok := r.b.repos[req.Repo]; ok {
-		return s.status.Status(ctx, req)
-	}
-	return notManaged, nil
 }
 
 // newLogger builds the logger the configuration asks for.

@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/ensignbot/ensign/gitops"
+	"github.com/ensignbot/ensign/vocab"
 )
 
 var traceStart = time.Now()
@@ -56,7 +57,7 @@ func runOp(args []string) error {
 	case "promote":
 		_, err = r.Update(ctx, gitops.Target{Branch: "main"}, gitops.CommitMeta{
 			Message:  "Promote to " + *tag,
-			Trailers: []gitops.Trailer{{Key: gitops.TrailerPromotion, Value: *tag}},
+			Trailers: []gitops.Trailer{{Key: vocab.TrailerPromotion, Value: *tag}},
 			Author:   bot,
 		}, func(ed *gitops.TreeEditor) error {
 			b, err := ed.ReadFile(*file)
@@ -86,7 +87,7 @@ func revert(ctx context.Context, r *gitops.Repo, sha string) error {
 		return err
 	}
 	trace("fetch")
-	if c, err := r.FindRevert(ctx, "main", h, 5000); err != nil {
+	if c, err := r.FindRevert(ctx, "main", h, 5000, vocab.Reverted); err != nil {
 		return err
 	} else if c != nil {
 		return fmt.Errorf("%s already reverted by %s", sha, c.Hash)

@@ -1,4 +1,4 @@
-package forge
+package vocab
 
 import (
 	"regexp"
@@ -6,6 +6,10 @@ import (
 )
 
 var sectionNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+
+// ValidSection reports whether name can name a section of the status
+// comment: 1 to 32 lowercase letters, digits, '_' and '-'.
+func ValidSection(name string) bool { return sectionNameRE.MatchString(name) }
 
 // statusHeader opens every status comment.
 const statusHeader = "**ensign**"

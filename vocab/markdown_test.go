@@ -1,4 +1,4 @@
-package rollback
+package vocab
 
 import (
 	"strings"
@@ -10,7 +10,7 @@ func TestCodeBlockKeepsOutsideTextInert(t *testing.T) {
 		"2026-12-02T10:00:00Z Synced: see [docs](http://evil.example) ![x](http://evil.example/p.png) @admin",
 		"2026-12-02T10:00:01Z x: ``` closing? ```` and `inline`",
 	}
-	got := codeBlock(hostile)
+	got := CodeBlock(hostile)
 	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
 	open, closing := lines[0], lines[len(lines)-1]
 	fence := strings.TrimSuffix(open, "text")
@@ -21,5 +21,21 @@ func TestCodeBlockKeepsOutsideTextInert(t *testing.T) {
 		if strings.HasPrefix(strings.TrimSpace(l), fence) {
 			t.Fatalf("a content line can close the block: %q", l)
 		}
+	}
+}
+
+func TestCode(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/hold", "`/hold`"},
+		{"/hold a`b", "`` /hold a`b ``"},
+		{"/hold ``x", "``` /hold ``x ```"},
+		{"/hold a\tb", "`/hold a b`"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := Code(tt.in); got != tt.want {
+				t.Fatalf("Code(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
 	}
 }

@@ -1,4 +1,4 @@
-package promote
+package vocab
 
 import (
 	"crypto/sha256"
@@ -10,9 +10,10 @@ import (
 	"strings"
 )
 
-// Meta identifies a promotion. It is written into the pull request body as a
-// hidden marker and into the commit as trailers.
-type Meta struct {
+// Promotion is the record of one promotion: which verified version goes from
+// which stage into which. It is written into the promotion pull request's
+// body as a hidden marker and into its commit as trailers.
+type Promotion struct {
 	App  string `json:"app"`
 	From string `json:"from"`
 	To   string `json:"to"`
@@ -27,13 +28,13 @@ type Meta struct {
 	Canary string `json:"canary"`
 }
 
-// NewMeta fills in the ID from the other fields and sorts Images.
-func NewMeta(app, from, to string, images []string, revision, canary string) Meta {
+// NewPromotion fills in the ID from the other fields and sorts Images.
+func NewPromotion(app, from, to string, images []string, revision, canary string) Promotion {
 	imgs := append([]string(nil), images...)
 	sort.Strings(imgs)
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s", app, from, to, strings.Join(imgs, "\x00"), revision)
-	return Meta{
+	return Promotion{
 		App: app, From: from, To: to, Images: imgs, Revision: revision, Canary: canary,
 		ID: hex.EncodeToString(h.Sum(nil))[:12],
 	}
@@ -42,50 +43,41 @@ func NewMeta(app, from, to string, images []string, revision, canary string) Met
 const (
 	markerPrefix = "<!-- ensign:promotion "
 	markerSuffix = " -->"
-	// maxMarker bounds how much of a body ParseMarker looks at.
+	// maxMarker bounds how much of a body ParsePromotion looks at.
 	maxMarker = 16 << 10
 )
 
 // Marker renders m as the hidden marker line of a pull request body.
-func (m Meta) Marker() string {
+func (m Promotion) Marker() string {
 	data, _ := json.Marshal(m)
 	// JSON never contains "-->" unescaped: '>' is escaped by json.Marshal.
 	return markerPrefix + string(data) + markerSuffix
 }
 
-// ErrNoMarker means a pull request body has no promotion marker.
-var ErrNoMarker = errors.New("no ensign promotion marker")
+// ErrNoPromotion means a pull request body has no promotion marker.
+var ErrNoPromotion = errors.New("no ensign promotion record")
 
-// ParseMarker finds and decodes the promotion marker in a pull request body.
+// ParsePromotion finds and decodes the promotion marker in a pull request body.
 // Callers must also check that the pull request was opened by ensign's own
 // account: anyone can write a marker into a body.
-func ParseMarker(body string) (Meta, error) {
+func ParsePromotion(body string) (Promotion, error) {
 	i := strings.Index(body, markerPrefix)
 	if i < 0 {
-		return Meta{}, ErrNoMarker
+		return Promotion{}, ErrNoPromotion
 	}
 	rest := body[i+len(markerPrefix):]
 	j := strings.Index(rest, markerSuffix)
 	if j < 0 || j > maxMarker {
-		return Meta{}, fmt.Errorf("%w: unterminated or oversized marker", ErrNoMarker)
+		return Promotion{}, fmt.Errorf("%w: unterminated or oversized marker", ErrNoPromotion)
 	}
-	var m Meta
+	var m Promotion
 	dec := json.NewDecoder(strings.NewReader(rest[:j]))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		return Meta{}, fmt.Errorf("decode promotion marker: %w", err)
+		return Promotion{}, fmt.Errorf("decode promotion marker: %w", err)
 	}
 	if m.App == "" || m.To == "" || m.ID == "" {
-		return Meta{}, fmt.Errorf("decode promotion marker: app, to and id are required")
+		return Promotion{}, fmt.Errorf("decode promotion marker: app, to and id are required")
 	}
 	return m, nil
 }
-
-// Trailer keys of promotion commits, besides gitops.TrailerPromotion
-// ("<app>/<to>") and the workspace trailers.
-const (
-	TrailerPromotionID = "Ensign-Promotion-Id" // Meta.ID
-	TrailerSource      = "Ensign-Source"       // <from>@<revision or "unknown">
-	TrailerVerifiedBy  = "Ensign-Verified-By"  // cluster/namespace/canary
-	TrailerOverride    = "Ensign-Override"     // who merged outside a window
-)

@@ -1,4 +1,4 @@
-package forge
+package vocab
 
 import (
 	"strings"
@@ -66,37 +66,14 @@ func TestMarkers(t *testing.T) {
 		{"<!-- other:status -->", false},
 		{"<!-- ensign:Status -->", false},
 		{"<!-- ensign:status -->\n", false},
+		{RollbackMarker("ABCDEF0123456789abcdef0123456789abcdef01"), true},
+		{ReplacedMarker("0123456789abcdef0123456789abcdef01234567"), true},
+		{RevertKey("prod/podinfo/podinfo@2026-12-03T10:00:00Z"), false}, // a body line, not a comment key
 	}
 	for _, tt := range tests {
 		t.Run(tt.marker, func(t *testing.T) {
-			if err := checkMarker(tt.marker); (err == nil) != tt.ok {
-				t.Fatalf("checkMarker(%q) = %v, want ok=%v", tt.marker, err, tt.ok)
-			}
-		})
-	}
-}
-
-func TestMarkedText(t *testing.T) {
-	tests := []struct {
-		name, body, text string
-		ok               bool
-	}{
-		{"marker only", StatusMarker, "", true},
-		{"marker and text", StatusMarker + "\nhello", "hello", true},
-		{"crlf", StatusMarker + "\r\nhello\r\nworld", "hello\nworld", true},
-		{"marker not first", "hi\n" + StatusMarker, "", false},
-		{"longer reply id is another marker", ReplyMarker(123) + "\nx", "", false},
-		{"marker glued to text", StatusMarker + "x", "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			marker := StatusMarker
-			if strings.Contains(tt.body, "reply") {
-				marker = ReplyMarker(12)
-			}
-			text, ok := markedText(tt.body, marker)
-			if ok != tt.ok || text != tt.text {
-				t.Fatalf("markedText = %q, %v; want %q, %v", text, ok, tt.text, tt.ok)
+			if got := ValidMarker(tt.marker); got != tt.ok {
+				t.Fatalf("ValidMarker(%q) = %v, want %v", tt.marker, got, tt.ok)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package canary
+package cluster
 
 import (
 	"errors"
@@ -9,7 +9,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
+
+// CanaryGVR is Flagger's Canary resource.
+var CanaryGVR = schema.GroupVersionResource{Group: "flagger.app", Version: "v1beta1", Resource: "canaries"}
 
 // ErrUndecodable marks a canary whose object did not convert to Flagger's
 // typed struct even after its status counters were normalised.

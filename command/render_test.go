@@ -1,18 +1,20 @@
-package status
+package command
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/ensignbot/ensign/status"
 )
 
 // A read-only user may ask /status: the comment says a canary could not be
 // read, never why (the reason names cluster addresses and configuration).
-func TestMarkdownHidesWhyACanaryIsUnreachable(t *testing.T) {
-	rep := Report{Repo: "acme/gitops", Commit: "0123456789abcdef", Apps: []AppReport{{Name: "podinfo", Stages: []StageReport{{
+func TestStatusHidesWhyACanaryIsUnreachable(t *testing.T) {
+	rep := status.Report{Repo: "acme/gitops", Commit: "0123456789abcdef", Apps: []status.AppReport{{Name: "podinfo", Stages: []status.StageReport{{
 		Name: "production", Phase: "unreachable",
 		Unreachable: `read canary production/podinfo/podinfo: Get "https://10.0.3.7:6443/apis/flagger.app/v1beta1": dial tcp: i/o timeout; set ENSIGN_KUBECONFIGS`,
 	}}}}}
-	md := Markdown(rep)
+	md := renderStatus(rep)
 	if !strings.Contains(md, "| production | - | unreachable |") {
 		t.Fatalf("the stage row does not say unreachable:\n%s", md)
 	}

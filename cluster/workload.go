@@ -1,7 +1,8 @@
-package canary
+package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -12,7 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/kubernetes"
 )
 
 // Container is one container of a canary's target workload and its image.
@@ -21,47 +21,49 @@ type Container struct {
 	Image string `json:"image"`
 }
 
-// Inspector reads a cluster's view of a canary through its API server.
-type Inspector struct {
-	// Client reaches the canary's cluster.
-	Client kubernetes.Interface
-}
-
 // TargetImages returns the containers (init containers first, then the
 // others, each in spec order) of the workload a canary targets: the version
 // under analysis, or the one that failed. Deployments and DaemonSets are
 // supported, as Flagger supports them.
-func (in Inspector) TargetImages(ctx context.Context, c *flaggerv1.Canary) ([]Container, error) {
-	return in.images(ctx, c, c.Spec.TargetRef.Name)
+func (s *Set) TargetImages(ctx context.Context, cluster string, c *flaggerv1.Canary) ([]Container, error) {
+	return s.images(ctx, cluster, c, c.Spec.TargetRef.Name)
 }
 
 // PrimaryImages returns the containers of the canary's primary workload
 // (Flagger's "<target>-primary"): the version Flagger last promoted, which
 // after a Succeeded analysis is exactly the version that was verified.
-func (in Inspector) PrimaryImages(ctx context.Context, c *flaggerv1.Canary) ([]Container, error) {
-	return in.images(ctx, c, c.Spec.TargetRef.Name+"-primary")
+func (s *Set) PrimaryImages(ctx context.Context, cluster string, c *flaggerv1.Canary) ([]Container, error) {
+	return s.images(ctx, cluster, c, c.Spec.TargetRef.Name+"-primary")
 }
 
-func (in Inspector) images(ctx context.Context, c *flaggerv1.Canary, name string) ([]Container, error) {
+// ErrUnsupportedTarget means a canary targets a kind of workload ensign
+// cannot read images from.
+var ErrUnsupportedTarget = errors.New("unsupported canary target")
+
+func (s *Set) images(ctx context.Context, cluster string, c *flaggerv1.Canary, name string) ([]Container, error) {
+	cl, err := s.Client(cluster)
+	if err != nil {
+		return nil, err
+	}
 	kind := c.Spec.TargetRef.Kind
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	var spec corev1.PodSpec
 	switch kind {
 	case "Deployment":
-		d, err := in.Client.AppsV1().Deployments(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+		d, err := cl.Kube.AppsV1().Deployments(c.Namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("read deployment %s/%s of canary %s: %w", c.Namespace, name, c.Name, err)
 		}
 		spec = d.Spec.Template.Spec
 	case "DaemonSet":
-		d, err := in.Client.AppsV1().DaemonSets(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+		d, err := cl.Kube.AppsV1().DaemonSets(c.Namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("read daemonset %s/%s of canary %s: %w", c.Namespace, name, c.Name, err)
 		}
 		spec = d.Spec.Template.Spec
 	default:
-		return nil, fmt.Errorf("canary %s/%s targets a %s, which ensign cannot read images from (Deployment and DaemonSet are supported)", c.Namespace, c.Name, kind)
+		return nil, fmt.Errorf("%w: canary %s/%s targets a %s, which ensign cannot read images from (Deployment and DaemonSet are supported)", ErrUnsupportedTarget, c.Namespace, c.Name, kind)
 	}
 	var out []Container
 	for _, ct := range spec.InitContainers {
@@ -83,7 +85,11 @@ type Event struct {
 
 // WarningEvents returns up to limit of the canary's most recent Warning
 // events, newest first.
-func (in Inspector) WarningEvents(ctx context.Context, c *flaggerv1.Canary, limit int) ([]Event, error) {
+func (s *Set) WarningEvents(ctx context.Context, cluster string, c *flaggerv1.Canary, limit int) ([]Event, error) {
+	cl, err := s.Client(cluster)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	sel := fields.Set{
@@ -91,7 +97,7 @@ func (in Inspector) WarningEvents(ctx context.Context, c *flaggerv1.Canary, limi
 		"involvedObject.name": c.Name,
 		"type":                corev1.EventTypeWarning,
 	}.AsSelector().String()
-	list, err := in.Client.CoreV1().Events(c.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel})
+	list, err := cl.Kube.CoreV1().Events(c.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel})
 	if err != nil {
 		return nil, fmt.Errorf("list warning events of canary %s/%s: %w", c.Namespace, c.Name, err)
 	}
@@ -123,7 +129,11 @@ type Note struct {
 }
 
 // RecordEvent records n on the canary, once per n.Key.
-func (in Inspector) RecordEvent(ctx context.Context, c *flaggerv1.Canary, n Note, now time.Time) error {
+func (s *Set) RecordEvent(ctx context.Context, cluster string, c *flaggerv1.Canary, n Note, now time.Time) error {
+	cl, err := s.Client(cluster)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	const component = "ensign"
@@ -139,7 +149,7 @@ func (in Inspector) RecordEvent(ctx context.Context, c *flaggerv1.Canary, n Note
 		FirstTimestamp: ts, LastTimestamp: ts, Count: 1,
 		ReportingController: "ensign.dev/" + component, ReportingInstance: component,
 	}
-	_, err := in.Client.CoreV1().Events(c.Namespace).Create(ctx, e, metav1.CreateOptions{})
+	_, err = cl.Kube.CoreV1().Events(c.Namespace).Create(ctx, e, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return nil
 	}

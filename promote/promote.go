@@ -1,0 +1,238 @@
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/gitops"
+	"github.com/ensignbot/ensign/imageref"
+	"github.com/ensignbot/ensign/policy"
+	"github.com/ensignbot/ensign/vocab"
+	"github.com/ensignbot/ensign/workspace"
+)
+
+// promote makes one promotion from a verified source stage into stage to.
+func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *policy.App, from, to *policy.Stage, v Verification, trig Trigger, person string) (Outcome, error) {
+	out := Outcome{App: app.Name, From: from.Name, To: to.Name}
+	refs, err := verifiedRefs(v.Images, to.Promotion.Images)
+	if err != nil {
+		return out, err
+	}
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = r.String()
+	}
+	meta := vocab.NewPromotion(app.Name, from.Name, to.Name, names, v.Revision, v.Cluster+"/"+v.Namespace+"/"+v.Canary)
+	out.ID = meta.ID
+	pol := snap.Policy
+	branch := promotionBranch(pol, app.Name, to.Name, meta.ID)
+	p, err := s.plan(ctx, from, to, refs, v.Revision, snap.Tip)
+	if err != nil {
+		return out, err
+	}
+
+	var changes []Change
+	edit := func(ed *gitops.TreeEditor) error {
+		var err error
+		changes, err = p.apply(treeView{ed})
+		return err
+	}
+	commit := promotionCommit(pol, meta, v.At, person)
+
+	// The promotion may already be open (a restart, a resync).
+	open, err := s.openPromotions(ctx, pol, app.Name, to.Name)
+	if err != nil {
+		return out, err
+	}
+	var pr forge.PullRequest
+	for _, o := range open {
+		if o.meta.ID == meta.ID {
+			pr = o.pr
+		}
+	}
+	rolledBack, err := s.rolledBack(ctx, to, names)
+	if err != nil {
+		return out, err
+	}
+
+	if pr.Number == 0 {
+		// A person closed this very promotion: respect that.
+		closed, err := s.forge.ListClosedPullRequests(ctx, s.ws.Repo, pol.Labels.Promotion, 50)
+		if err != nil {
+			return out, err
+		}
+		for _, c := range closed {
+			if c.HeadBranch == branch && !c.Merged && c.Author == s.bot {
+				out.PR, out.URL, out.Action = c.Number, c.URL, ActionClosedByPerson
+				out.Reason = fmt.Sprintf("promotion #%d of this version was closed without merging; not opening it again", c.Number)
+				return out, nil
+			}
+		}
+		// Dry run on the deploy branch: is there anything to promote?
+		if err := s.buildOnly(snap.Tip, edit); errors.Is(err, gitops.ErrNothingToCommit) {
+			out.Action, out.Reason = ActionAlreadyPromoted, to.Name+" already runs this version"
+			s.closeSuperseded(ctx, open, "", "Closed by ensign: "+to.Name+" already runs the version this promotion proposed.")
+			return out, nil
+		} else if err != nil {
+			return out, err
+		}
+		// A direct push when the stage asks for it and nothing stands in the way.
+		if to.Mode == policy.ModePush && rolledBack == "" {
+			if st := pol.EvaluateStage(to, s.now()); st.Open {
+				res, err := s.ws.Git.Update(ctx, gitops.Target{Branch: s.ws.Branch}, commit, edit)
+				if errors.Is(err, gitops.ErrNothingToCommit) {
+					out.Action, out.Reason = ActionAlreadyPromoted, to.Name+" already runs this version"
+					return out, nil
+				}
+				if err != nil {
+					return out, err
+				}
+				out.Action, out.Commit, out.Changes, out.Reason = ActionPushed, res.Commit.String(), changes, st.Reason
+				s.closeSuperseded(ctx, open, "", fmt.Sprintf("Closed by ensign: superseded by commit %s, pushed to %s.", short(res.Commit.String()), s.ws.Branch))
+				return out, nil
+			}
+		}
+		res, err := s.ws.Git.Update(ctx, gitops.Target{Branch: branch, Base: s.ws.Branch, Mode: gitops.ForceBranch}, commit, edit)
+		if err != nil {
+			return out, err
+		}
+		pr, _, err = s.forge.EnsurePullRequest(ctx, s.ws.Repo, forge.NewPullRequest{
+			Head: branch, Base: s.ws.Branch, Title: Title(meta, changes), Body: Body(meta, to.Overlay, v, changes),
+		})
+		if err != nil {
+			return out, err
+		}
+		if pr.HeadSHA == "" {
+			pr.HeadSHA = res.Commit.String()
+		}
+		out.Changes = changes
+	}
+	out.PR, out.URL = pr.Number, pr.URL
+	if _, err := s.forge.AddLabel(ctx, s.ws.Repo, pr.Number, forge.Label{Name: pol.Labels.Promotion, Color: "#1d76db", Description: "A promotion opened by ensign"}); err != nil {
+		return out, err
+	}
+	s.closeSuperseded(ctx, open, meta.ID, fmt.Sprintf("Closed by ensign: superseded by #%d, which promotes a newer verified version.", pr.Number))
+	return s.settle(ctx, pol, app, to, pr, meta, Facts{Trigger: trig, AutoMerge: to.AutoMerge, RolledBack: rolledBack}, person, s.now(), out)
+}
+
+// promotionCommit is the commit of promotion m: its message and trailers.
+// at is when the version was verified; person, if any, asked for it.
+func promotionCommit(pol *policy.Policy, m vocab.Promotion, at time.Time, person string) gitops.CommitMeta {
+	trailers := []gitops.Trailer{
+		{Key: vocab.TrailerPromotion, Value: m.App + "/" + m.To},
+		{Key: vocab.TrailerPromotionID, Value: m.ID},
+		{Key: vocab.TrailerSource, Value: m.From + "@" + orUnknown(m.Revision)},
+		{Key: vocab.TrailerVerifiedBy, Value: m.Canary},
+	}
+	for _, n := range m.Images {
+		trailers = append(trailers, gitops.Trailer{Key: vocab.TrailerImage, Value: n})
+	}
+	if person != "" {
+		trailers = append(trailers, gitops.Trailer{Key: vocab.TrailerRequestedBy, Value: person})
+	}
+	return gitops.CommitMeta{
+		Message:  fmt.Sprintf("Promote %s to %s\n\nVerified by canary %s in %s.", m.App, m.To, m.Canary, m.From),
+		Trailers: trailers,
+		Author:   gitops.Identity{Name: pol.Identity.Name, Email: pol.Identity.Email},
+		When:     commitTime(at),
+	}
+}
+
+// buildOnly runs edit against a commit's tree without writing anything, to
+// learn whether a promotion would change the target: ErrNothingToCommit if
+// it would not.
+func (s *Service) buildOnly(tip plumbing.Hash, edit func(*gitops.TreeEditor) error) error {
+	ed, err := s.ws.Git.Snapshot(tip)
+	if err != nil {
+		return err
+	}
+	before, err := ed.Write()
+	if err != nil {
+		return err
+	}
+	if err := edit(ed); err != nil {
+		return err
+	}
+	after, err := ed.Write()
+	if err != nil {
+		return err
+	}
+	if before == after {
+		return gitops.ErrNothingToCommit
+	}
+	return nil
+}
+
+// snapshotAt reads the repository at a revision, fetching it if the cache
+// lacks it.
+func (s *Service) snapshotAt(ctx context.Context, rev string) (treeView, error) {
+	h := plumbing.NewHash(rev)
+	if h.IsZero() || len(rev) != 40 {
+		return treeView{}, fmt.Errorf("not a full commit id: %q", rev)
+	}
+	if err := s.ws.Git.FetchCommit(ctx, h, 1); err != nil {
+		return treeView{}, err
+	}
+	ed, err := s.ws.Git.Snapshot(h)
+	if err != nil {
+		return treeView{}, err
+	}
+	return treeView{ed}, nil
+}
+
+// verifiedRefs parses the verified images, keeping those the stage promotes.
+func verifiedRefs(images, only []string) ([]imageref.Ref, error) {
+	var out []imageref.Ref
+	for _, im := range images {
+		r, err := imageref.Parse(im)
+		if err != nil {
+			return nil, err
+		}
+		if len(only) > 0 && !contains(only, r.Name) {
+			continue
+		}
+		out = append(out, r)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: the workload runs %s, the stage promotes %s", ErrNothingMatched, strings.Join(images, ", "), strings.Join(only, ", "))
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// commitTime makes promotion commits reproducible: the same verification
+// gives the same commit on the same base, so a retried force-push is a no-op.
+func commitTime(at time.Time) time.Time {
+	if at.IsZero() {
+		return time.Unix(0, 0).UTC()
+	}
+	return at.UTC().Truncate(time.Second)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
