@@ -29,7 +29,8 @@ func buildEnsign(t *testing.T) string {
 }
 
 // deployedEnv is the environment the Deployment gives ensign, with the
-// Secret's values replaced by the given ones.
+// Secret's values replaced by the given ones and the downward API's fields
+// by what a pod in the kustomization's namespace would get.
 func deployedEnv(t *testing.T, secrets map[string]string) map[string]string {
 	t.Helper()
 	var cm corev1.ConfigMap
@@ -44,6 +45,12 @@ func deployedEnv(t *testing.T, secrets map[string]string) map[string]string {
 		switch {
 		case e.ValueFrom == nil:
 			env[e.Name] = e.Value
+		case e.ValueFrom.FieldRef != nil:
+			v, ok := map[string]string{"metadata.name": "ensign-7d9f8b6c5-x2x4q", "metadata.namespace": readKustomization(t).Namespace}[e.ValueFrom.FieldRef.FieldPath]
+			if !ok {
+				t.Fatalf("the Deployment takes %s from the pod's %s; the test has no value for it", e.Name, e.ValueFrom.FieldRef.FieldPath)
+			}
+			env[e.Name] = v
 		case e.ValueFrom.SecretKeyRef != nil:
 			v, ok := secrets[e.Name]
 			if !ok {
