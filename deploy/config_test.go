@@ -64,7 +64,8 @@ func deployedEnv(t *testing.T, secrets map[string]string) map[string]string {
 
 // TestConfigIsEnsigns: every ENSIGN_ variable the manifests set is one ensign
 // reads (ensign ignores unknown ones, so a misspelt name would silently
-// fall back to a default), and `ensign run` accepts the whole configuration:
+// fall back to a default), the chart has a value for every variable ensign
+// reads, and `ensign run` accepts the whole configuration:
 // it gets past validation, asks Gitea who it is, and stops only where a pod
 // differs from this test: there is no in-cluster ServiceAccount token here.
 func TestConfigIsEnsigns(t *testing.T) {
@@ -83,6 +84,30 @@ func TestConfigIsEnsigns(t *testing.T) {
 	}
 	if !known["ENSIGN_GITEA_URL"] {
 		t.Fatalf("ensign config lists no ENSIGN_GITEA_URL:\n%s", out)
+	}
+	// The chart has a value for every variable (the existing-secret value
+	// set also gives the optional ENSIGN_COMMAND_FLOORS).
+	set := map[string]bool{}
+	for _, o := range decodeAll(t, mustRender(t, "ensign", "ensign", []string{caseValues("existing-secret")})) {
+		switch o.GetKind() {
+		case "ConfigMap":
+			var cm corev1.ConfigMap
+			fromManifest(t, o, &cm)
+			for k := range cm.Data {
+				set[k] = true
+			}
+		case "Deployment":
+			var d appsv1.Deployment
+			fromManifest(t, o, &d)
+			for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+				set[e.Name] = true
+			}
+		}
+	}
+	for name := range known {
+		if !set[name] {
+			t.Errorf("ensign reads %s; the chart never sets it", name)
+		}
 	}
 	bot, err := g.CreateUser(context.Background(), harness.UniqueName("deploy-bot"))
 	if err != nil {
