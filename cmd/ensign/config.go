@@ -273,8 +273,12 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // configCmd is `ensign config`: the environment variables and what they do.
 func configCmd(_ context.Context, _ []string, stdout, _ io.Writer) int {
+	width := 0
 	for _, v := range configVars {
-		fmt.Fprintf(stdout, "%-22s %s\n", v[0], v[1])
+		width = max(width, len(v[0]))
+	}
+	for _, v := range configVars {
+		fmt.Fprintf(stdout, "%-*s  %s\n", width, v[0], v[1])
 	}
 	return 0
 }
