@@ -65,14 +65,16 @@ const maxOperationSegments = 8
 
 // GiteaOperation names a Gitea API request by its method and route template,
 // with values replaced by placeholders, so the label set stays bounded:
-// "POST /repos/{owner}/{repo}/pulls/{id}/merge". Paths outside /api/v1 are
+// "POST /repos/{owner}/{repo}/pulls/{id}/merge". Paths without /api/v1/ are
 // "other"; a file path in a repository is "{path}"; deeper paths are cut at
 // eight segments and end in "/...".
 func GiteaOperation(method, path string) string {
-	rest, ok := strings.CutPrefix(path, "/api/v1/")
-	if !ok {
+	// Gitea may be served under a sub-path (https://host/gitea/api/v1/...).
+	i := strings.Index(path, "/api/v1/")
+	if i < 0 {
 		return methodName(method) + " other"
 	}
+	rest := path[i+len("/api/v1/"):]
 	segs := strings.Split(strings.TrimSuffix(rest, "/"), "/")
 	var b strings.Builder
 	b.WriteString(methodName(method))

@@ -25,6 +25,7 @@ func TestGiteaOperation(t *testing.T) {
 		{"DELETE", "/api/v1/repos/a/b/c/d/e/f/g/h/i/j", "DELETE /repos/{owner}/{repo}/{name}/{name}/{name}/{name}/{name}/..."},
 		{"GET", "/api/v1/repos/acme/gitops/", "GET /repos/{owner}/{repo}"},
 		{"GET", "/acme/gitops.git/info/refs", "GET other"},
+		{"GET", "/gitea/api/v1/repos/acme/gitops", "GET /repos/{owner}/{repo}"},
 		{"BREW", "/api/v1/version", "OTHER /version"},
 	}
 	for _, tt := range tests {
