@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -199,5 +198,3 @@ func TestDashboardShipsInTheChart(t *testing.T) {
 	}
 	t.Fatal("the chart renders no ConfigMap ensign-dashboard")
 }
-
-var errUnbalanced = errors.New("unbalanced brackets or quotes")

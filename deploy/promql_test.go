@@ -1,12 +1,15 @@
 package deploy
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 )
+
+var errUnbalanced = errors.New("unbalanced brackets or quotes")
 
 // promQuery is what the dashboard test needs of a PromQL expression: the
 // metrics it selects (with the labels their matchers name) and the labels it
