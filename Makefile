@@ -17,9 +17,10 @@ CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 
 all: lint test
 
-## harness: build (or reuse) Gitea, kube-apiserver and etcd from the Go module proxy
+## harness: build (or reuse) Gitea, kube-apiserver, etcd and helm from the Go module proxy
 harness:
 	harness/build/build.sh
+	harness/build/build.sh helm
 
 ## build: the ensign binary in bin/
 build:

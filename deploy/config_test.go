@@ -29,7 +29,8 @@ func buildEnsign(t *testing.T) string {
 }
 
 // deployedEnv is the environment the Deployment gives ensign, with the
-// Secret's values replaced by the given ones.
+// Secret's values replaced by the given ones and the downward API's fields
+// by what a pod in the kustomization's namespace would get.
 func deployedEnv(t *testing.T, secrets map[string]string) map[string]string {
 	t.Helper()
 	var cm corev1.ConfigMap
@@ -44,6 +45,12 @@ func deployedEnv(t *testing.T, secrets map[string]string) map[string]string {
 		switch {
 		case e.ValueFrom == nil:
 			env[e.Name] = e.Value
+		case e.ValueFrom.FieldRef != nil:
+			v, ok := map[string]string{"metadata.name": "ensign-7d9f8b6c5-x2x4q", "metadata.namespace": readKustomization(t).Namespace}[e.ValueFrom.FieldRef.FieldPath]
+			if !ok {
+				t.Fatalf("the Deployment takes %s from the pod's %s; the test has no value for it", e.Name, e.ValueFrom.FieldRef.FieldPath)
+			}
+			env[e.Name] = v
 		case e.ValueFrom.SecretKeyRef != nil:
 			v, ok := secrets[e.Name]
 			if !ok {
@@ -57,7 +64,8 @@ func deployedEnv(t *testing.T, secrets map[string]string) map[string]string {
 
 // TestConfigIsEnsigns: every ENSIGN_ variable the manifests set is one ensign
 // reads (ensign ignores unknown ones, so a misspelt name would silently
-// fall back to a default), and `ensign run` accepts the whole configuration:
+// fall back to a default), the chart has a value for every variable ensign
+// reads, and `ensign run` accepts the whole configuration:
 // it gets past validation, asks Gitea who it is, and stops only where a pod
 // differs from this test: there is no in-cluster ServiceAccount token here.
 func TestConfigIsEnsigns(t *testing.T) {
@@ -76,6 +84,30 @@ func TestConfigIsEnsigns(t *testing.T) {
 	}
 	if !known["ENSIGN_GITEA_URL"] {
 		t.Fatalf("ensign config lists no ENSIGN_GITEA_URL:\n%s", out)
+	}
+	// The chart has a value for every variable (the existing-secret value
+	// set also gives the optional ENSIGN_COMMAND_FLOORS).
+	set := map[string]bool{}
+	for _, o := range decodeAll(t, mustRender(t, "ensign", "ensign", []string{caseValues("existing-secret")})) {
+		switch o.GetKind() {
+		case "ConfigMap":
+			var cm corev1.ConfigMap
+			fromManifest(t, o, &cm)
+			for k := range cm.Data {
+				set[k] = true
+			}
+		case "Deployment":
+			var d appsv1.Deployment
+			fromManifest(t, o, &d)
+			for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+				set[e.Name] = true
+			}
+		}
+	}
+	for name := range known {
+		if !set[name] {
+			t.Errorf("ensign reads %s; the chart never sets it", name)
+		}
 	}
 	bot, err := g.CreateUser(context.Background(), harness.UniqueName("deploy-bot"))
 	if err != nil {

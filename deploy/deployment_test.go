@@ -7,21 +7,24 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// TestDeploymentRunsEnsign checks what the schema cannot: that the pod runs
-// `ensign run` as one replica, probes ensign's health endpoints on the port
-// it listens on, mounts writable volumes where it writes, and runs locked
-// down.
+// TestDeploymentRunsEnsign checks what the schema cannot: that the pods run
+// `ensign run` as replicas that elect a leader, roll one at a time, probe
+// ensign's health endpoints on the port it listens on, mount writable
+// volumes where it writes, and run locked down.
 func TestDeploymentRunsEnsign(t *testing.T) {
 	var d appsv1.Deployment
 	fromManifest(t, findManifest(t, "Deployment", "ensign"), &d)
 	var cm corev1.ConfigMap
 	fromManifest(t, findManifest(t, "ConfigMap", "ensign"), &cm)
 
-	if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
-		t.Errorf("replicas: want exactly 1 (no leader election yet)")
+	if d.Spec.Replicas == nil || *d.Spec.Replicas < 2 {
+		t.Errorf("replicas: want at least 2, a leader and a standby")
 	}
-	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
-		t.Errorf("strategy %q: want Recreate, so two ensigns never run at once", d.Spec.Strategy.Type)
+	if cm.Data["ENSIGN_LEADER_ELECTION"] != "true" {
+		t.Errorf("ENSIGN_LEADER_ELECTION %q: more than one replica needs leader election", cm.Data["ENSIGN_LEADER_ELECTION"])
+	}
+	if d.Spec.Strategy.Type != appsv1.RollingUpdateDeploymentStrategyType {
+		t.Errorf("strategy %q: want RollingUpdate; leader election keeps two from acting at once", d.Spec.Strategy.Type)
 	}
 	if d.Spec.Template.Spec.ServiceAccountName != "ensign" {
 		t.Errorf("serviceAccountName %q: want ensign (the one the ClusterRole is bound to)", d.Spec.Template.Spec.ServiceAccountName)
@@ -91,6 +94,19 @@ func TestDeploymentRunsEnsign(t *testing.T) {
 	}
 	if req := c.Resources.Requests.Memory(); req.Value() != 64<<20 {
 		t.Errorf("memory request %s, want 64Mi (ensign's memory goal)", req)
+	}
+
+	// The Lease holder is the pod, in the pod's namespace.
+	fields := map[string]string{}
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			fields[e.Name] = e.ValueFrom.FieldRef.FieldPath
+		}
+	}
+	for name, path := range map[string]string{"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace", "ENSIGN_LEADER_ELECTION_NAMESPACE": "metadata.namespace"} {
+		if fields[name] != path {
+			t.Errorf("%s comes from %q, want the downward API's %s", name, fields[name], path)
+		}
 	}
 
 	// The secrets come from the Secret, never from the ConfigMap.

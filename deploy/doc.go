@@ -1,10 +1,15 @@
-// Package deploy holds the Kubernetes manifests that run ensign in a cluster
-// (kubectl apply -k deploy/) and the tests that keep them honest: every
-// manifest is applied with strict server-side field validation to the
-// harness's real API server, the ServiceAccount's ClusterRole is exercised by
-// running ensign's own cluster calls under that ServiceAccount's token, and
-// the ConfigMap is fed to a freshly built `ensign run` to prove ensign
-// accepts it.
+// Package deploy holds what runs ensign in a cluster and the tests that keep
+// it honest: the Helm chart (chart/, with its Grafana dashboard) and the
+// Kustomize base (kubectl apply -k deploy/), whose manifests (ensign.yaml)
+// are the chart rendered with ensign.values.yaml, byte for byte.
+//
+// The tests lint the chart, compare `helm template` of several value sets
+// with golden files (go test ./deploy -update rewrites them and the base),
+// apply every rendering to the harness's real API server with strict
+// server-side field validation, run ensign's own cluster calls and a real
+// client-go leader election under the chart's ServiceAccount, feed the
+// ConfigMap to a freshly built `ensign run`, and check that every query of
+// the dashboard names a metric ensign exports.
 //
 // There is no Go API here. The tests leave nothing behind: they run against
 // the test binary's own throwaway API server and Gitea.

@@ -5,6 +5,8 @@
 //
 // The binaries are built from the Go module proxy by harness/build/build.sh and
 // cached outside the repository (BinDir). Nothing here fakes either server.
+// The same cache holds helm (build.sh helm), which Helm(t) finds for the
+// chart tests with the same skip-or-fail rule.
 //
 // Lifetime: every server process is registered with a watchdog process that
 // kills it as soon as the process that started it is gone, so a test binary

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/tools/leaderelection"
 
 	"github.com/ensignbot/ensign/policy"
 )
@@ -56,6 +58,14 @@ type config struct {
 	// ProtectBranches is the branch prefix ensign asks Gitea to let only
 	// ensign push to ("none": leave branch protection to the operator).
 	ProtectBranches string `env:"ENSIGN_PROTECT_BRANCHES, default=ensign/"`
+	// Leader election on a coordination.k8s.io Lease: off by default in the
+	// binary (one process, as on a laptop), on in the Helm chart.
+	LeaderElection          bool          `env:"ENSIGN_LEADER_ELECTION, default=false"`
+	LeaderElectionID        string        `env:"ENSIGN_LEADER_ELECTION_ID, default=ensign"`
+	LeaderElectionNamespace string        `env:"ENSIGN_LEADER_ELECTION_NAMESPACE, default=$POD_NAMESPACE"`
+	LeaseDuration           time.Duration `env:"ENSIGN_LEADER_ELECTION_LEASE_DURATION, default=15s"`
+	RenewDeadline           time.Duration `env:"ENSIGN_LEADER_ELECTION_RENEW_DEADLINE, default=10s"`
+	RetryPeriod             time.Duration `env:"ENSIGN_LEADER_ELECTION_RETRY_PERIOD, default=2s"`
 }
 
 // configVars documents every variable for `ensign config`.
@@ -75,6 +85,12 @@ var configVars = [][2]string{
 	{"ENSIGN_RESYNC", "how often every canary is re-checked (default 10m)"},
 	{"ENSIGN_PROTECT_BRANCHES", "branch prefix ensign protects in each repository so only ensign's account may push to it (a Gitea rule <prefix>**; needs admin on the repository); none to leave it to you (default ensign/)"},
 	{"ENSIGN_COMMAND_FLOORS", "command=level pairs, comma-separated: the lowest permission (none, read, write, admin, owner) a repository's policy may grant each comment command; default help=read,status=read,hold=write,unhold=write,promote=write,rollback=write,promote-now=admin"},
+	{"ENSIGN_LEADER_ELECTION", "true: replicas elect a leader on a Lease and only the leader acts (default false; the Helm chart sets true)"},
+	{"ENSIGN_LEADER_ELECTION_ID", "name of the Lease (default ensign)"},
+	{"ENSIGN_LEADER_ELECTION_NAMESPACE", "namespace of the Lease (default $POD_NAMESPACE, the pod's own namespace)"},
+	{"ENSIGN_LEADER_ELECTION_LEASE_DURATION", "how long followers wait before taking over an unrenewed lease (default 15s)"},
+	{"ENSIGN_LEADER_ELECTION_RENEW_DEADLINE", "how long the leader keeps trying to renew before it stops acting (default 10s; less than the lease duration)"},
+	{"ENSIGN_LEADER_ELECTION_RETRY_PERIOD", "how often to try to acquire or renew the lease (default 2s; renew deadline > 1.2 x this)"},
 }
 
 // loadConfig reads the configuration from lookup (the environment in
@@ -171,6 +187,7 @@ func (c *config) validate() error {
 			bad("ENSIGN_PROTECT_BRANCHES", "%q would protect the deploy branch %s too", p, c.Branch)
 		}
 	}
+	c.validateLeaderElection(bad)
 	c.floors = map[string]policy.Level{}
 	for name, p := range policy.DefaultPermissions() {
 		c.floors[name] = p.Level
@@ -195,6 +212,35 @@ func (c *config) validate() error {
 		c.DataDir = filepath.Join(base, "ensign")
 	}
 	return errors.Join(errs...)
+}
+
+// validateLeaderElection checks the Lease settings: names Kubernetes
+// accepts, and durations client-go's leader elector accepts (lease duration
+// > renew deadline > 1.2 x retry period > 0), so a bad value stops ensign at
+// start rather than when it first campaigns. The namespace is needed only
+// with election on.
+func (c *config) validateLeaderElection(bad func(variable, format string, args ...any)) {
+	if errs := validation.IsDNS1123Subdomain(c.LeaderElectionID); len(errs) > 0 {
+		bad("ENSIGN_LEADER_ELECTION_ID", "not a valid Lease name %q: %s", c.LeaderElectionID, strings.Join(errs, "; "))
+	}
+	switch ns := c.LeaderElectionNamespace; {
+	case ns == "" && c.LeaderElection:
+		bad("ENSIGN_LEADER_ELECTION_NAMESPACE", "not set and POD_NAMESPACE is empty; set one of them to the namespace of the Lease")
+	case ns != "":
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			bad("ENSIGN_LEADER_ELECTION_NAMESPACE", "not a valid namespace %q: %s", ns, strings.Join(errs, "; "))
+		}
+	}
+	lease, renew, retry := c.LeaseDuration, c.RenewDeadline, c.RetryPeriod
+	if retry <= 0 {
+		bad("ENSIGN_LEADER_ELECTION_RETRY_PERIOD", "want a positive duration, got %v", retry)
+	}
+	if renew <= time.Duration(leaderelection.JitterFactor*float64(retry)) {
+		bad("ENSIGN_LEADER_ELECTION_RENEW_DEADLINE", "want more than %.1f x ENSIGN_LEADER_ELECTION_RETRY_PERIOD (%v), got %v", leaderelection.JitterFactor, retry, renew)
+	}
+	if lease <= renew {
+		bad("ENSIGN_LEADER_ELECTION_LEASE_DURATION", "want more than ENSIGN_LEADER_ELECTION_RENEW_DEADLINE (%v), got %v", renew, lease)
+	}
 }
 
 // requireWebhookSecret is checked by the commands that receive webhooks.
@@ -234,8 +280,12 @@ func configCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() != 0 {
 		return badUsage(fs, stderr, "unexpected argument %q", fs.Arg(0))
 	}
+	width := 0
 	for _, v := range configVars {
-		fmt.Fprintf(stdout, "%-22s %s\n", v[0], v[1])
+		width = max(width, len(v[0]))
+	}
+	for _, v := range configVars {
+		fmt.Fprintf(stdout, "%-*s  %s\n", width, v[0], v[1])
 	}
 	return 0
 }

@@ -6,8 +6,11 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sethvargo/go-envconfig"
 
@@ -158,5 +161,82 @@ func TestProtectBranchesSetting(t *testing.T) {
 		if _, err := load(bad); err == nil || !strings.Contains(err.Error(), "ENSIGN_PROTECT_BRANCHES") {
 			t.Fatalf("%v: err %v, want one naming ENSIGN_PROTECT_BRANCHES", bad, err)
 		}
+	}
+}
+
+func TestLeaderElectionSettings(t *testing.T) {
+	base := map[string]string{
+		"ENSIGN_GITEA_URL": "http://gitea.example", "ENSIGN_GITEA_TOKEN": "t", "ENSIGN_REPOS": "acme/gitops",
+		"ENSIGN_DATA_DIR": t.TempDir(),
+	}
+	type lease struct {
+		on              bool
+		id, ns          string
+		lease, renew, r time.Duration
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    lease
+		wantErr string // substring; empty means success
+	}{
+		{"defaults: off", nil, lease{false, "ensign", "", 15 * time.Second, 10 * time.Second, 2 * time.Second}, ""},
+		{"on in the pod's namespace", map[string]string{"ENSIGN_LEADER_ELECTION": "true", "POD_NAMESPACE": "ensign"},
+			lease{true, "ensign", "ensign", 15 * time.Second, 10 * time.Second, 2 * time.Second}, ""},
+		{"explicit namespace wins", map[string]string{"ENSIGN_LEADER_ELECTION": "true", "POD_NAMESPACE": "ensign", "ENSIGN_LEADER_ELECTION_NAMESPACE": "platform"},
+			lease{true, "ensign", "platform", 15 * time.Second, 10 * time.Second, 2 * time.Second}, ""},
+		{"all set", map[string]string{"ENSIGN_LEADER_ELECTION": "true", "ENSIGN_LEADER_ELECTION_ID": "ensign-prod", "ENSIGN_LEADER_ELECTION_NAMESPACE": "ops",
+			"ENSIGN_LEADER_ELECTION_LEASE_DURATION": "30s", "ENSIGN_LEADER_ELECTION_RENEW_DEADLINE": "20s", "ENSIGN_LEADER_ELECTION_RETRY_PERIOD": "5s"},
+			lease{true, "ensign-prod", "ops", 30 * time.Second, 20 * time.Second, 5 * time.Second}, ""},
+		{"on without a namespace", map[string]string{"ENSIGN_LEADER_ELECTION": "true"}, lease{}, "ENSIGN_LEADER_ELECTION_NAMESPACE: not set"},
+		{"not a boolean", map[string]string{"ENSIGN_LEADER_ELECTION": "yes please"}, lease{}, "ENSIGN_LEADER_ELECTION"},
+		{"bad lease name", map[string]string{"ENSIGN_LEADER_ELECTION_ID": "Ensign_Lease"}, lease{}, "ENSIGN_LEADER_ELECTION_ID: not a valid Lease name"},
+		{"bad namespace", map[string]string{"ENSIGN_LEADER_ELECTION_NAMESPACE": "a.b"}, lease{}, "ENSIGN_LEADER_ELECTION_NAMESPACE: not a valid namespace"},
+		{"lease not above renew", map[string]string{"ENSIGN_LEADER_ELECTION_LEASE_DURATION": "10s"}, lease{}, "ENSIGN_LEADER_ELECTION_LEASE_DURATION: want more than"},
+		{"renew not above 1.2 x retry", map[string]string{"ENSIGN_LEADER_ELECTION_RETRY_PERIOD": "9s"}, lease{}, "ENSIGN_LEADER_ELECTION_RENEW_DEADLINE: want more than 1.2 x"},
+		{"zero retry", map[string]string{"ENSIGN_LEADER_ELECTION_RETRY_PERIOD": "0s"}, lease{}, "ENSIGN_LEADER_ELECTION_RETRY_PERIOD: want a positive duration"},
+		{"negative lease", map[string]string{"ENSIGN_LEADER_ELECTION_LEASE_DURATION": "-15s"}, lease{}, "ENSIGN_LEADER_ELECTION_LEASE_DURATION"},
+		{"not a duration", map[string]string{"ENSIGN_LEADER_ELECTION_RENEW_DEADLINE": "10"}, lease{}, "ENSIGN_LEADER_ELECTION_RENEW_DEADLINE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := maps.Clone(base)
+			maps.Copy(m, tt.env)
+			c, err := loadConfig(context.Background(), envconfig.MapLookuper(m))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("loadConfig error = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			got := lease{c.LeaderElection, c.LeaderElectionID, c.LeaderElectionNamespace, c.LeaseDuration, c.RenewDeadline, c.RetryPeriod}
+			if got != tt.want {
+				t.Fatalf("leader election settings %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestConfigVarsListEveryVariable: `ensign config` (configVars) documents
+// every variable the config struct reads, and nothing else.
+func TestConfigVarsListEveryVariable(t *testing.T) {
+	var read []string
+	ty := reflect.TypeFor[config]()
+	for i := range ty.NumField() {
+		if name, _, _ := strings.Cut(ty.Field(i).Tag.Get("env"), ","); name != "" {
+			read = append(read, name)
+		}
+	}
+	var listed []string
+	for _, v := range configVars {
+		listed = append(listed, v[0])
+	}
+	slices.Sort(read)
+	slices.Sort(listed)
+	if !slices.Equal(read, listed) {
+		t.Fatalf("the config reads %v; configVars lists %v", read, listed)
 	}
 }

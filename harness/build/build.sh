@@ -72,10 +72,24 @@ build_etcd() {
   CGO_ENABLED=0 build etcd etcd . "$ETCD_VERSION" -ldflags "-s -w"
 }
 
+# helm renders and lints deploy/chart in the chart tests. Its main package is a
+# `tool` of the wrapper module; the ldflags are the ones Helm's Makefile sets
+# (version, and the Kubernetes version `helm template` and `helm lint` assume).
+HELM_VERSION=v3.22.0
+build_helm() {
+  local v=helm.sh/helm/v3 minor=${K8S_VERSION#v1.}
+  minor=${minor%%.*}
+  CGO_ENABLED=0 build helm helm $v/cmd/helm "$HELM_VERSION" -ldflags "-s -w \
+    -X $v/internal/version.version=$HELM_VERSION -X $v/internal/version.metadata= \
+    -X $v/pkg/chartutil.k8sVersionMajor=1 -X $v/pkg/chartutil.k8sVersionMinor=$minor \
+    -X $v/pkg/lint/rules.k8sVersionMajor=1 -X $v/pkg/lint/rules.k8sVersionMinor=$minor"
+}
+
 case "${1:-all}" in
   gitea) build_gitea ;;
   kube) build_kube ;;
   etcd) build_etcd ;;
+  helm) build_helm ;;
   all) build_etcd; build_kube; build_gitea ;;
   *) echo "usage: $0 [gitea|kube|etcd|all]" >&2; exit 2 ;;
 esac
