@@ -46,7 +46,7 @@ func deployedEnv(t *testing.T, secrets map[string]string) map[string]string {
 		case e.ValueFrom == nil:
 			env[e.Name] = e.Value
 		case e.ValueFrom.FieldRef != nil:
-			v, ok := map[string]string{"metadata.name": "ensign-7d9f8b6c5-x2x4q", "metadata.namespace": readKustomization(t).Namespace}[e.ValueFrom.FieldRef.FieldPath]
+			v, ok := map[string]string{"metadata.name": "ensign-7d9f8b6c5-x2x4q", "metadata.namespace": readKustomization(t).Namespace, "status.podIP": "127.0.0.1"}[e.ValueFrom.FieldRef.FieldPath]
 			if !ok {
 				t.Fatalf("the Deployment takes %s from the pod's %s; the test has no value for it", e.Name, e.ValueFrom.FieldRef.FieldPath)
 			}

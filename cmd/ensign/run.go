@@ -5,20 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 
 	"github.com/ensignbot/ensign/canary"
 	"github.com/ensignbot/ensign/command"
 	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/leader"
 	"github.com/ensignbot/ensign/metrics"
 	"github.com/ensignbot/ensign/policy"
 	"github.com/ensignbot/ensign/schedule"
@@ -43,6 +50,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg, os.Stderr)
+	klog.SetSlogLogger(log) // client-go (informers, leader election) logs through ensign's logger
 	b, err := newBot(ctx, cfg, log, nil)
 	if err != nil {
 		log.Error("start", "err", err)
@@ -57,11 +65,57 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	d := &daemon{bot: b, listener: ln, clock: schedule.RealClock{}}
+	if cfg.LeaderElection {
+		if d.elector, err = newElector(cfg, ln.Addr(), d.setLeader, log); err != nil {
+			log.Error("leader election", "err", err)
+			return 1
+		}
+	}
 	if err := d.run(ctx); err != nil {
 		log.Error("ensign stopped", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// newElector campaigns for the Lease in the cluster ensign runs in (its
+// in-cluster configuration, or $KUBECONFIG outside a cluster), as POD_NAME
+// (or the host name), announcing the address it serves webhooks on:
+// POD_IP with the listener's port, or the listener's own address when it
+// names a host.
+func newElector(cfg *config, addr net.Addr, onChange func(leading bool), log *slog.Logger) (*leader.Elector, error) {
+	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(clientcmd.NewDefaultClientConfigLoadingRules(), nil).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("the cluster of the Lease (in-cluster, or $KUBECONFIG): %w", err)
+	}
+	kc, err := kubernetes.NewForConfig(rest.CopyConfig(rc))
+	if err != nil {
+		return nil, err
+	}
+	identity := os.Getenv("POD_NAME")
+	if identity == "" {
+		if identity, err = os.Hostname(); err != nil {
+			return nil, err
+		}
+		identity += "-" + strconv.Itoa(os.Getpid())
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return nil, err
+	}
+	if ip := os.Getenv("POD_IP"); ip != "" {
+		host = ip
+	} else if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		if host, err = os.Hostname(); err != nil {
+			return nil, err
+		}
+	}
+	return leader.New(leader.Config{
+		Client: kc, Namespace: cfg.LeaderElectionNamespace, Name: cfg.LeaderElectionID,
+		Identity: identity, Address: net.JoinHostPort(host, port),
+		LeaseDuration: cfg.LeaseDuration, RenewDeadline: cfg.RenewDeadline, RetryPeriod: cfg.RetryPeriod,
+		OnChange: onChange, Logger: log,
+	})
 }
 
 // daemon is `ensign run` with its listener and clock injected, so tests can
@@ -70,16 +124,25 @@ type daemon struct {
 	bot      *bot
 	listener net.Listener
 	clock    schedule.Clock
+	// elector, if set, decides whether this replica acts; nil: it always does.
+	elector *leader.Elector
 	// onReady, if set, is called once the canary caches have synced.
 	onReady func()
 
 	ready      atomic.Bool
-	schedulers []*schedule.Scheduler
+	mu         sync.Mutex
+	schedulers map[forge.Repo]*schedule.Scheduler
 	rewatch    chan forge.Repo
 }
 
+// maxForwardedBody bounds what a follower passes on to the leader; the
+// leader's own limit is the webhook receiver's (2 MiB).
+const maxForwardedBody = 4 << 20
+
 // run serves until ctx is cancelled, then shuts down in order: stop taking
-// webhooks, drain their work, stop the schedulers, stop watching.
+// webhooks, drain their work, stop acting (schedulers, watcher), and only
+// then give up the leader Lease. A replica that loses its Lease stops at
+// once and run returns leader.ErrLost.
 func (d *daemon) run(ctx context.Context) error {
 	b := d.bot
 	log := b.log
@@ -106,21 +169,68 @@ func (d *daemon) run(ctx context.Context) error {
 		return err
 	}
 	srv := hooks.HTTPServer()
-	var handler http.Handler = hooks
+	mux := http.NewServeMux()
 	if b.metrics != nil {
-		// No leader election yet: this replica always acts.
-		b.metrics.Leader.Set(1)
-		mux := http.NewServeMux()
 		mux.Handle(metrics.Path, b.metrics.Handler())
-		mux.Handle("/", hooks)
-		handler = mux
 	}
-	srv.Handler = handler
+	var deliveries http.Handler = hooks
+	if d.elector != nil {
+		deliveries = leader.NewForwarder(d.elector, hooks, maxForwardedBody)
+	}
+	mux.Handle(webhook.Path, deliveries)
+	mux.Handle("/", hooks)
+	srv.Handler = mux
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(hooks.Listen(d.listener)) }()
 	log.Info("ensign is running", "listen", d.listener.Addr().String(), "gitea", b.cfg.GiteaURL, "bot", b.login,
-		"repos", len(b.order), "clusters", b.clusters.Names())
+		"repos", len(b.order), "clusters", b.clusters.Names(), "leader_election", d.elector != nil)
 
+	actCtx, stopActing := context.WithCancel(ctx)
+	defer stopActing()
+	acted := make(chan error, 1)
+	go func() {
+		if d.elector == nil {
+			d.setLeader(true)
+			acted <- d.act(actCtx)
+			return
+		}
+		acted <- d.elector.Run(actCtx, func(ctx context.Context) { _ = d.act(ctx) })
+	}()
+
+	var result error
+	stopped := false
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		log.Error("webhook listener failed", "err", err)
+	case result = <-acted:
+		stopped = true
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if errors.Is(result, leader.ErrLost) {
+		cancel() // another replica leads: drop the queued work instead of draining it
+	}
+	_ = srv.Shutdown(shutdownCtx)
+	if err := hooks.Shutdown(shutdownCtx); err != nil && result == nil {
+		log.Warn("webhook work did not drain", "err", err)
+	}
+	stopActing()
+	if !stopped {
+		result = <-acted
+	}
+	return result
+}
+
+// act is what the leader does until ctx ends: the window schedulers, the
+// canary watcher and branch protection. It returns once all of them stopped.
+func (d *daemon) act(ctx context.Context) error {
+	b := d.bot
+	d.mu.Lock()
+	d.schedulers = map[forge.Repo]*schedule.Scheduler{}
+	d.mu.Unlock()
+	var errs []error
 	for _, repo := range b.order {
 		svc := b.repos[repo]
 		src := func(ctx context.Context) (*policy.Policy, error) {
@@ -130,39 +240,52 @@ func (d *daemon) run(ctx context.Context) error {
 			}
 			return snap.Policy, err
 		}
-		s := schedule.New(src, svc.promote, schedule.Options{Clock: d.clock, Logger: log.With("repo", repo.String())})
+		s := schedule.New(src, svc.promote, schedule.Options{Clock: d.clock, Logger: b.log.With("repo", repo.String())})
 		if err := s.Start(ctx); err != nil {
-			return fmt.Errorf("start the scheduler of %s: %w", repo, err)
+			errs = append(errs, fmt.Errorf("start the scheduler of %s: %w", repo, err))
+			continue
 		}
-		d.schedulers = append(d.schedulers, s)
+		d.mu.Lock()
+		d.schedulers[repo] = s
+		d.mu.Unlock()
 	}
-
 	var wg sync.WaitGroup
 	wg.Go(func() { d.watch(ctx) })
 	wg.Go(func() { b.protectBranches(ctx) })
-
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		log.Error("webhook listener failed", "err", err)
-	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(shutdownCtx)
-	if err := hooks.Shutdown(shutdownCtx); err != nil {
-		log.Warn("webhook work did not drain", "err", err)
-	}
+	<-ctx.Done()
+	d.mu.Lock()
 	for _, s := range d.schedulers {
 		s.Stop()
 	}
+	d.schedulers = nil
+	d.mu.Unlock()
 	wg.Wait()
-	return nil
+	return errors.Join(errs...)
 }
 
-// readiness is /readyz: ready once the canary caches synced, while every
-// repository's policy could be read at the last attempt.
+// setLeader records whether this replica acts.
+func (d *daemon) setLeader(leading bool) {
+	if d.bot.metrics == nil {
+		return
+	}
+	v := 0.0
+	if leading {
+		v = 1
+	}
+	d.bot.metrics.Leader.Set(v)
+}
+
+// readiness is /readyz: whether this replica can take a delivery now. The
+// leader is ready once its canary caches synced, while every repository's
+// policy could be read at the last attempt; a standby replica is ready
+// while it knows a leader to pass deliveries on to.
 func (d *daemon) readiness() error {
+	if d.elector != nil && !d.elector.Leading() {
+		if d.elector.LeaderAddress() == "" {
+			return errors.New("standing by, and no replica leads yet")
+		}
+		return nil
+	}
 	if !d.ready.Load() {
 		return errors.New("canary caches not synced yet")
 	}
@@ -264,9 +387,13 @@ func (d *daemon) onPush(ctx context.Context, ev webhook.PushEvent) error {
 	if ev.Ref != "refs/heads/"+b.cfg.Branch {
 		return nil
 	}
-	for i, repo := range b.order {
+	for _, repo := range b.order {
 		if strings.EqualFold(repo.Owner, ev.Owner) && strings.EqualFold(repo.Name, ev.Repo) {
-			d.schedulers[i].Kick()
+			d.mu.Lock()
+			if s := d.schedulers[repo]; s != nil {
+				s.Kick()
+			}
+			d.mu.Unlock()
 			select {
 			case d.rewatch <- repo:
 			default:
