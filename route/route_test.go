@@ -134,7 +134,7 @@ func TestHandleCanaryCallsOnlyTheOwner(t *testing.T) {
 	for _, c := range []*flaggerv1.Canary{
 		canaryIn("api", "api", flaggerv1.CanaryPhaseFailed),
 		canaryIn("web", "web", flaggerv1.CanaryPhaseSucceeded),
-		canaryIn("other", "x", flaggerv1.CanaryPhaseFailed),       // no policy names it
+		canaryIn("other", "x", flaggerv1.CanaryPhaseFailed),      // no policy names it
 		canaryIn("web", "web", flaggerv1.CanaryPhaseProgressing), // not a result
 	} {
 		if err := r.HandleCanary(ctx, "prod", c); err != nil {
