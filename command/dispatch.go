@@ -66,7 +66,20 @@ type Config struct {
 	Floors   map[string]policy.Level
 	Services Services
 	Logger   *slog.Logger
+	// Observe, if set, is told how each command ended: its name (as
+	// written, for an unknown one) and the Result.
+	Observe func(name string, r Result)
 }
+
+// Result is how one comment command ended, for Config.Observe.
+type Result string
+
+// Command results.
+const (
+	ResultDone    Result = "done"    // carried out, or nothing to do
+	ResultRefused Result = "refused" // not allowed, unknown or malformed; answered
+	ResultFailed  Result = "failed"  // an error; answered
+)
 
 // Dispatcher turns pull request comments into authorized actions and
 // answers. Safe for concurrent use.
@@ -151,8 +164,20 @@ func (d *Dispatcher) HandleComment(ctx context.Context, ev webhook.CommentEvent)
 	run.pol, run.polErr = d.cfg.Repos.Policy(ctx, repo)
 	answers := make([]string, len(cmds))
 	for i, cmd := range cmds {
+		errs := len(run.errs)
+		run.refused = false
 		answers[i] = run.one(cmd)
-		log.Info("command handled", "command", cmd.Text, "answer", firstLine(answers[i]))
+		result := ResultDone
+		switch {
+		case len(run.errs) > errs:
+			result = ResultFailed
+		case run.refused || cmd.Unknown || cmd.Problem != "":
+			result = ResultRefused
+		}
+		if d.cfg.Observe != nil {
+			d.cfg.Observe(cmd.Name, result)
+		}
+		log.Info("command handled", "command", cmd.Text, "result", result, "answer", firstLine(answers[i]))
 	}
 	if _, _, err := d.cfg.Forge.UpsertComment(ctx, repo, ev.Number, marker, render(ev.Author, cmds, answers)); err != nil {
 		run.errs = append(run.errs, fmt.Errorf("post answer: %w", err))

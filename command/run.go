@@ -33,6 +33,7 @@ type run struct {
 	level    *policy.Level
 	memberOf map[policy.TeamRef]bool
 	errs     []error
+	refused  bool // the last command was not allowed or not applicable
 }
 
 // one runs a single command and returns its answer.
@@ -62,6 +63,7 @@ func (r *run) one(cmd Command) string {
 		return "ensign could not check your permissions, so nothing was done. Please try again later."
 	}
 	if !ok {
+		r.refused = true
 		return fmt.Sprintf("Refused: %s needs %s on %s. Nothing was done.", display(cmd), Requirement(need), r.repo)
 	}
 	switch cmd.Name {

@@ -33,10 +33,12 @@ func (r *Repo) Fetch(ctx context.Context, opts FetchOptions) (map[string]plumbin
 	return r.fetch(ctx, opts)
 }
 
-func (r *Repo) fetch(ctx context.Context, opts FetchOptions) (map[string]plumbing.Hash, error) {
+func (r *Repo) fetch(ctx context.Context, opts FetchOptions) (_ map[string]plumbing.Hash, err error) {
 	if len(opts.Branches) == 0 {
 		return nil, errors.New("fetch: no branches given")
 	}
+	ctx, done := r.network(ctx, "fetch")
+	defer func() { done(err) }()
 	sess, adv, err := r.uploadPackSession(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("fetch from %s: %w", r.url, err)
@@ -83,7 +85,7 @@ func (r *Repo) Deepen(ctx context.Context, branch string, depth int) error {
 	return r.deepen(ctx, branch, depth)
 }
 
-func (r *Repo) deepen(ctx context.Context, branch string, depth int) error {
+func (r *Repo) deepen(ctx context.Context, branch string, depth int) (err error) {
 	tip, ok, err := r.Tip(branch)
 	if err != nil {
 		return err
@@ -95,6 +97,8 @@ func (r *Repo) deepen(ctx context.Context, branch string, depth int) error {
 	if err != nil || len(shallow) == 0 {
 		return err
 	}
+	ctx, done := r.network(ctx, "fetch")
+	defer func() { done(err) }()
 	sess, adv, err := r.uploadPackSession(ctx)
 	if err != nil {
 		return fmt.Errorf("deepen %s: %w", branch, err)
@@ -115,10 +119,12 @@ func (r *Repo) FetchCommit(ctx context.Context, h plumbing.Hash, depth int) erro
 	return r.fetchCommit(ctx, h, depth)
 }
 
-func (r *Repo) fetchCommit(ctx context.Context, h plumbing.Hash, depth int) error {
+func (r *Repo) fetchCommit(ctx context.Context, h plumbing.Hash, depth int) (err error) {
 	if r.hasObject(h) {
 		return nil
 	}
+	ctx, done := r.network(ctx, "fetch")
+	defer func() { done(err) }()
 	sess, adv, err := r.uploadPackSession(ctx)
 	if err != nil {
 		return fmt.Errorf("fetch commit %s: %w", h, err)

@@ -21,6 +21,8 @@ func (r *Repo) Branches(ctx context.Context) (map[string]plumbing.Hash, error) {
 
 // remoteTips lists the server's branch tips (one receive-pack advertisement).
 func (r *Repo) remoteTips(ctx context.Context) (map[string]plumbing.Hash, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
 	sess, err := r.tr.NewReceivePackSession(r.ep, r.authMethod())
 	if err != nil {
 		return nil, fmt.Errorf("list refs of %s: %w", r.url, err)

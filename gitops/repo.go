@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
@@ -30,7 +31,16 @@ type Options struct {
 	// Token authenticates as http basic auth (user "ensign"); may be empty.
 	Token string
 	// HTTPClient is used for git's smart HTTP; nil means http.DefaultClient.
+	// Give it a transport with dial, TLS and response-header timeouts.
 	HTTPClient *http.Client
+	// Timeout bounds each conversation with the remote (a fetch, a push
+	// attempt); 0 means DefaultTimeout. A connection that stops answering
+	// fails the operation instead of holding it forever.
+	Timeout time.Duration
+	// Observe, if set, is told about every fetch and push: "fetch" or
+	// "push", how long it took, and its error (a *PushRejectedError with
+	// Stale set for a lost race).
+	Observe func(op string, took time.Duration, err error)
 	// CacheBytes bounds the decoded-object cache; 0 means 16 MiB.
 	CacheBytes int64
 }
@@ -41,10 +51,12 @@ type Options struct {
 // concurrent use), and operations that change refs or talk to the remote
 // (Fetch, Deepen, Update, Revert, Push) run one at a time.
 type Repo struct {
-	url  string
-	ep   *transport.Endpoint
-	auth *githttp.BasicAuth
-	tr   transport.Transport
+	url     string
+	ep      *transport.Endpoint
+	auth    *githttp.BasicAuth
+	tr      transport.Transport
+	timeout time.Duration
+	observe func(op string, took time.Duration, err error)
 
 	opMu sync.Mutex // serializes fetch/update/revert/push
 	mu   sync.Mutex // guards st
@@ -93,11 +105,31 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("open repo cache: %w", err)
 	}
-	r := &Repo{url: opts.URL, ep: ep, st: st, tr: githttp.NewClient(opts.HTTPClient)}
+	r := &Repo{url: opts.URL, ep: ep, st: st, tr: githttp.NewClient(opts.HTTPClient), timeout: opts.Timeout, observe: opts.Observe}
+	if r.timeout <= 0 {
+		r.timeout = DefaultTimeout
+	}
 	if opts.Token != "" {
 		r.auth = &githttp.BasicAuth{Username: "ensign", Password: opts.Token}
 	}
 	return r, nil
+}
+
+// DefaultTimeout bounds one conversation with the remote when
+// Options.Timeout is zero.
+const DefaultTimeout = 2 * time.Minute
+
+// network bounds one conversation with the remote by the Repo's timeout and
+// reports it to the Observe hook when done is called.
+func (r *Repo) network(ctx context.Context, op string) (context.Context, func(err error)) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	start := time.Now()
+	return ctx, func(err error) {
+		cancel()
+		if r.observe != nil {
+			r.observe(op, time.Since(start), err)
+		}
+	}
 }
 
 // Close releases open pack file descriptors. The Repo must not be used after.

@@ -120,7 +120,9 @@ func (r *Repo) land(ctx context.Context, target Target, build buildFunc) (*Resul
 	return nil, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, max, lastErr)
 }
 
-func (r *Repo) landOnce(ctx context.Context, target Target, build buildFunc) (*Result, error) {
+func (r *Repo) landOnce(ctx context.Context, target Target, build buildFunc) (_ *Result, err error) {
+	ctx, done := r.network(ctx, "push")
+	defer func() { done(err) }()
 	ps, err := r.openPush(ctx)
 	if err != nil {
 		return nil, err

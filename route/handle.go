@@ -42,21 +42,31 @@ func (r *Router) HandleCanary(ctx context.Context, clusterName string, c *flagge
 		log = log.With("failure", ref.String()+"@"+at.Format(time.RFC3339))
 	}
 	ctx = logctx.With(ctx, log)
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.ActionTimeout)
+	defer cancel()
 	start := time.Now()
+	o := Observation{Result: c.Status.LastTransitionTime.Time}
 	var kind string
 	var err error
 	switch phase {
 	case flaggerv1.CanaryPhaseSucceeded:
 		kind = "promote"
-		_, err = repo.Promote.Succeeded(ctx, clusterName, c)
+		var outs []promote.Outcome
+		outs, err = repo.Promote.Succeeded(ctx, clusterName, c)
+		for _, out := range outs {
+			o.Promotions = append(o.Promotions, out.Action)
+		}
 	case flaggerv1.CanaryPhaseFailed:
 		kind = "rollback"
-		_, err = repo.Rollback.Failed(ctx, clusterName, c)
+		var out rollback.Outcome
+		out, err = repo.Rollback.Failed(ctx, clusterName, c)
+		o.Rollback = out.Action
 	default:
 		return nil
 	}
 	if r.cfg.Observe != nil {
-		r.cfg.Observe(kind, time.Since(start), err)
+		o.Kind, o.Took, o.Err = kind, time.Since(start), err
+		r.cfg.Observe(o)
 	}
 	if err == nil || !Terminal(err) {
 		return err

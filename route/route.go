@@ -70,10 +70,25 @@ type Config struct {
 	// Statuses, if set, gets the "ensign/policy" commit status.
 	Statuses Statuses
 	// Observe, if set, is told how each canary result's handling went.
-	Observe func(kind string, took time.Duration, err error)
+	Observe func(Observation)
+	// ActionTimeout bounds the handling of one canary result; 0 means 5m.
+	ActionTimeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+}
+
+// Observation is how the handling of one canary result went.
+type Observation struct {
+	// Kind is "promote" or "rollback".
+	Kind string
+	Took time.Duration
+	Err  error
+	// Result is when the canary reached its phase.
+	Result time.Time
+	// Rollback is what the rollback did; Promotions what each promotion did.
+	Rollback   rollback.Action
+	Promotions []promote.Action
 }
 
 // PolicyContext is the commit status context of the policy check.
@@ -110,6 +125,9 @@ func New(cfg Config) (*Router, error) {
 	}
 	if r.cfg.Now == nil {
 		r.cfg.Now = time.Now
+	}
+	if r.cfg.ActionTimeout <= 0 {
+		r.cfg.ActionTimeout = 5 * time.Minute
 	}
 	for _, repo := range cfg.Repos {
 		name := repo.Workspace.Repo
@@ -285,6 +303,14 @@ func (r *Router) Watched() map[string][]string {
 		sort.Strings(out[c])
 	}
 	return out
+}
+
+// PolicyInForce returns the policy in force in a managed repository as the
+// router last read it (nil if none), without reading Git.
+func (r *Router) PolicyInForce(name forge.Repo) *policy.Policy {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.states[name].pol
 }
 
 // Degraded lists the repositories whose last policy read failed, with why.

@@ -70,6 +70,11 @@ type Config struct {
 	MaxConns int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Observe, if set, is told what each delivery was answered: its
+	// X-Gitea-Event header (as sent, bounded) and the Result.
+	Observe func(event string, r Result)
+	// QueueDepth, if set, is told the work queue's depth as it changes.
+	QueueDepth func(n int)
 }
 
 // Server is the webhook receiver: an http.Handler serving POST Path,
@@ -210,24 +215,66 @@ func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
 // receive answers a delivery: it checks and decodes it, then records its id
 // and queues it.
 func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
+	event := bounded(r.Header.Get("X-Gitea-Event"), 40)
 	j, code, msg := s.check(w, r)
 	if j == nil {
+		s.observe(event, rejection(code, msg))
 		reply(w, code, msg)
 		return
 	}
 	log := s.log.With("delivery", j.delivery, "event", j.event)
 	if !s.seen.add(j.delivery, time.Now()) {
 		log.Info("webhook replay ignored")
+		s.observe(event, ResultReplay)
 		reply(w, http.StatusAccepted, "duplicate delivery ignored")
 		return
 	}
-	if !s.enqueue(*j) {
+	if res := s.enqueue(*j); res != ResultAccepted {
 		s.seen.remove(j.delivery)
-		log.Warn("webhook dropped: queue full or shutting down")
+		log.Warn("webhook dropped", "result", res)
+		s.observe(event, res)
 		reply(w, http.StatusServiceUnavailable, "busy, redeliver later")
 		return
 	}
+	s.observe(event, ResultAccepted)
 	reply(w, http.StatusAccepted, "accepted")
+}
+
+// Result is what the receiver answered a delivery, for Config.Observe.
+type Result string
+
+// Delivery results.
+const (
+	ResultAccepted     Result = "accepted"      // queued for a worker (202)
+	ResultIgnored      Result = "ignored"       // verified, nothing to do (202)
+	ResultReplay       Result = "replay"        // a delivery id seen before (202)
+	ResultBadSignature Result = "bad_signature" // X-Gitea-Signature missing or wrong (401)
+	ResultTooLarge     Result = "too_large"     // over the body limit (413)
+	ResultBadRequest   Result = "bad_request"   // malformed id, content type or payload (400)
+	ResultBusy         Result = "busy"          // the shared body memory budget is spent (503)
+	ResultQueueFull    Result = "queue_full"    // no room in the work queue (503)
+	ResultShuttingDown Result = "shutting_down" // intake stopped (503)
+)
+
+// rejection names the result of a delivery check refused.
+func rejection(code int, msg string) Result {
+	switch code {
+	case http.StatusAccepted:
+		return ResultIgnored
+	case http.StatusUnauthorized:
+		return ResultBadSignature
+	case http.StatusRequestEntityTooLarge:
+		return ResultTooLarge
+	case http.StatusServiceUnavailable:
+		return ResultBusy
+	}
+	return ResultBadRequest
+}
+
+func (s *Server) observe(event string, r Result) {
+	if s.cfg.Observe != nil {
+		s.cfg.Observe(event, r)
+	}
 }
 
 // check verifies and decodes a delivery without side effects. It returns the
@@ -326,17 +373,25 @@ func (s *Server) decode(event, delivery string, body []byte) (*job, string, erro
 	return nil, fmt.Sprintf("event %q is not handled", event), nil
 }
 
-func (s *Server) enqueue(j job) bool {
+func (s *Server) enqueue(j job) Result {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closing {
-		return false
+		return ResultShuttingDown
 	}
 	select {
 	case s.queue <- j:
-		return true
+		s.depth()
+		return ResultAccepted
 	default:
-		return false
+		return ResultQueueFull
+	}
+}
+
+// depth reports the work queue's depth to Config.QueueDepth.
+func (s *Server) depth() {
+	if s.cfg.QueueDepth != nil {
+		s.cfg.QueueDepth(len(s.queue))
 	}
 }
 
@@ -347,6 +402,7 @@ func (s *Server) work() {
 			s.log.Warn("webhook event dropped at shutdown", "delivery", j.delivery, "event", j.event)
 			continue
 		}
+		s.depth()
 		s.run(j)
 	}
 }

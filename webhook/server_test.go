@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -438,5 +439,31 @@ func TestNewValidates(t *testing.T) {
 				t.Fatal("New accepted an invalid config")
 			}
 		})
+	}
+}
+
+// Every answer is reported to Config.Observe with the event as sent.
+func TestObserveNamesEveryAnswer(t *testing.T) {
+	payload, err := readPayload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	s, _ := newServer(t, func(c *Config) {
+		c.MaxBodyBytes = int64(len(payload)) + 100
+		c.Observe = func(event string, r Result) { got = append(got, event+" "+string(r)) }
+	})
+	badSig := signed(payload, "o3")
+	badSig.sig = Sign([]byte("another secret"), payload)
+	tooBig := signed(append(slices.Clone(payload), make([]byte, 200)...), "o4")
+	push := signed([]byte(`{}`), "o5")
+	push.event = "release"
+	noID := signed(payload, "")
+	for _, d := range []delivery{signed(payload, "o1"), signed(payload, "o1"), badSig, tooBig, push, noID} {
+		d.send(s)
+	}
+	want := []string{"issue_comment accepted", "issue_comment replay", "issue_comment bad_signature", "issue_comment too_large", "release ignored", "issue_comment bad_request"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("observed %v, want %v", got, want)
 	}
 }

@@ -102,7 +102,7 @@ func connect(ctx context.Context, stderr io.Writer, name string, flags cliFlags)
 		fmt.Fprintf(stderr, "ensign %s: %v\n", name, err)
 		return nil, nil, exitUsage
 	}
-	b, err := newBot(ctx, cfg, newLogger(cfg, os.Stderr), nil)
+	b, err := newBot(ctx, cfg, newLogger(cfg, os.Stderr), nil, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "ensign %s: %v\n", name, err)
 		return nil, nil, exitFailed

@@ -58,6 +58,12 @@ type config struct {
 	// ProtectBranches is the branch prefix ensign asks Gitea to let only
 	// ensign push to ("none": leave branch protection to the operator).
 	ProtectBranches string `env:"ENSIGN_PROTECT_BRANCHES, default=ensign/"`
+	// Timeouts: each Gitea API call, each conversation with the Git server
+	// (a fetch, a push), and each whole action (one canary result, one
+	// comment command).
+	GiteaTimeout  time.Duration `env:"ENSIGN_GITEA_TIMEOUT, default=20s"`
+	GitTimeout    time.Duration `env:"ENSIGN_GIT_TIMEOUT, default=2m"`
+	ActionTimeout time.Duration `env:"ENSIGN_ACTION_TIMEOUT, default=5m"`
 	// Leader election on a coordination.k8s.io Lease: off by default in the
 	// binary (one process, as on a laptop), on in the Helm chart.
 	LeaderElection          bool          `env:"ENSIGN_LEADER_ELECTION, default=false"`
@@ -83,6 +89,9 @@ var configVars = [][2]string{
 	{"ENSIGN_LOG_FORMAT", "text or json (default text)"},
 	{"ENSIGN_WORKERS", "canary events handled at once (default 4)"},
 	{"ENSIGN_RESYNC", "how often every canary is re-checked (default 10m)"},
+	{"ENSIGN_GITEA_TIMEOUT", "bound on each Gitea API call (default 20s)"},
+	{"ENSIGN_GIT_TIMEOUT", "bound on each conversation with the Git server: a fetch, a push (default 2m)"},
+	{"ENSIGN_ACTION_TIMEOUT", "bound on handling one canary result or one comment command, retried after (default 5m)"},
 	{"ENSIGN_PROTECT_BRANCHES", "branch prefix ensign protects in each repository so only ensign's account may push to it (a Gitea rule <prefix>**; needs admin on the repository); none to leave it to you (default ensign/)"},
 	{"ENSIGN_COMMAND_FLOORS", "command=level pairs, comma-separated: the lowest permission (none, read, write, admin, owner) a repository's policy may grant each comment command; default help=read,status=read,hold=write,unhold=write,promote=write,rollback=write,promote-now=admin"},
 	{"ENSIGN_LEADER_ELECTION", "true: replicas elect a leader on a Lease and only the leader acts (default false; the Helm chart sets true)"},
@@ -172,6 +181,17 @@ func (c *config) validate() error {
 	}
 	if c.Workers < 1 || c.Workers > 64 {
 		bad("ENSIGN_WORKERS", "want 1 to 64, got %d", c.Workers)
+	}
+	for _, t := range []struct {
+		name     string
+		d, least time.Duration
+	}{{"ENSIGN_GITEA_TIMEOUT", c.GiteaTimeout, time.Second}, {"ENSIGN_GIT_TIMEOUT", c.GitTimeout, 5 * time.Second}, {"ENSIGN_ACTION_TIMEOUT", c.ActionTimeout, 10 * time.Second}} {
+		if t.d < t.least {
+			bad(t.name, "want at least %v, got %v", t.least, t.d)
+		}
+	}
+	if c.ActionTimeout < c.GitTimeout || c.ActionTimeout < c.GiteaTimeout {
+		bad("ENSIGN_ACTION_TIMEOUT", "want at least ENSIGN_GIT_TIMEOUT (%v) and ENSIGN_GITEA_TIMEOUT (%v), got %v", c.GitTimeout, c.GiteaTimeout, c.ActionTimeout)
 	}
 	if c.Resync < time.Minute {
 		bad("ENSIGN_RESYNC", "want at least 1m, got %v", c.Resync)

@@ -240,3 +240,15 @@ func TestConfigVarsListEveryVariable(t *testing.T) {
 		t.Fatalf("the config reads %v; configVars lists %v", read, listed)
 	}
 }
+
+// testConfig is ensign's configuration from vars (and testSecret as the
+// webhook secret), with every default the environment would give.
+func testConfig(t *testing.T, vars map[string]string) *config {
+	t.Helper()
+	vars["ENSIGN_WEBHOOK_SECRET"] = testSecret
+	cfg, err := loadConfig(context.Background(), envconfig.MapLookuper(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}

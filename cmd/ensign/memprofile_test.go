@@ -53,16 +53,12 @@ func TestMemoryProfile(t *testing.T) {
 	if err := f.PrepareFinals(ctx, "1.1.0"); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config{
-		GiteaURL: strings.TrimSuffix(g.URL, "/"), GiteaToken: secret(f.Bot.Token), WebhookSecret: testSecret,
-		Repos: []string{f.Org + "/" + f.Repo}, Branch: "main", PolicyFile: ".ensign.yaml",
-		Kubeconfigs: map[string]string{"staging": k.Kubeconfig, "production": k.Kubeconfig},
-		ListenAddr:  "127.0.0.1:0", LogLevel: "info", LogFormat: "text", Workers: 4, Resync: 10 * time.Minute,
-		DataDir: t.TempDir(),
-	}
-	if err := cfg.validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := testConfig(t, map[string]string{
+		"ENSIGN_GITEA_URL": strings.TrimSuffix(g.URL, "/"), "ENSIGN_GITEA_TOKEN": f.Bot.Token,
+		"ENSIGN_REPOS":       f.Org + "/" + f.Repo,
+		"ENSIGN_KUBECONFIGS": "staging=" + k.Kubeconfig + ",production=" + k.Kubeconfig,
+		"ENSIGN_LISTEN_ADDR": "127.0.0.1:0", "ENSIGN_DATA_DIR": t.TempDir(),
+	})
 	profile := func(name string) {
 		t.Helper()
 		runtime.GC()
@@ -91,7 +87,7 @@ func TestMemoryProfile(t *testing.T) {
 	profile("0-before")
 
 	runCtx, cancel := context.WithCancel(ctx)
-	b, err := newBot(runCtx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	b, err := newBot(runCtx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
 	"github.com/ensignbot/ensign/canary"
@@ -51,14 +52,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(cfg, os.Stderr)
 	klog.SetSlogLogger(log) // client-go (informers, leader election) logs through ensign's logger
-	b, err := newBot(ctx, cfg, log, nil)
+	bi := currentBuild()
+	reg := metrics.New(metrics.Build{Version: bi.Version, Commit: bi.Commit, GoVersion: bi.GoVersion})
+	workqueue.SetProvider(reg.WorkqueueProvider()) // before any watcher makes a queue
+	b, err := newBot(ctx, cfg, log, nil, reg)
 	if err != nil {
 		log.Error("start", "err", err)
 		return 1
 	}
 	defer b.close()
-	bi := currentBuild()
-	b.metrics = metrics.New(metrics.Build{Version: bi.Version, Commit: bi.Commit, GoVersion: bi.GoVersion})
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		log.Error("listen", "addr", cfg.ListenAddr, "err", err)
@@ -147,24 +149,34 @@ func (d *daemon) run(ctx context.Context) error {
 	b := d.bot
 	log := b.log
 	d.rewatch = make(chan forge.Repo, 16)
-	disp, err := command.NewDispatcher(command.Config{
+	cc := command.Config{
 		Forge:    b.forge,
 		Repos:    b.router,
 		Services: b.router,
 		Bot:      b.login,
 		Floors:   b.cfg.floors,
 		Logger:   log,
-	})
+	}
+	wc := webhook.Config{
+		Secret:   []byte(b.cfg.WebhookSecret),
+		BotLogin: b.login,
+		Handlers: webhook.Handlers{Push: d.onPush},
+		Ready:    d.readiness,
+		// A comment's commands may take several actions' time.
+		HandlerTimeout: 2 * b.cfg.ActionTimeout,
+		Logger:         log,
+	}
+	if m := b.metrics; m != nil {
+		cc.Observe = func(name string, r command.Result) { m.ObserveCommand(name, metrics.CommandResult(r)) }
+		wc.Observe = func(event string, r webhook.Result) { m.ObserveDelivery(event, metrics.DeliveryResult(r)) }
+		wc.QueueDepth = func(n int) { m.SetQueueDepth(metrics.QueueWebhook, n) }
+	}
+	disp, err := command.NewDispatcher(cc)
 	if err != nil {
 		return err
 	}
-	hooks, err := webhook.New(webhook.Config{
-		Secret:   []byte(b.cfg.WebhookSecret),
-		BotLogin: b.login,
-		Handlers: webhook.Handlers{Comment: disp.HandleComment, Push: d.onPush},
-		Ready:    d.readiness,
-		Logger:   log,
-	})
+	wc.Handlers.Comment = disp.HandleComment
+	hooks, err := webhook.New(wc)
 	if err != nil {
 		return err
 	}
@@ -252,6 +264,7 @@ func (d *daemon) act(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { d.watch(ctx) })
 	wg.Go(func() { b.protectBranches(ctx) })
+	wg.Go(func() { d.reportWindows(ctx) })
 	<-ctx.Done()
 	d.mu.Lock()
 	for _, s := range d.schedulers {
@@ -261,6 +274,43 @@ func (d *daemon) act(ctx context.Context) error {
 	d.mu.Unlock()
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// windowsEvery is how often the window gauges are brought up to date.
+const windowsEvery = 15 * time.Second
+
+// reportWindows keeps ensign_window_open up to date while this replica
+// acts. The watcher also calls windowsNow after each policy read.
+func (d *daemon) reportWindows(ctx context.Context) {
+	for {
+		d.windowsNow()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(windowsEvery):
+		}
+	}
+}
+
+// windowsNow sets ensign_window_open for every stage of every policy in
+// force: whether its promotion windows are open now.
+func (d *daemon) windowsNow() {
+	b := d.bot
+	if b.metrics == nil {
+		return
+	}
+	now := d.clock.Now()
+	for _, repo := range b.order {
+		var ws []metrics.Window
+		if pol := b.router.PolicyInForce(repo); pol != nil {
+			for _, a := range pol.Apps {
+				for i := range a.Stages {
+					ws = append(ws, metrics.Window{App: a.Name, Stage: a.Stages[i].Name, Open: pol.EvaluateStage(&a.Stages[i], now).Open})
+				}
+			}
+		}
+		b.metrics.SetWindows(repo.String(), ws)
+	}
 }
 
 // setLeader records whether this replica acts.
@@ -314,6 +364,7 @@ func (d *daemon) watch(ctx context.Context) {
 	if err := b.router.Refresh(ctx); err != nil {
 		b.log.Warn("some policies could not be read at start; watching what could be read, retrying", "err", err)
 	}
+	d.windowsNow()
 	for ctx.Err() == nil {
 		clusters, key := b.watchedClusters()
 		wctx, cancel := context.WithCancel(ctx)
@@ -351,6 +402,7 @@ func (d *daemon) watch(ctx context.Context) {
 				}
 			case repo := <-d.rewatch:
 				_ = b.router.Refresh(ctx, repo) // logged by the router
+				d.windowsNow()
 				restart = d.watchChanged(key)
 			case <-tick.C:
 				if len(b.router.Degraded()) == 0 && time.Since(lastFull) < b.cfg.Resync {
@@ -358,6 +410,7 @@ func (d *daemon) watch(ctx context.Context) {
 				}
 				lastFull = time.Now()
 				_ = b.router.Refresh(ctx)
+				d.windowsNow()
 				restart = d.watchChanged(key)
 			}
 		}

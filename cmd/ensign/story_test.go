@@ -46,15 +46,12 @@ func newStoryRig(t *testing.T, start time.Time, opts scenario.Options) *storyRig
 		t.Fatal(err)
 	}
 	r := &storyRig{t: t, env: env, clock: schedule.NewManualClock(start)}
-	r.cfg = &config{
-		GiteaURL: strings.TrimSuffix(g.URL, "/"), GiteaToken: secret(env.Bot.Token), WebhookSecret: testSecret,
-		Repos: []string{env.Org + "/" + env.Repo}, Branch: "main", PolicyFile: ".ensign.yaml",
-		Kubeconfigs: map[string]string{"staging": k.Kubeconfig, "production": k.Kubeconfig},
-		ListenAddr:  "127.0.0.1:0", LogLevel: "debug", LogFormat: "text", Workers: 2, Resync: 10 * time.Minute,
-	}
-	if err := r.cfg.validate(); err != nil {
-		t.Fatal(err)
-	}
+	r.cfg = testConfig(t, map[string]string{
+		"ENSIGN_GITEA_URL": strings.TrimSuffix(g.URL, "/"), "ENSIGN_GITEA_TOKEN": env.Bot.Token,
+		"ENSIGN_REPOS":       env.Org + "/" + env.Repo,
+		"ENSIGN_KUBECONFIGS": "staging=" + k.Kubeconfig + ",production=" + k.Kubeconfig,
+		"ENSIGN_LISTEN_ADDR": "127.0.0.1:0", "ENSIGN_LOG_LEVEL": "debug", "ENSIGN_WORKERS": "2",
+	})
 	r.start()
 	t.Cleanup(func() { r.stop() })
 	return r
@@ -68,11 +65,10 @@ func (r *storyRig) start() {
 	r.cfg.DataDir = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b, err := newBot(ctx, r.cfg, log, r.clock.Now)
+	b, err := newBot(ctx, r.cfg, log, r.clock.Now, metrics.New(metrics.Build{Version: "story", Commit: "story", GoVersion: "go"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.metrics = metrics.New(metrics.Build{Version: "story", Commit: "story", GoVersion: "go"})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -344,16 +340,36 @@ func TestStory(t *testing.T) {
 	}
 
 	// The restarted ensign's /metrics moved as the story did: it looked at
-	// the failed production canary (finishing the rollback) and is ready.
-	scraped := r.scrapeMetrics()
-	for _, want := range []string{
+	// the failed production canary (finishing the rollback), answered the
+	// /promote, and is ready. The answer is written after the merge, so the
+	// counters may trail it a moment.
+	wants := []string{
 		`ensign_actions_total{kind="rollback",outcome="done"}`,
 		`ensign_action_duration_seconds_count{kind="rollback"}`,
+		`ensign_commands_total{command="promote",result="done"}`,
+		`ensign_webhook_deliveries_total{event="issue_comment",result="accepted"}`,
+		`ensign_git_operations_total{operation="fetch",result="ok"}`,
+		`ensign_gitea_requests_total{code="200"`,
+		`ensign_rollback_latency_seconds_count{mode="push"}`,
 		"ensign_ready 1", "ensign_leader 1", "ensign_build_info{",
-	} {
-		if !metricAtLeastOne(scraped, want) {
-			t.Errorf("/metrics has no %q >= 1 after the story:\n%s", want, scraped)
+	}
+	window := `ensign_window_open{app="podinfo",repo="` + env.Org + "/" + env.Repo + `",stage="production"}`
+	var scraped string
+	missing := func() []string {
+		scraped = r.scrapeMetrics()
+		var out []string
+		for _, want := range wants {
+			if !metricAtLeastOne(scraped, want) {
+				out = append(out, want+" >= 1")
+			}
 		}
+		if !strings.Contains(scraped, window) {
+			out = append(out, window)
+		}
+		return out
+	}
+	if err := scenario.Wait(ctx, 15*time.Second, "the metrics", func() (bool, error) { return len(missing()) == 0, nil }); err != nil {
+		t.Errorf("/metrics lacks %v after the story:\n%s", missing(), scraped)
 	}
 }
 

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -46,12 +49,22 @@ type bot struct {
 }
 
 // newBot connects to Gitea (to learn its own login), builds the cluster
-// clients and opens a Git cache per repository. now may be nil (time.Now).
-func newBot(ctx context.Context, cfg *config, log *slog.Logger, now func() time.Time) (*bot, error) {
+// clients and opens a Git cache per repository. now may be nil (time.Now);
+// reg may be nil (no metrics, as in the CLI).
+func newBot(ctx context.Context, cfg *config, log *slog.Logger, now func() time.Time, reg *metrics.Registry) (*bot, error) {
 	if now == nil {
 		now = time.Now
 	}
-	fc, err := forge.New(forge.Config{URL: cfg.GiteaURL, Token: string(cfg.GiteaToken)})
+	giteaHTTP := &http.Client{Transport: newTransport()}
+	gitHTTP := &http.Client{Transport: newTransport()}
+	var observeGit func(op string, took time.Duration, err error)
+	if reg != nil {
+		giteaHTTP.Transport = reg.GiteaTransport(giteaHTTP.Transport)
+		observeGit = func(op string, took time.Duration, err error) {
+			reg.ObserveGit(metrics.GitOp(op), gitResult(err), took)
+		}
+	}
+	fc, err := forge.New(forge.Config{URL: cfg.GiteaURL, Token: string(cfg.GiteaToken), HTTPClient: giteaHTTP, CallTimeout: cfg.GiteaTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("ENSIGN_GITEA_URL: %w", err)
 	}
@@ -68,14 +81,15 @@ func newBot(ctx context.Context, cfg *config, log *slog.Logger, now func() time.
 		clients = append(clients, c)
 	}
 	b := &bot{cfg: cfg, log: log, forge: fc, clusters: cluster.NewSet(clients...), login: login,
-		repos: map[forge.Repo]*repoServices{}, now: now}
+		repos: map[forge.Repo]*repoServices{}, now: now, metrics: reg}
 	for _, r := range cfg.Repos {
 		owner, name, _ := strings.Cut(r, "/")
 		repo := forge.Repo{Owner: owner, Name: name}
 		g, err := gitops.Open(ctx, gitops.Options{
-			Dir:   filepath.Join(cfg.DataDir, "repos", owner, name+".git"),
-			URL:   cfg.GiteaURL + "/" + owner + "/" + name + ".git",
-			Token: string(cfg.GiteaToken),
+			Dir:        filepath.Join(cfg.DataDir, "repos", owner, name+".git"),
+			URL:        cfg.GiteaURL + "/" + owner + "/" + name + ".git",
+			Token:      string(cfg.GiteaToken),
+			HTTPClient: gitHTTP, Timeout: cfg.GitTimeout, Observe: observeGit,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("open the Git cache of %s: %w", repo, err)
@@ -98,7 +112,8 @@ func newBot(ctx context.Context, cfg *config, log *slog.Logger, now func() time.
 		svc := b.repos[repo]
 		routed = append(routed, &route.Repo{Workspace: svc.ws, Promote: svc.promote, Rollback: svc.rollback, Status: svc.status})
 	}
-	b.router, err = route.New(route.Config{Repos: routed, Events: b.clusters, Statuses: fc, Observe: b.observe, Now: now, Logger: log})
+	b.router, err = route.New(route.Config{Repos: routed, Events: b.clusters, Statuses: fc, Observe: b.observe,
+		ActionTimeout: cfg.ActionTimeout, Now: now, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -122,10 +137,61 @@ func (b *bot) repo(name string) (*repoServices, error) {
 	return b.repos[r.Workspace.Repo], nil
 }
 
-// observe records one handled canary result when metrics are on.
-func (b *bot) observe(kind string, took time.Duration, err error) {
-	if b.metrics != nil {
-		b.metrics.ObserveAction(kind, took, err)
+// observe records one handled canary result when metrics are on: how long
+// it took, and for a revert pushed or opened (or a promotion opened, merged
+// or pushed) the time since the canary's result.
+func (b *bot) observe(o route.Observation) {
+	if b.metrics == nil {
+		return
+	}
+	b.metrics.ObserveAction(o.Kind, o.Took, o.Err)
+	since := b.now().Sub(o.Result)
+	switch o.Rollback {
+	case rollback.ActionReverted:
+		b.metrics.ObserveRollbackLatency(metrics.RollbackPush, since)
+	case rollback.ActionRevertPR:
+		b.metrics.ObserveRollbackLatency(metrics.RollbackPR, since)
+	}
+	for _, a := range o.Promotions {
+		switch a {
+		case promote.ActionMerged:
+			b.metrics.ObservePromotionLatency(metrics.PromotionMerged, since)
+		case promote.ActionPushed:
+			b.metrics.ObservePromotionLatency(metrics.PromotionPushed, since)
+		case promote.ActionQueued, promote.ActionWaiting:
+			b.metrics.ObservePromotionLatency(metrics.PromotionOpened, since)
+		}
+	}
+}
+
+// gitResult names how a Git operation ended, for ensign_git_operations_total.
+func gitResult(err error) metrics.GitResult {
+	var rejected *gitops.PushRejectedError
+	var conflict *gitops.ConflictError
+	switch {
+	case err == nil, errors.Is(err, gitops.ErrAlreadyReverted), errors.Is(err, gitops.ErrNothingToCommit):
+		return metrics.GitOK
+	case errors.As(err, &conflict):
+		return metrics.GitConflict
+	case errors.As(err, &rejected) && rejected.Stale:
+		return metrics.GitRejected
+	}
+	return metrics.GitError
+}
+
+// newTransport is the HTTP transport of ensign's calls to Gitea (API and
+// Git): a connection that cannot be made, secured or answered in time fails
+// instead of hanging; each call's context bounds the rest.
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: time.Minute,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   8,
+		ForceAttemptHTTP2:     true,
 	}
 }
 
