@@ -11,7 +11,8 @@
 // rate-limited work queue keyed by cluster/namespace/name. Failed canaries go
 // on a queue with workers of their own, so a rollback never waits for a
 // worker behind a burst of other results. Workers hand the current object to
-// a Handler; a Handler error requeues the key with backoff. Handlers
+// a Handler; a Handler error requeues the key with a backoff capped at
+// MaxRetryDelay, so pending results go out soon after an outage. Handlers
 // therefore see a final phase more than once (after a restart, at every
 // resync, and rarely from both queues at once) and must check the systems of
 // record (Git, Gitea) before they act.

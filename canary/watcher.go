@@ -11,6 +11,7 @@ import (
 	"time"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+	"golang.org/x/time/rate"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -88,13 +89,28 @@ func NewWatcher(clusters []Cluster, h Handler, opts Options) *Watcher {
 		handler:  h,
 		opts:     opts,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[Key](),
+			retryLimiter(),
 			workqueue.TypedRateLimitingQueueConfig[Key]{Name: "canaries"}),
 		urgent: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[Key](),
+			retryLimiter(),
 			workqueue.TypedRateLimitingQueueConfig[Key]{Name: "failed-canaries"}),
 		indexes: map[string][]scopedIndexer{},
 	}
+}
+
+// MaxRetryDelay caps the backoff of a key whose handling failed: when Gitea
+// or an API server comes back after an outage, pending results are handled
+// within this long, not after a backoff that grew for minutes.
+const MaxRetryDelay = 3 * time.Second
+
+// retryLimiter is client-go's controller rate limiter with the per-key
+// backoff capped at MaxRetryDelay (from 100ms); the overall bucket (10 per
+// second, bursts of 100) still bounds how fast retries go out.
+func retryLimiter() workqueue.TypedRateLimiter[Key] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[Key](100*time.Millisecond, MaxRetryDelay),
+		&workqueue.TypedBucketRateLimiter[Key]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
+	)
 }
 
 // namespaceInformerLimit is how many namespaces of one cluster get an

@@ -356,3 +356,35 @@ func addToOwners(t *testing.T, e *forgetest.Env, user string) {
 	}
 	t.Fatal("org has no Owners team")
 }
+
+// Comments whose delivery never arrived (no webhook here at all) are
+// answered by CatchUp, each once, oldest first; comments that are not
+// commands, older than the look-back, or already answered are left alone.
+func TestCatchUpAnswersMissedCommandsOnce(t *testing.T) {
+	e := forgetest.New(t)
+	r := newRig(t, e, false)
+	alice := e.User(t, "alice", "write")
+	pr := e.OpenPR(t, "feature", "a.yaml", "a: 1\n")
+	old := e.Comment(t, alice, pr.Number, "/hold too old")
+	time.Sleep(1100 * time.Millisecond) // Gitea keeps whole seconds
+	since := time.Now().Truncate(time.Second)
+	first := e.Comment(t, alice, pr.Number, "/hold missed while ensign was down")
+	_ = e.Comment(t, alice, pr.Number, "just a remark")
+	second := e.Comment(t, alice, pr.Number, "/unhold")
+	ctx := forgetest.Ctx(t)
+	n, err := r.disp.CatchUp(ctx, e.Repo, since)
+	if err != nil || n != 2 {
+		t.Fatalf("CatchUp = %d, %v; want the 2 missed commands", n, err)
+	}
+	mustContain(t, "first answer", reply(t, e, pr.Number, first), "now on hold")
+	mustContain(t, "second answer", reply(t, e, pr.Number, second), "hold is lifted")
+	if got := reply(t, e, pr.Number, old); got != "" {
+		t.Fatalf("a comment older than the look-back was answered: %s", got)
+	}
+	if n, err := r.disp.CatchUp(ctx, e.Repo, since); err != nil || n != 0 {
+		t.Fatalf("a second CatchUp = %d, %v; want nothing left", n, err)
+	}
+	if got := e.Labels(t, pr.Number); len(got) != 0 {
+		t.Fatalf("labels %v; /hold then /unhold, in order, leaves none", got)
+	}
+}

@@ -29,6 +29,8 @@ type Forge interface {
 	FindComment(ctx context.Context, repo forge.Repo, number int64, marker string) (forge.Comment, bool, error)
 	UpsertComment(ctx context.Context, repo forge.Repo, number int64, marker, text string) (forge.Comment, bool, error)
 	GetComment(ctx context.Context, repo forge.Repo, id int64) (forge.Comment, int64, error)
+	ListOpenPullRequests(ctx context.Context, repo forge.Repo, label string) ([]forge.PullRequest, error)
+	ListComments(ctx context.Context, repo forge.Repo, number int64) ([]forge.Comment, error)
 }
 
 // Repos are the repositories ensign manages and their policies; the

@@ -40,6 +40,7 @@ type rig struct {
 	e    *forgetest.Env
 	srv  *httptest.Server
 	hook *webhook.Server
+	disp *command.Dispatcher
 
 	mu         sync.Mutex
 	deliveries []recorded
@@ -73,6 +74,7 @@ func newRig(t *testing.T, e *forgetest.Env, installHook bool, opts ...func(*comm
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.disp = d
 	r.hook, err = webhook.New(webhook.Config{
 		Secret:   []byte(hookSecret),
 		BotLogin: e.Bot.Name,

@@ -2,9 +2,11 @@ package forge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"code.gitea.io/sdk/gitea"
 
@@ -19,6 +21,8 @@ type Comment struct {
 	// text after the marker line.
 	Body string
 	URL  string
+	// Created is when the comment was written.
+	Created time.Time
 }
 
 func checkMarker(marker string) error {
@@ -57,7 +61,7 @@ func (c *Client) ListComments(ctx context.Context, repo Repo, number int64) ([]C
 }
 
 func toComment(cm *gitea.Comment) Comment {
-	out := Comment{ID: cm.ID, Body: cm.Body, URL: cm.HTMLURL}
+	out := Comment{ID: cm.ID, Body: cm.Body, URL: cm.HTMLURL, Created: cm.Created}
 	if cm.Poster != nil {
 		out.Author = cm.Poster.UserName
 	}
@@ -140,7 +144,41 @@ func (c *Client) write(ctx context.Context, repo Repo, number int64, marker, tex
 		return Comment{}, false, fmt.Errorf("post bot comment on %s#%d: %w", repo, number, err)
 	}
 	out.Body = text
-	return out, true, nil
+	return c.dedupe(ctx, repo, number, marker, out)
+}
+
+// dedupe keeps one bot comment per marker when another writer (a second
+// process, a leader hand-over) created the same comment at the same time:
+// the oldest stays and the others are deleted, whichever process runs this.
+// It returns the comment that stays, and whether it is the one just made.
+func (c *Client) dedupe(ctx context.Context, repo Repo, number int64, marker string, made Comment) (Comment, bool, error) {
+	self, err := c.Self(ctx)
+	if err != nil {
+		return made, true, nil // made exists; the next write dedupes
+	}
+	all, err := c.ListComments(ctx, repo, number)
+	if err != nil {
+		return made, true, nil
+	}
+	var same []Comment
+	for _, cm := range all {
+		if text, ok := markedText(cm.Body, marker); ok && strings.EqualFold(cm.Author, self) {
+			cm.Body = text
+			same = append(same, cm)
+		}
+	}
+	if len(same) < 2 {
+		return made, true, nil
+	}
+	for _, extra := range same[1:] {
+		err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
+			return api.DeleteIssueComment(repo.Owner, repo.Name, extra.ID)
+		})
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return same[0], false, fmt.Errorf("delete duplicate bot comment %d on %s#%d: %w", extra.ID, repo, number, err)
+		}
+	}
+	return same[0], same[0].ID == made.ID, nil
 }
 
 // SetStatusSection sets one named section of the pull request's status

@@ -207,6 +207,37 @@ func TestUpsertCommentInPlace(t *testing.T) {
 	}
 }
 
+// Two processes (two clients, so no shared in-process lock) upserting the
+// same marker at the same moment leave one comment, not two.
+func TestRacingUpsertsLeaveOneComment(t *testing.T) {
+	e := forgetest.New(t)
+	ctx := forgetest.Ctx(t)
+	pr := e.OpenPR(t, "feature", "a.yaml", "a: 1\n")
+	clients := make([]*forge.Client, 4)
+	for i := range clients {
+		c, err := forge.New(forge.Config{URL: e.G.URL, Token: e.Bot.Token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = c
+	}
+	marker := vocab.RollbackMarker("0123456789abcdef0123456789abcdef01234567")
+	for round := range 3 {
+		var wg sync.WaitGroup
+		for i, c := range clients {
+			wg.Go(func() {
+				if _, _, err := c.UpsertComment(ctx, e.Repo, pr.Number, marker, fmt.Sprintf("round %d from %d", round, i)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := len(e.Comments(t, pr.Number, e.Bot.Name)); n != 1 {
+			t.Fatalf("round %d: %d bot comments after racing upserts, want 1", round, n)
+		}
+	}
+}
+
 func bodies(cs []*gitea.Comment) []string {
 	var out []string
 	for _, c := range cs {

@@ -132,6 +132,7 @@ type daemon struct {
 	onReady func()
 
 	ready      atomic.Bool
+	disp       *command.Dispatcher
 	mu         sync.Mutex
 	schedulers map[forge.Repo]*schedule.Scheduler
 	rewatch    chan forge.Repo
@@ -175,6 +176,7 @@ func (d *daemon) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	d.disp = disp
 	wc.Handlers.Comment = disp.HandleComment
 	hooks, err := webhook.New(wc)
 	if err != nil {
@@ -265,6 +267,7 @@ func (d *daemon) act(ctx context.Context) error {
 	wg.Go(func() { d.watch(ctx) })
 	wg.Go(func() { b.protectBranches(ctx) })
 	wg.Go(func() { d.reportWindows(ctx) })
+	wg.Go(func() { d.catchUp(ctx) })
 	<-ctx.Done()
 	d.mu.Lock()
 	for _, s := range d.schedulers {
@@ -274,6 +277,30 @@ func (d *daemon) act(ctx context.Context) error {
 	d.mu.Unlock()
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// catchUpWindow is how far back ensign looks for comment commands whose
+// delivery it missed.
+const catchUpWindow = 24 * time.Hour
+
+// catchUp answers missed comment commands when this replica starts to act
+// (a fail-over or restart loses the deliveries in between; Gitea does not
+// redeliver) and again every resync period.
+func (d *daemon) catchUp(ctx context.Context) {
+	b := d.bot
+	for {
+		for _, repo := range b.order {
+			n, err := d.disp.CatchUp(ctx, repo, time.Now().Add(-catchUpWindow))
+			if err != nil && ctx.Err() == nil {
+				b.log.Warn("catch up on missed comment commands", "repo", repo.String(), "answered", n, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(b.cfg.Resync):
+		}
+	}
 }
 
 // windowsEvery is how often the window gauges are brought up to date.
