@@ -4,16 +4,24 @@
 // decides from Gitea permission facts whether the commenter may run one, and
 // a Dispatcher runs them and answers in the pull request.
 //
-// /hold and /unhold are carried out here (the policy's hold label plus a
-// "hold" section in the bot's status comment). /promote, /rollback and
-// /status are handed to the Promoter, RollingBack and Reporter services; when
-// one is not configured its command answers that it is not available yet.
+// The policy comes from Repos (the router, which reads it from the
+// repository's Git cache as the services do): a repository without a policy
+// file is not managed, one whose policy does not load gets that answer, and
+// a read failure is told apart from both. /hold and /unhold are carried out
+// here (the policy's hold label plus a "hold" section in the bot's status
+// comment). /promote, /rollback and /status go to the repository's services
+// through Services, which return typed outcomes; this package renders them
+// (render.go), so the services never write replies.
+//
+// Catching up: Gitea does not redeliver a failed delivery, so CatchUp looks
+// through the open pull requests for commands with no answer yet and
+// handles them as their deliveries would have been.
 //
 // Answers: each triggering comment gets exactly one bot answer, keyed by a
 // hidden marker holding the comment's ID (vocab.ReplyMarker), with one entry
 // per command in order. Before running anything the Dispatcher looks for
 // that answer; if it exists the comment was handled already (a redelivery,
-// or a restart), and nothing runs again. Holds and the status comment are
+// or a restart, or CatchUp), and nothing runs again. Holds and the status comment are
 // idempotent, so a crash between acting and answering is repaired by the
 // next delivery of the same comment.
 //

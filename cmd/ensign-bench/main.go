@@ -7,7 +7,10 @@
 //   - promote: the time from the UpdateStatus that moves a staging canary to
 //     Succeeded until Gitea's API shows ensign's promotion pull request;
 //   - memory: the resident memory of `ensign run` watching a fleet of
-//     canaries, idle and after bursts of phase changes.
+//     canaries, idle and after bursts of phase changes;
+//   - failover (only with -only): with leader election on, the time from
+//     SIGKILL or SIGTERM of the leader until the standby leads, and the idle
+//     memory of a leader and a standby.
 //
 // ensign runs as the real binary (`ensign run`, built from ./cmd/ensign
 // unless -ensign names one) in a subprocess configured through its
@@ -15,7 +18,7 @@
 // people, Flux and Flagger. Everything it creates lives on throwaway
 // servers that are stopped on exit.
 //
-// Usage: go run ./cmd/ensign-bench [-only rollback,promote,memory] [-runs 20] [-repeat 1]
+// Usage: go run ./cmd/ensign-bench [-only rollback,promote,memory,failover] [-runs 20] [-repeat 1]
 package main
 
 import (
@@ -44,7 +47,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ensign-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	only := fs.String("only", "rollback,promote,memory", "benchmarks to run, comma-separated")
+	only := fs.String("only", "rollback,promote,memory", "benchmarks to run, comma-separated: rollback, promote, memory, failover")
 	runs := fs.Int("runs", 20, "measured runs per latency benchmark (after one cold run)")
 	repeat := fs.Int("repeat", 1, "repeat each latency benchmark this often, each time with a fresh repository and ensign")
 	settle := fs.Duration("settle", time.Second, "quiet time before each measured phase change")
@@ -58,16 +61,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	idle := fs.Duration("idle", 15*time.Second, "memory: wait before each idle reading")
 	verbose := fs.Bool("v", false, "print every run")
 	trace := fs.Bool("trace", false, "route ensign's Gitea traffic through a recording proxy and print where the time went")
+	lease := fs.Duration("lease", 15*time.Second, "failover: the leader election's lease duration (renew deadline 2/3, retry period 1/6 of it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	want := map[string]bool{}
 	for _, b := range strings.Split(*only, ",") {
 		switch b = strings.TrimSpace(b); b {
-		case "rollback", "promote", "memory":
+		case "rollback", "promote", "memory", "failover":
 			want[b] = true
 		default:
-			fmt.Fprintf(stderr, "ensign-bench: -only: unknown benchmark %q (want rollback, promote, memory)\n", b)
+			fmt.Fprintf(stderr, "ensign-bench: -only: unknown benchmark %q (want rollback, promote, memory, failover)\n", b)
 			return 2
 		}
 	}
@@ -76,14 +80,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := bench(ctx, stdout, want, *bin, *repeat, latencyOpts{runs: *runs, settle: *settle, interval: *interval, verbose: *verbose, trace: *trace},
-		memoryOpts{namespaces: *namespaces, perNamespace: *perNS, burst: *burst, live: *live, idle: *idle, memLimit: *memLimit}); err != nil {
+		memoryOpts{namespaces: *namespaces, perNamespace: *perNS, burst: *burst, live: *live, idle: *idle, memLimit: *memLimit},
+		failoverOpts{runs: *runs, lease: *lease, namespaces: 4, perNamespace: 5, idle: *idle}); err != nil {
 		fmt.Fprintln(stderr, "ensign-bench:", err)
 		return 1
 	}
 	return 0
 }
 
-func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, repeat int, lo latencyOpts, mo memoryOpts) error {
+func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, repeat int, lo latencyOpts, mo memoryOpts, fo failoverOpts) error {
 	dir, err := os.MkdirTemp("", "ensign-bench-")
 	if err != nil {
 		return err
@@ -95,7 +100,7 @@ func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, r
 			return err
 		}
 	}
-	lo.dir, lo.bin, mo.dir, mo.bin = dir, bin, dir, bin
+	lo.dir, lo.bin, mo.dir, mo.bin, fo.dir, fo.bin = dir, bin, dir, bin, dir, bin
 
 	fmt.Fprintln(os.Stderr, "starting Gitea and kube-apiserver ...")
 	g, err := harness.StartGitea(ctx, harness.GiteaOptions{})
@@ -123,7 +128,17 @@ func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, r
 		}
 	}
 	if want["memory"] {
-		return runMemory(ctx, w, g, k, repeat, mo)
+		if err := runMemory(ctx, w, g, k, repeat, mo); err != nil {
+			return err
+		}
+	}
+	if want["failover"] {
+		fmt.Fprintf(os.Stderr, "failover: %d runs each of SIGKILL and SIGTERM ...\n", fo.runs)
+		res, err := benchFailover(ctx, g, k, fo)
+		if err != nil {
+			return fmt.Errorf("failover: %w", err)
+		}
+		printFailover(w, fo, res)
 	}
 	return nil
 }
