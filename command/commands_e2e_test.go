@@ -297,7 +297,7 @@ func TestPolicyTeamsAndInvalidPolicy(t *testing.T) {
 	if err := e.G.CreateTeam(ctx, e.Org, "release", "read", rita.Name); err != nil {
 		t.Fatal(err)
 	}
-	addToOwners(t, e, e.Bot.Name)
+	e.AddOwner(t, e.Bot.Name)
 	e.CommitFile(t, "main", ".ensign.yaml", onePolicyApp+`commands:
   hold: {teams: [`+e.Org+`/release]}
 labels: {hold: on-hold}
@@ -339,23 +339,6 @@ apps:
         overlay: apps/podinfo/staging
         canary: {namespace: podinfo}
 `
-
-func addToOwners(t *testing.T, e *forgetest.Env, user string) {
-	t.Helper()
-	teams, _, err := e.Admin(t).ListOrgTeams(e.Org, gitea.ListTeamsOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tm := range teams {
-		if tm.Name == "Owners" {
-			if _, err := e.Admin(t).AddTeamMember(tm.ID, user); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-	}
-	t.Fatal("org has no Owners team")
-}
 
 // Comments whose delivery never arrived (no webhook here at all) are
 // answered by CatchUp, each once, oldest first; comments that are not

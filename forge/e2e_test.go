@@ -280,7 +280,7 @@ func TestRepoPermissionAndTeams(t *testing.T) {
 
 	// Team membership: the bot needs to be able to see teams; make it an org
 	// owner as the README asks.
-	addToOwners(t, e, e.Bot.Name)
+	e.AddOwner(t, e.Bot.Name)
 	if err := e.G.CreateTeam(ctx, e.Org, "release", "read", reader.Name); err != nil {
 		t.Fatal(err)
 	}
@@ -294,23 +294,6 @@ func TestRepoPermissionAndTeams(t *testing.T) {
 	if _, err := e.Client.TeamMember(ctx, e.Org, "nope", reader.Name); !errors.Is(err, forge.ErrNotFound) {
 		t.Fatalf("missing team: err = %v, want ErrNotFound", err)
 	}
-}
-
-func addToOwners(t *testing.T, e *forgetest.Env, user string) {
-	t.Helper()
-	teams, _, err := e.Admin(t).ListOrgTeams(e.Org, gitea.ListTeamsOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tm := range teams {
-		if tm.Name == "Owners" {
-			if _, err := e.Admin(t).AddTeamMember(tm.ID, user); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-	}
-	t.Fatal("org has no Owners team")
 }
 
 func TestMergeExpectedHead(t *testing.T) {

@@ -224,3 +224,22 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() (bool, string))
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// AddOwner makes user an owner of the test organization (a member of its
+// Owners team), as ensign's account must be to see team members.
+func (e *Env) AddOwner(t testing.TB, user string) {
+	t.Helper()
+	teams, _, err := e.Admin(t).ListOrgTeams(e.Org, gitea.ListTeamsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tm := range teams {
+		if tm.Name == "Owners" {
+			if _, err := e.Admin(t).AddTeamMember(tm.ID, user); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatal("org has no Owners team")
+}
