@@ -141,6 +141,23 @@ func (s *Set) Kustomizations(ctx context.Context, stage *policy.Stage) ([]flux.K
 	return flux.Kustomizations(ctx, cl.Dynamic, stage.Overlay)
 }
 
+// Suspended returns the Flux Kustomizations delivering the stage's overlay
+// that are suspended (Flux applies nothing from Git to the stage while one
+// is); none when Flux does not deliver it.
+func (s *Set) Suspended(ctx context.Context, stage *policy.Stage) ([]flux.Ref, error) {
+	ks, err := s.Kustomizations(ctx, stage)
+	if err != nil {
+		return nil, err
+	}
+	var out []flux.Ref
+	for _, k := range ks {
+		if k.Suspended {
+			out = append(out, k.Ref)
+		}
+	}
+	return out, nil
+}
+
 // AppliedRevision returns the Git commit the stage's Flux Kustomization last
 // applied, and the Kustomization's name; empty strings when none is found.
 func (s *Set) AppliedRevision(ctx context.Context, stage *policy.Stage) (commit, kustomization string, err error) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/gate"
 	"github.com/ensignbot/ensign/internal/keyed"
 	"github.com/ensignbot/ensign/internal/logctx"
 	"github.com/ensignbot/ensign/policy"
@@ -53,6 +54,8 @@ type Services interface {
 	PromotePR(ctx context.Context, repo forge.Repo, req promote.PRRequest) (promote.Outcome, error)
 	RollbackPR(ctx context.Context, repo forge.Repo, req rollback.PRRequest) (rollback.Outcome, error)
 	StatusPR(ctx context.Context, repo forge.Repo, number int64) (status.Report, error)
+	GateRefresh(ctx context.Context, repo forge.Repo, number int64) (gate.Verdict, error)
+	GateOverride(ctx context.Context, repo forge.Repo, number int64, person string) (gate.Verdict, error)
 }
 
 // Config wires a Dispatcher. Forge, Repos and Bot are required; without

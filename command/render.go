@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ensignbot/ensign/gate"
 	"github.com/ensignbot/ensign/promote"
 	"github.com/ensignbot/ensign/rollback"
 	"github.com/ensignbot/ensign/status"
@@ -35,6 +36,13 @@ func renderPromotion(out promote.Outcome) string {
 		return fmt.Sprintf("The policy has no stage %s/%s any more; close this pull request.", out.App, out.To)
 	}
 	return fmt.Sprintf("%s: %s", out.Action, out.Reason)
+}
+
+// renderOverride is the answer to /promote now on a person's change to a
+// gated stage.
+func renderOverride(v gate.Verdict) string {
+	return "This pull request's current head may merge now, outside the promotion windows: the " +
+		vocab.Code(vocab.WindowContext) + " check says " + vocab.Code(string(v.State)) + " (" + v.Description + "). A new push needs a new " + vocab.Code("/promote now") + "."
 }
 
 // renderRollback is the answer to /rollback.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/gate"
 	"github.com/ensignbot/ensign/policy"
 	"github.com/ensignbot/ensign/promote"
 	"github.com/ensignbot/ensign/rollback"
@@ -15,9 +16,6 @@ import (
 	"github.com/ensignbot/ensign/webhook"
 	"github.com/ensignbot/ensign/workspace"
 )
-
-// holdSection names the status comment section /hold writes.
-const holdSection = "hold"
 
 // run holds what one comment's commands share: the policy, and the
 // commenter's permission, looked up at most once.
@@ -70,9 +68,9 @@ func (r *run) one(cmd Command) string {
 	case policy.CommandHelp:
 		return helpText(r.pol, r.d.cfg.Floors)
 	case policy.CommandHold:
-		return r.hold(cmd.Arg)
+		return r.gated(r.hold(cmd.Arg))
 	case policy.CommandUnhold:
-		return r.unhold()
+		return r.gated(r.unhold())
 	}
 	svc := r.d.cfg.Services
 	if svc == nil {
@@ -83,6 +81,15 @@ func (r *run) one(cmd Command) string {
 		req := promote.PRRequest{PR: r.ev.Number, Person: r.ev.Author, Now: cmd.Name == policy.CommandPromoteNow}
 		return r.service(display(cmd), func() (string, error) {
 			out, err := svc.PromotePR(r.ctx, r.repo, req)
+			if err == nil && out.Action == promote.ActionNotPromotion && req.Now {
+				// A person's own change to a gated stage: let it through the
+				// window gate for its current head.
+				v, err := svc.GateOverride(r.ctx, r.repo, r.ev.Number, r.ev.Author)
+				if errors.Is(err, gate.ErrNotGated) {
+					return renderPromotion(out), nil
+				}
+				return renderOverride(v), err
+			}
 			return renderPromotion(out), err
 		})
 	case policy.CommandRollback:
@@ -151,12 +158,8 @@ func (r *run) hold(reason string) string {
 		r.errs = append(r.errs, err)
 		return "ensign could not add the " + vocab.Code(label) + " label, so the pull request is not on hold. Please try again."
 	}
-	if reason == "" {
-		reason = "no reason given"
-	}
-	text := fmt.Sprintf("⏸️ **On hold** (label %s), set by @%s: %s\n\nensign will not merge or promote this pull request until someone with permission comments %s.",
-		vocab.Code(label), r.ev.Author, reason, vocab.Code("/unhold"))
-	if err := r.d.cfg.Forge.SetStatusSection(r.ctx, r.repo, r.ev.Number, holdSection, text); err != nil {
+	text := vocab.HoldText(label, r.ev.Author, reason)
+	if err := r.d.cfg.Forge.SetStatusSection(r.ctx, r.repo, r.ev.Number, vocab.SectionHold, text); err != nil {
 		r.errs = append(r.errs, err)
 		return "The pull request is on hold (label " + vocab.Code(label) + "), but ensign could not record the reason in its status comment."
 	}
@@ -166,6 +169,19 @@ func (r *run) hold(reason string) string {
 	return "This pull request is now on hold (label " + vocab.Code(label) + "). ensign will not merge or promote it until " + vocab.Code("/unhold") + "."
 }
 
+// gated brings the pull request's window gate status up to date after a
+// hold changed, and returns answer. A failure is logged: the next change
+// of the pull request or of the windows writes the status again.
+func (r *run) gated(answer string) string {
+	if r.d.cfg.Services == nil {
+		return answer
+	}
+	if _, err := r.d.cfg.Services.GateRefresh(r.ctx, r.repo, r.ev.Number); err != nil {
+		r.log.Warn("update the window gate after a hold", "err", err)
+	}
+	return answer
+}
+
 func (r *run) unhold() string {
 	label := holdLabel(r.pol)
 	removed, err := r.d.cfg.Forge.RemoveLabel(r.ctx, r.repo, r.ev.Number, label)
@@ -173,7 +189,7 @@ func (r *run) unhold() string {
 		r.errs = append(r.errs, err)
 		return "ensign could not remove the " + vocab.Code(label) + " label, so the pull request is still on hold. Please try again."
 	}
-	if err := r.d.cfg.Forge.SetStatusSection(r.ctx, r.repo, r.ev.Number, holdSection, ""); err != nil {
+	if err := r.d.cfg.Forge.SetStatusSection(r.ctx, r.repo, r.ev.Number, vocab.SectionHold, ""); err != nil {
 		r.errs = append(r.errs, err)
 		return "The hold label is removed, but ensign could not update its status comment."
 	}

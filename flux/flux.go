@@ -73,6 +73,9 @@ type Kustomization struct {
 	Source Ref `json:"source"`
 	// LastAppliedRevision is status.lastAppliedRevision, e.g. "main@sha1:0a1b...".
 	LastAppliedRevision string `json:"lastAppliedRevision,omitempty"`
+	// Suspended is spec.suspend: Flux applies nothing from Git while it is
+	// set (`flux suspend kustomization`).
+	Suspended bool `json:"suspended,omitempty"`
 }
 
 // Commit returns the Git commit of LastAppliedRevision, or "" if it names none.
@@ -133,6 +136,7 @@ func FromUnstructured(u *unstructured.Unstructured) Kustomization {
 		k.Source = Ref{Kind: kind, Namespace: ns, Name: name}
 	}
 	k.LastAppliedRevision, _, _ = unstructured.NestedString(u.Object, "status", "lastAppliedRevision")
+	k.Suspended, _, _ = unstructured.NestedBool(u.Object, "spec", "suspend")
 	return k
 }
 

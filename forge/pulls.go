@@ -228,3 +228,23 @@ func (c *Client) ClosePullRequest(ctx context.Context, repo Repo, number int64, 
 	}
 	return nil
 }
+
+// PullRequestFiles lists the paths a pull request changes (for a rename,
+// both the old and the new path).
+func (c *Client) PullRequestFiles(ctx context.Context, repo Repo, number int64) ([]string, error) {
+	var out []string
+	err := c.pages(ctx, func(api *gitea.Client, page gitea.ListOptions) (*gitea.Response, error) {
+		fs, resp, err := api.ListPullRequestFiles(repo.Owner, repo.Name, number, gitea.ListPullRequestFilesOptions{ListOptions: page})
+		for _, f := range fs {
+			out = append(out, f.Filename)
+			if f.PreviousFilename != "" && f.PreviousFilename != f.Filename {
+				out = append(out, f.PreviousFilename)
+			}
+		}
+		return resp, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list the files of %s#%d: %w", repo, number, err)
+	}
+	return out, nil
+}

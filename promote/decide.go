@@ -2,6 +2,7 @@ package promote
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ensignbot/ensign/policy"
@@ -45,6 +46,9 @@ type Facts struct {
 	Window policy.State
 	// Held is true while the pull request carries the hold label.
 	Held bool
+	// Suspended names the Flux Kustomizations of the target stage that are
+	// suspended: nothing merges into the stage until Flux resumes.
+	Suspended []string
 	// Queued is true when the pull request already waits for a window
 	// (a person or an auto-merging stage asked for it).
 	Queued bool
@@ -67,6 +71,9 @@ type Decision struct {
 func Decide(f Facts) Decision {
 	if f.Held {
 		return Decision{Step: Wait, Reason: "on hold; comment /unhold to release it"}
+	}
+	if len(f.Suspended) > 0 {
+		return Decision{Step: Queue, Reason: "Flux suspended (" + strings.Join(f.Suspended, ", ") + "); ensign merges when it resumes"}
 	}
 	if f.Trigger == PersonNow {
 		if f.Window.Open {

@@ -31,6 +31,8 @@ func TestDecide(t *testing.T) {
 		{"person, held", Facts{Trigger: Person, Window: open, Held: true}, Wait},
 		{"person now, closed", Facts{Trigger: PersonNow, Window: never}, Merge},
 		{"person now, held", Facts{Trigger: PersonNow, Window: never, Held: true}, Wait},
+		{"auto, open, Flux suspended", Facts{Trigger: Automatic, AutoMerge: true, Window: open, Suspended: []string{"Kustomization/flux-system/prod"}}, Queue},
+		{"person now, Flux suspended", Facts{Trigger: PersonNow, Window: open, Suspended: []string{"Kustomization/flux-system/prod"}}, Queue},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

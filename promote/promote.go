@@ -83,7 +83,7 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 			return out, err
 		}
 		// A direct push when the stage asks for it and nothing stands in the way.
-		if to.Mode == policy.ModePush && rolledBack == "" {
+		if to.Mode == policy.ModePush && rolledBack == "" && len(s.suspended(ctx, to)) == 0 {
 			if st := pol.EvaluateStage(to, s.now()); st.Open {
 				res, err := s.ws.Git.Update(ctx, gitops.Target{Branch: s.ws.Branch}, commit, edit)
 				if errors.Is(err, gitops.ErrNothingToCommit) {

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/ensignbot/ensign/cluster"
+	"github.com/ensignbot/ensign/flux"
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/internal/logctx"
 	"github.com/ensignbot/ensign/policy"
@@ -38,6 +39,7 @@ type Clusters interface {
 	AppliedRevision(ctx context.Context, stage *policy.Stage) (commit, kustomization string, err error)
 	RecordEvent(ctx context.Context, clusterName string, c *flaggerv1.Canary, n cluster.Note, now time.Time) error
 	Canary(ctx context.Context, ref policy.CanaryRef) (*flaggerv1.Canary, error)
+	Suspended(ctx context.Context, stage *policy.Stage) ([]flux.Ref, error)
 }
 
 // Service promotes verified versions in one repository.

@@ -24,6 +24,7 @@ func (s *Service) settle(ctx context.Context, pol *policy.Policy, app *policy.Ap
 	out.Replaced = replaced
 	f.Window = pol.EvaluateStage(to, now)
 	f.Held = pr.HasLabel(pol.Labels.Hold)
+	f.Suspended = s.suspended(ctx, to)
 	f.Queued = f.Queued || pr.HasLabel(pol.Labels.Queued)
 	d := Decide(f)
 	out.Reason, out.Until = d.Reason, d.Until
@@ -142,4 +143,19 @@ func (s *Service) rolledBack(ctx context.Context, to *policy.Stage, images []str
 		return "", fmt.Errorf("look for earlier rollbacks of %s: %w", to.Overlay, err)
 	}
 	return short(found), nil
+}
+
+// suspended names the suspended Flux Kustomizations of stage to. A cluster
+// that cannot be read is taken as not suspended (the windows still hold),
+// and logged.
+func (s *Service) suspended(ctx context.Context, to *policy.Stage) []string {
+	refs, err := s.clusters.Suspended(ctx, to)
+	if err != nil {
+		s.logger(ctx).Warn("cannot tell whether Flux is suspended", "stage", to.Name, "err", err)
+	}
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = r.String()
+	}
+	return out
 }

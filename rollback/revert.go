@@ -94,6 +94,11 @@ func (s *Service) revertResult(out Outcome, res *gitops.Result, err error, actio
 // the failure is handled again and resumes where it stopped.
 func (s *Service) followUp(ctx context.Context, stage *policy.Stage, f failure, out Outcome) (Outcome, error) {
 	var errs []error
+	if refs, err := s.clusters.Suspended(ctx, stage); err == nil {
+		for _, r := range refs {
+			out.Suspended = append(out.Suspended, r.String())
+		}
+	}
 	if out.Action == ActionReverted || out.Action == ActionAlreadyReverted && out.PR != 0 {
 		errs = append(errs, s.reconcile(ctx, stage, &out))
 	}
@@ -159,6 +164,9 @@ func (s *Service) failureReport(ctx context.Context, f failure, out Outcome) str
 	fmt.Fprintf(&b, "- ensign: **%s**: %s\n", out.Action, out.Reason)
 	if out.StalePolicy != "" {
 		fmt.Fprintf(&b, "- Policy: %s\n", out.StalePolicy)
+	}
+	if len(out.Suspended) > 0 {
+		fmt.Fprintf(&b, "- Flux is suspended for this stage (%s): Git now says what should run, and Flux applies it when it resumes\n", strings.Join(out.Suspended, ", "))
 	}
 	if out.Commit != "" {
 		fmt.Fprintf(&b, "- Revert commit: %s\n", out.Commit)

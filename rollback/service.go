@@ -40,6 +40,7 @@ type Clusters interface {
 	WarningEvents(ctx context.Context, cluster string, c *flaggerv1.Canary, limit int) ([]cluster.Event, error)
 	RecordEvent(ctx context.Context, cluster string, c *flaggerv1.Canary, n cluster.Note, now time.Time) error
 	RequestReconcile(ctx context.Context, stage *policy.Stage, now time.Time) ([]flux.Ref, error)
+	Suspended(ctx context.Context, stage *policy.Stage) ([]flux.Ref, error)
 }
 
 // Config wires a Service.
@@ -157,6 +158,9 @@ type Outcome struct {
 	// StalePolicy, when set, says the policy file on the deploy branch does
 	// not load and the rollback followed the last valid one.
 	StalePolicy string `json:"stalePolicy,omitempty"`
+	// Suspended names the stage's suspended Flux Kustomizations: Git says
+	// what should run, but Flux applies it only once they resume.
+	Suspended []string `json:"suspended,omitempty"`
 }
 
 // failure is one failed analysis of one canary.

@@ -12,6 +12,7 @@ import (
 	"github.com/ensignbot/ensign/canary"
 	"github.com/ensignbot/ensign/cluster"
 	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/gate"
 	"github.com/ensignbot/ensign/gitops"
 	"github.com/ensignbot/ensign/imageref"
 	"github.com/ensignbot/ensign/internal/logctx"
@@ -155,4 +156,48 @@ var terminalErrors = []error{
 	overlay.ErrParse, overlay.ErrNotFound, overlay.ErrAmbiguous, overlay.ErrType, overlay.ErrUnsupported, overlay.ErrInvalid, overlay.ErrSymlink,
 	imageref.ErrInvalid,
 	gitops.ErrRootCommit, gitops.ErrBadMainline,
+}
+
+// Allow answers Flagger's gate for a canary, in the repository whose policy
+// names it; gate.ErrUnknownCanary when none does.
+func (r *Router) Allow(ctx context.Context, ref policy.CanaryRef) (bool, string, error) {
+	owner, ok := r.Owner(ref)
+	if !ok {
+		return false, "", fmt.Errorf("%w: no policy of ENSIGN_REPOS names %s", gate.ErrUnknownCanary, ref)
+	}
+	return r.repos[owner].Gate.Allow(ctx, ref)
+}
+
+// RefreshGates brings the window gate's status of every open pull request
+// of repo (every managed repository when repo is zero) up to date.
+func (r *Router) RefreshGates(ctx context.Context, repo forge.Repo) error {
+	var errs []error
+	for _, name := range r.order {
+		if repo != (forge.Repo{}) && name != repo {
+			continue
+		}
+		if err := r.repos[name].Gate.RefreshAll(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// GateRefresh brings one pull request's window gate status up to date.
+func (r *Router) GateRefresh(ctx context.Context, name forge.Repo, number int64) (gate.Verdict, error) {
+	repo, ok := r.lookup(name)
+	if !ok {
+		return gate.Verdict{}, fmt.Errorf("%s is not in ENSIGN_REPOS", name)
+	}
+	return repo.Gate.Refresh(ctx, number)
+}
+
+// GateOverride lets a pull request's head through the window gate, for a
+// person's /promote now.
+func (r *Router) GateOverride(ctx context.Context, name forge.Repo, number int64, person string) (gate.Verdict, error) {
+	repo, ok := r.lookup(name)
+	if !ok {
+		return gate.Verdict{}, fmt.Errorf("%s is not in ENSIGN_REPOS", name)
+	}
+	return repo.Gate.Override(ctx, number, person)
 }

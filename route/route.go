@@ -15,6 +15,7 @@ import (
 
 	"github.com/ensignbot/ensign/cluster"
 	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/gate"
 	"github.com/ensignbot/ensign/policy"
 	"github.com/ensignbot/ensign/promote"
 	"github.com/ensignbot/ensign/rollback"
@@ -28,6 +29,16 @@ type Repo struct {
 	Promote   Promoter
 	Rollback  RollingBack
 	Status    Reporter
+	Gate      Gatekeeper
+}
+
+// Gatekeeper keeps the window gate of one repository; *gate.Service
+// implements it.
+type Gatekeeper interface {
+	RefreshAll(ctx context.Context) error
+	Refresh(ctx context.Context, number int64) (gate.Verdict, error)
+	Override(ctx context.Context, number int64, person string) (gate.Verdict, error)
+	Allow(ctx context.Context, ref policy.CanaryRef) (bool, string, error)
 }
 
 // Promoter is the promotion service of one repository; *promote.Service

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ensignbot/ensign/policy"
@@ -39,6 +40,10 @@ type Options struct {
 	RetryMin, RetryMax time.Duration
 	// RunTimeout bounds one policy read plus one merge run. Default 10m.
 	RunTimeout time.Duration
+	// OnChange, if set, is called at start-up and at every instant some
+	// stage's windows open or close, with that instant (after the merge, if
+	// one runs then). Errors are its own to log.
+	OnChange func(ctx context.Context, now time.Time)
 }
 
 // Scheduler calls a Merger when promotion windows open. Make one with New.
@@ -49,6 +54,7 @@ type Scheduler struct {
 	log     *slog.Logger
 	opts    Options
 	kick    chan struct{}
+	force   atomic.Bool
 	mu      sync.Mutex
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -103,6 +109,14 @@ func (s *Scheduler) Stop() {
 	<-done
 }
 
+// MergeNow makes the scheduler merge queued promotions now if a stage is
+// open, as at a window's opening: something else that held them back
+// (a Flux suspension) ended. It never blocks.
+func (s *Scheduler) MergeNow() {
+	s.force.Store(true)
+	s.Kick()
+}
+
 // Kick makes the scheduler re-read the policy and re-plan now, for example
 // after the policy file changed in Git. It never blocks.
 func (s *Scheduler) Kick() {
@@ -129,7 +143,7 @@ func (s *Scheduler) loop(ctx context.Context) {
 			failures++
 			wake = now.Add(s.backoff(failures))
 		} else {
-			opened := startup || !retryAt.IsZero() && !retryAt.After(now)
+			opened := startup || s.force.Swap(false) || !retryAt.IsZero() && !retryAt.After(now)
 			if next := nextOpening(p, last); !next.IsZero() && !next.After(now) {
 				opened = true
 			}
@@ -145,8 +159,16 @@ func (s *Scheduler) loop(ctx context.Context) {
 					failures = 0
 				}
 			}
+			if s.opts.OnChange != nil {
+				if change := nextChange(p, last); startup || !change.IsZero() && !change.After(now) {
+					s.changed(ctx, now)
+				}
+			}
 			startup, last = false, now
 			if next := nextOpening(p, now); !next.IsZero() && next.Before(wake) {
+				wake = next
+			}
+			if next := nextChange(p, now); s.opts.OnChange != nil && !next.IsZero() && next.Before(wake) {
 				wake = next
 			}
 			if !retryAt.IsZero() && retryAt.Before(wake) {
@@ -195,6 +217,20 @@ func (s *Scheduler) run(ctx context.Context, now time.Time, open []string) (err 
 	return s.merger.MergeQueued(ctx, now)
 }
 
+// changed calls OnChange, bounded by RunTimeout, recovering a panic.
+func (s *Scheduler) changed(ctx context.Context, now time.Time) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.RunTimeout)
+	defer cancel()
+	var err error
+	func() {
+		defer recoverTo(&err, "window change handler")
+		s.opts.OnChange(ctx, now)
+	}()
+	if err != nil {
+		s.log.Error("window change", "err", err)
+	}
+}
+
 func recoverTo(err *error, what string) {
 	if r := recover(); r != nil {
 		*err = fmt.Errorf("%s panicked: %v\n%s", what, r, debug.Stack())
@@ -231,6 +267,28 @@ func nextOpening(p *policy.Policy, t time.Time) time.Time {
 			seen[key] = true
 			if n := p.EvaluateStage(s, t).Next; !n.IsZero() && (first.IsZero() || n.Before(first)) {
 				first = n
+			}
+		}
+	}
+	return first
+}
+
+// nextChange returns the earliest instant after t at which some stage with
+// windows opens or closes; zero if none within the policy's horizon.
+func nextChange(p *policy.Policy, t time.Time) time.Time {
+	var first time.Time
+	seen := map[string]bool{}
+	for ai := range p.Apps {
+		a := &p.Apps[ai]
+		for si := range a.Stages {
+			s := &a.Stages[si]
+			key := strings.Join(s.Windows, "\x00")
+			if len(s.Windows) == 0 || seen[key] {
+				continue
+			}
+			seen[key] = true
+			if u := p.EvaluateStage(s, t).Until; !u.IsZero() && (first.IsZero() || u.Before(first)) {
+				first = u
 			}
 		}
 	}

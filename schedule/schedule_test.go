@@ -388,3 +388,45 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// OnChange fires at start-up and at every instant a window opens or
+// closes, not only at openings.
+func TestOnChangeAtEveryOpeningAndClosing(t *testing.T) {
+	changes := make(chan time.Time, 100)
+	h := start(t, utc(16, 10, 0), testPolicy, func(h *harness) {
+		h.opts.OnChange = func(_ context.Context, now time.Time) { changes <- now }
+	})
+	expect := func(want time.Time) {
+		t.Helper()
+		select {
+		case got := <-changes:
+			if !got.Equal(want) {
+				t.Fatalf("OnChange(now=%s), want now=%s", got, want)
+			}
+		case <-time.After(10 * time.Second): // deadlock guard
+			t.Fatalf("no OnChange call, want one at %s", want)
+		}
+	}
+	expect(utc(16, 10, 0)) // start-up
+	h.expectMerge(utc(16, 10, 0))
+	for _, at := range []time.Time{utc(16, 12, 0), utc(16, 13, 0), utc(16, 17, 0)} { // lunch closes, reopens, evening closes
+		h.expectWake(at)
+		h.clock.Set(at)
+		expect(at)
+	}
+	h.expectMerge(utc(16, 13, 0))
+	h.expectWake(utc(17, 9, 0))
+}
+
+// MergeNow merges at once while a stage is open, without an opening.
+func TestMergeNowMergesWhileOpen(t *testing.T) {
+	h := start(t, utc(16, 10, 0), testPolicy, nil)
+	h.expectMerge(utc(16, 10, 0))
+	h.expectNoMerge()
+	h.clock.Set(utc(16, 10, 30))
+	h.sched.MergeNow()
+	h.expectMerge(utc(16, 10, 30))
+	h.clock.Set(utc(16, 20, 0)) // Monday 20:00: closed
+	h.sched.MergeNow()
+	h.expectNoMerge()
+}

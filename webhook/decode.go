@@ -9,6 +9,7 @@ import (
 // Gitea event names (the X-Gitea-Event header) ensign understands.
 const (
 	EventIssueComment = "issue_comment"
+	EventPullRequest  = "pull_request"
 	EventPush         = "push"
 )
 
@@ -27,6 +28,23 @@ type CommentEvent struct {
 	// Author is the login of the comment's author.
 	Author string
 	Body   string
+}
+
+// PullRequestEvent is a change to a pull request: opened, closed (Merged
+// tells whether by merging), reopened, synchronized, edited, label_updated...
+type PullRequestEvent struct {
+	Delivery       string
+	Action         string
+	Owner          string
+	Repo           string
+	Number         int64
+	Merged         bool
+	MergeCommitSHA string
+	HeadBranch     string
+	HeadSHA        string
+	BaseBranch     string
+	// Sender is the login of who caused the event.
+	Sender string
 }
 
 // PushEvent is a push to a branch or tag.
@@ -136,4 +154,57 @@ func DecodePush(delivery string, body []byte) (PushEvent, error) {
 		After:    p.After,
 		Pusher:   p.Pusher.Login,
 	}, nil
+}
+
+type pullRequestPayload struct {
+	Action      string `json:"action"`
+	Number      int64  `json:"number"`
+	PullRequest struct {
+		Number         int64   `json:"number"`
+		Merged         bool    `json:"merged"`
+		MergeCommitSHA *string `json:"merge_commit_sha"`
+		Head           struct {
+			Ref string `json:"ref"`
+			SHA string `json:"sha"`
+		} `json:"head"`
+		Base struct {
+			Ref string `json:"ref"`
+		} `json:"base"`
+	} `json:"pull_request"`
+	Repository repository `json:"repository"`
+	Sender     user       `json:"sender"`
+}
+
+// DecodePullRequest decodes a pull_request payload.
+func DecodePullRequest(delivery string, body []byte) (PullRequestEvent, error) {
+	var p pullRequestPayload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return PullRequestEvent{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := p.Repository.check(); err != nil {
+		return PullRequestEvent{}, err
+	}
+	number := p.PullRequest.Number
+	if number == 0 {
+		number = p.Number
+	}
+	if p.Action == "" || number <= 0 {
+		return PullRequestEvent{}, fmt.Errorf("%w: action or pull request number missing", ErrMalformed)
+	}
+	ev := PullRequestEvent{
+		Delivery:   delivery,
+		Action:     p.Action,
+		Owner:      p.Repository.Owner.Login,
+		Repo:       p.Repository.Name,
+		Number:     number,
+		Merged:     p.PullRequest.Merged,
+		HeadBranch: p.PullRequest.Head.Ref,
+		HeadSHA:    p.PullRequest.Head.SHA,
+		BaseBranch: p.PullRequest.Base.Ref,
+		Sender:     p.Sender.Login,
+	}
+	if p.PullRequest.MergeCommitSHA != nil {
+		ev.MergeCommitSHA = *p.PullRequest.MergeCommitSHA
+	}
+	return ev, nil
 }

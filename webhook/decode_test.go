@@ -13,6 +13,40 @@ import (
 	"testing"
 )
 
+func TestDecodePullRequest(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		want    PullRequestEvent
+		wantErr bool
+	}{
+		{"merged", `{"action":"closed","number":5,"pull_request":{"number":5,"merged":true,"merge_commit_sha":"abc",
+			"head":{"ref":"ensign/promote","sha":"def"},"base":{"ref":"main"}},"repository":{"name":"gitops","owner":{"login":"acme"}},
+			"sender":{"login":"alice"}}`,
+			PullRequestEvent{Delivery: "d", Action: "closed", Owner: "acme", Repo: "gitops", Number: 5, Merged: true,
+				MergeCommitSHA: "abc", HeadBranch: "ensign/promote", HeadSHA: "def", BaseBranch: "main", Sender: "alice"}, false},
+		{"number only at top", `{"action":"opened","number":6,"pull_request":{"merge_commit_sha":null},"repository":{"name":"r","owner":{"login":"o"}}}`,
+			PullRequestEvent{Delivery: "d", Action: "opened", Owner: "o", Repo: "r", Number: 6}, false},
+		{"no repository", `{"action":"opened","number":6}`, PullRequestEvent{}, true},
+		{"no number", `{"action":"opened","repository":{"name":"r","owner":{"login":"o"}}}`, PullRequestEvent{}, true},
+		{"not json", `action=opened`, PullRequestEvent{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodePullRequest("d", []byte(tt.body))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, ErrMalformed) {
+				t.Fatalf("err %v does not wrap ErrMalformed", err)
+			}
+			if got != tt.want {
+				t.Fatalf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestDecodePush(t *testing.T) {
 	got, err := DecodePush("d", []byte(`{"ref":"refs/heads/main","before":"a","after":"b","repository":{"name":"r","owner":{"login":"o"}},"pusher":{"login":"p"}}`))
 	if err != nil {
@@ -46,6 +80,11 @@ func FuzzDecode(f *testing.F) {
 		if relevant && (ev.Owner == "" || ev.Repo == "" || ev.Number <= 0 || ev.CommentID <= 0 || ev.Author == "") {
 			t.Fatalf("relevant comment event with missing fields: %+v", ev)
 		}
+		if pr, err := DecodePullRequest("d", body); err == nil && (pr.Owner == "" || pr.Number <= 0 || pr.Action == "") {
+			t.Fatalf("pull request event with missing fields: %+v", pr)
+		} else if err != nil && !errors.Is(err, ErrMalformed) {
+			t.Fatalf("pull request: %v", err)
+		}
 		if p, err := DecodePush("d", body); err == nil && (p.Owner == "" || p.Ref == "" || p.After == "") {
 			t.Fatalf("push event with missing fields: %+v", p)
 		} else if err != nil && !errors.Is(err, ErrMalformed) {
@@ -65,14 +104,15 @@ func FuzzReceive(f *testing.F) {
 	}
 	f.Add(payload, EventIssueComment, true)
 	f.Add(payload, EventIssueComment, false)
-	f.Add([]byte(`{}`), "pull_request", true)
+	f.Add([]byte(`{}`), EventPullRequest, true)
 	f.Add([]byte(`{"ref":1}`), EventPush, true)
 	f.Add([]byte(`x`), "unknown", true)
 	s, err := New(Config{
 		Secret: secret, BotLogin: "ensign", MaxBodyBytes: 64 << 10, QueueSize: 4096,
 		Handlers: Handlers{
-			Comment: func(ctx context.Context, ev CommentEvent) error { return nil },
-			Push:    func(ctx context.Context, ev PushEvent) error { return nil },
+			Comment:     func(ctx context.Context, ev CommentEvent) error { return nil },
+			PullRequest: func(ctx context.Context, ev PullRequestEvent) error { return nil },
+			Push:        func(ctx context.Context, ev PushEvent) error { return nil },
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

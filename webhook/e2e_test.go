@@ -19,19 +19,26 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
 
-// TestPushEventsFromGitea has real Gitea deliver the push a merge causes and
-// checks the push handler gets it decoded.
-func TestPushEventsFromGitea(t *testing.T) {
+// TestPullRequestAndPushEventsFromGitea has real Gitea deliver the events a
+// merge causes and checks the optional handlers get them decoded.
+func TestPullRequestAndPushEventsFromGitea(t *testing.T) {
 	e := forgetest.New(t)
 	ctx := forgetest.Ctx(t)
 	var (
 		mu     sync.Mutex
+		prs    []webhook.PullRequestEvent
 		pushes []webhook.PushEvent
 	)
 	s, err := webhook.New(webhook.Config{
 		Secret: []byte("s"), BotLogin: e.Bot.Name,
 		Handlers: webhook.Handlers{
 			Comment: func(context.Context, webhook.CommentEvent) error { return nil },
+			PullRequest: func(_ context.Context, ev webhook.PullRequestEvent) error {
+				mu.Lock()
+				defer mu.Unlock()
+				prs = append(prs, ev)
+				return nil
+			},
 			Push: func(_ context.Context, ev webhook.PushEvent) error {
 				mu.Lock()
 				defer mu.Unlock()
@@ -52,7 +59,7 @@ func TestPushEventsFromGitea(t *testing.T) {
 		}
 	})
 	if _, _, err := e.Client.EnsureWebhook(ctx, e.Repo, forge.Webhook{
-		URL: srv.URL + webhook.Path, Secret: "s", Events: []string{"push"},
+		URL: srv.URL + webhook.Path, Secret: "s", Events: []string{"pull_request", "push"},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -73,11 +80,18 @@ func TestPushEventsFromGitea(t *testing.T) {
 	forgetest.Eventually(t, 30*time.Second, func() (bool, string) {
 		mu.Lock()
 		defer mu.Unlock()
-		sawPush := false
-		for _, ev := range pushes {
-			sawPush = sawPush || ev.Owner == e.Repo.Owner && ev.Repo == e.Repo.Name && ev.Ref == "refs/heads/main" && ev.After == merged.MergeCommitSHA
+		var sawOpened, sawMerged, sawPush bool
+		for _, ev := range prs {
+			if ev.Owner != e.Repo.Owner || ev.Repo != e.Repo.Name || ev.Number != pr.Number {
+				continue
+			}
+			sawOpened = sawOpened || ev.Action == "opened" && ev.HeadBranch == "feature" && ev.BaseBranch == "main" && ev.HeadSHA == pr.HeadSHA
+			sawMerged = sawMerged || ev.Action == "closed" && ev.Merged && ev.MergeCommitSHA == merged.MergeCommitSHA
 		}
-		return sawPush, "pushes " + describe(pushes)
+		for _, ev := range pushes {
+			sawPush = sawPush || ev.Ref == "refs/heads/main" && ev.After == merged.MergeCommitSHA
+		}
+		return sawOpened && sawMerged && sawPush, "pull request events " + describe(prs) + "; pushes " + describe(pushes)
 	})
 }
 

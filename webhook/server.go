@@ -33,8 +33,9 @@ const Path = "/webhooks/gitea"
 // gets a context that ends after Config.HandlerTimeout or when Shutdown gives
 // up waiting. An error is logged; Gitea is not asked to redeliver.
 type Handlers struct {
-	Comment func(ctx context.Context, ev CommentEvent) error
-	Push    func(ctx context.Context, ev PushEvent) error
+	Comment     func(ctx context.Context, ev CommentEvent) error
+	PullRequest func(ctx context.Context, ev PullRequestEvent) error
+	Push        func(ctx context.Context, ev PushEvent) error
 }
 
 // Config configures a Server.
@@ -360,6 +361,15 @@ func (s *Server) decode(event, delivery string, body []byte) (*job, string, erro
 			return nil, "comment by ensign itself", nil
 		}
 		return &job{delivery, event, func(ctx context.Context) error { return h.Comment(ctx, ev) }}, "", nil
+	case EventPullRequest:
+		if h.PullRequest == nil {
+			return nil, "no pull request handler", nil
+		}
+		ev, err := DecodePullRequest(delivery, body)
+		if err != nil {
+			return nil, "", err
+		}
+		return &job{delivery, event, func(ctx context.Context) error { return h.PullRequest(ctx, ev) }}, "", nil
 	case EventPush:
 		if h.Push == nil {
 			return nil, "no push handler", nil

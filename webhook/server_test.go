@@ -173,7 +173,7 @@ func TestReceiveStatusCodes(t *testing.T) {
 		{"edited comment", signed(edited, "d12"), http.StatusAccepted, false},
 		{"comment on issue", signed(onIssue, "d13"), http.StatusAccepted, false},
 		{"comment by bot", signed(byBot, "d14"), http.StatusAccepted, false},
-		{"pull request event", func() delivery { d := signed(payload, "d15"); d.event = "pull_request"; return d }(), http.StatusAccepted, false},
+		{"pull request without handler", func() delivery { d := signed(payload, "d15"); d.event = EventPullRequest; return d }(), http.StatusAccepted, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -64,6 +64,8 @@ type config struct {
 	GiteaTimeout  time.Duration `env:"ENSIGN_GITEA_TIMEOUT, default=20s"`
 	GitTimeout    time.Duration `env:"ENSIGN_GIT_TIMEOUT, default=2m"`
 	ActionTimeout time.Duration `env:"ENSIGN_ACTION_TIMEOUT, default=5m"`
+	// GateToken, if set, must come with Flagger's gate webhooks.
+	GateToken secret `env:"ENSIGN_GATE_TOKEN"`
 	// Leader election on a coordination.k8s.io Lease: off by default in the
 	// binary (one process, as on a laptop), on in the Helm chart.
 	LeaderElection          bool          `env:"ENSIGN_LEADER_ELECTION, default=false"`
@@ -92,6 +94,7 @@ var configVars = [][2]string{
 	{"ENSIGN_GITEA_TIMEOUT", "bound on each Gitea API call (default 20s)"},
 	{"ENSIGN_GIT_TIMEOUT", "bound on each conversation with the Git server: a fetch, a push (default 2m)"},
 	{"ENSIGN_ACTION_TIMEOUT", "bound on handling one canary result or one comment command, retried after (default 5m)"},
+	{"ENSIGN_GATE_TOKEN", "token Flagger's gate webhooks must send (Authorization: Bearer, or metadata token) to /flagger/gate; empty accepts any (never logged)"},
 	{"ENSIGN_PROTECT_BRANCHES", "branch prefix ensign protects in each repository so only ensign's account may push to it (a Gitea rule <prefix>**; needs admin on the repository); none to leave it to you (default ensign/)"},
 	{"ENSIGN_COMMAND_FLOORS", "command=level pairs, comma-separated: the lowest permission (none, read, write, admin, owner) a repository's policy may grant each comment command; default help=read,status=read,hold=write,unhold=write,promote=write,rollback=write,promote-now=admin"},
 	{"ENSIGN_LEADER_ELECTION", "true: replicas elect a leader on a Lease and only the leader acts (default false; the Helm chart sets true)"},

@@ -23,9 +23,9 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
-	"github.com/ensignbot/ensign/canary"
 	"github.com/ensignbot/ensign/command"
 	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/gate"
 	"github.com/ensignbot/ensign/leader"
 	"github.com/ensignbot/ensign/metrics"
 	"github.com/ensignbot/ensign/policy"
@@ -161,7 +161,7 @@ func (d *daemon) run(ctx context.Context) error {
 	wc := webhook.Config{
 		Secret:   []byte(b.cfg.WebhookSecret),
 		BotLogin: b.login,
-		Handlers: webhook.Handlers{Push: d.onPush},
+		Handlers: webhook.Handlers{Push: d.onPush, PullRequest: d.onPullRequest},
 		Ready:    d.readiness,
 		// A comment's commands may take several actions' time.
 		HandlerTimeout: 2 * b.cfg.ActionTimeout,
@@ -192,6 +192,11 @@ func (d *daemon) run(ctx context.Context) error {
 		deliveries = leader.NewForwarder(d.elector, hooks, maxForwardedBody)
 	}
 	mux.Handle(webhook.Path, deliveries)
+	var flagger http.Handler = gate.FlaggerHandler{Gates: b.router, Token: string(b.cfg.GateToken), Logger: log}
+	if d.elector != nil {
+		flagger = leader.NewForwarder(d.elector, flagger, maxForwardedBody)
+	}
+	mux.Handle(gate.FlaggerPath, flagger)
 	mux.Handle("/", hooks)
 	srv.Handler = mux
 	serveErr := make(chan error, 1)
@@ -254,7 +259,12 @@ func (d *daemon) act(ctx context.Context) error {
 			}
 			return snap.Policy, err
 		}
-		s := schedule.New(src, svc.promote, schedule.Options{Clock: d.clock, Logger: b.log.With("repo", repo.String())})
+		onChange := func(ctx context.Context, _ time.Time) {
+			if err := svc.gate.RefreshAll(ctx); err != nil {
+				b.log.Warn("update the window gate", "repo", repo.String(), "err", err)
+			}
+		}
+		s := schedule.New(src, svc.promote, schedule.Options{Clock: d.clock, Logger: b.log.With("repo", repo.String()), OnChange: onChange})
 		if err := s.Start(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("start the scheduler of %s: %w", repo, err))
 			continue
@@ -268,6 +278,7 @@ func (d *daemon) act(ctx context.Context) error {
 	wg.Go(func() { b.protectBranches(ctx) })
 	wg.Go(func() { d.reportWindows(ctx) })
 	wg.Go(func() { d.catchUp(ctx) })
+	wg.Go(func() { d.watchSuspensions(ctx) })
 	<-ctx.Done()
 	d.mu.Lock()
 	for _, s := range d.schedulers {
@@ -277,67 +288,6 @@ func (d *daemon) act(ctx context.Context) error {
 	d.mu.Unlock()
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// catchUpWindow is how far back ensign looks for comment commands whose
-// delivery it missed.
-const catchUpWindow = 24 * time.Hour
-
-// catchUp answers missed comment commands when this replica starts to act
-// (a fail-over or restart loses the deliveries in between; Gitea does not
-// redeliver) and again every resync period.
-func (d *daemon) catchUp(ctx context.Context) {
-	b := d.bot
-	for {
-		for _, repo := range b.order {
-			n, err := d.disp.CatchUp(ctx, repo, time.Now().Add(-catchUpWindow))
-			if err != nil && ctx.Err() == nil {
-				b.log.Warn("catch up on missed comment commands", "repo", repo.String(), "answered", n, "err", err)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(b.cfg.Resync):
-		}
-	}
-}
-
-// windowsEvery is how often the window gauges are brought up to date.
-const windowsEvery = 15 * time.Second
-
-// reportWindows keeps ensign_window_open up to date while this replica
-// acts. The watcher also calls windowsNow after each policy read.
-func (d *daemon) reportWindows(ctx context.Context) {
-	for {
-		d.windowsNow()
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(windowsEvery):
-		}
-	}
-}
-
-// windowsNow sets ensign_window_open for every stage of every policy in
-// force: whether its promotion windows are open now.
-func (d *daemon) windowsNow() {
-	b := d.bot
-	if b.metrics == nil {
-		return
-	}
-	now := d.clock.Now()
-	for _, repo := range b.order {
-		var ws []metrics.Window
-		if pol := b.router.PolicyInForce(repo); pol != nil {
-			for _, a := range pol.Apps {
-				for i := range a.Stages {
-					ws = append(ws, metrics.Window{App: a.Name, Stage: a.Stages[i].Name, Open: pol.EvaluateStage(&a.Stages[i], now).Open})
-				}
-			}
-		}
-		b.metrics.SetWindows(repo.String(), ws)
-	}
 }
 
 // setLeader records whether this replica acts.
@@ -378,86 +328,20 @@ func (d *daemon) readiness() error {
 	return fmt.Errorf("degraded: cannot read the policy of %s; acting on what was read before", strings.Join(names, ", "))
 }
 
-// refreshEvery is how often the router re-reads the policies while one of
-// them cannot be read.
-const refreshEvery = 5 * time.Second
-
-// watch runs the canary watcher over the namespaces the router's index
-// names, and restarts it when that set changes. It re-reads the policies
-// every resync period (a push webhook may have been lost), and every few
-// seconds while one of them cannot be read.
-func (d *daemon) watch(ctx context.Context) {
-	b := d.bot
-	if err := b.router.Refresh(ctx); err != nil {
-		b.log.Warn("some policies could not be read at start; watching what could be read, retrying", "err", err)
+// onPullRequest keeps the window gate's status on a pull request that was
+// opened, reopened or pushed to.
+func (d *daemon) onPullRequest(ctx context.Context, ev webhook.PullRequestEvent) error {
+	switch ev.Action {
+	case "opened", "reopened", "synchronized", "edited":
+	default:
+		return nil
 	}
-	d.windowsNow()
-	for ctx.Err() == nil {
-		clusters, key := b.watchedClusters()
-		wctx, cancel := context.WithCancel(ctx)
-		w := canary.NewWatcher(clusters, b.router, canary.Options{Workers: b.cfg.Workers, Resync: b.cfg.Resync, Logger: b.log})
-		done := make(chan error, 1)
-		go func() { done <- w.Run(wctx) }()
-		go func() {
-			for wctx.Err() == nil && !w.Synced() {
-				time.Sleep(20 * time.Millisecond)
-			}
-			if w.Synced() && !d.ready.Swap(true) {
-				if b.metrics != nil {
-					b.metrics.Ready.Set(1)
-				}
-				if d.onReady != nil {
-					d.onReady()
-				}
-			}
-		}()
-		stopped, restart := false, false
-		lastFull := time.Now()
-		tick := time.NewTicker(refreshEvery)
-		for !restart {
-			select {
-			case <-ctx.Done():
-				restart = true
-			case err := <-done:
-				stopped, restart = true, true
-				if err != nil {
-					b.log.Error("canary watcher stopped; restarting it", "err", err)
-					select {
-					case <-ctx.Done():
-					case <-time.After(time.Second):
-					}
-				}
-			case repo := <-d.rewatch:
-				_ = b.router.Refresh(ctx, repo) // logged by the router
-				d.windowsNow()
-				restart = d.watchChanged(key)
-			case <-tick.C:
-				if len(b.router.Degraded()) == 0 && time.Since(lastFull) < b.cfg.Resync {
-					continue
-				}
-				lastFull = time.Now()
-				_ = b.router.Refresh(ctx)
-				d.windowsNow()
-				restart = d.watchChanged(key)
-			}
-		}
-		tick.Stop()
-		cancel()
-		if !stopped {
-			<-done
-		}
+	repo := forge.Repo{Owner: ev.Owner, Name: ev.Repo}
+	if !d.bot.router.Manages(repo) {
+		return nil
 	}
-}
-
-// watchChanged reports whether the router's index names other canaries
-// than key says.
-func (d *daemon) watchChanged(key string) bool {
-	_, now := d.bot.watchedClusters()
-	if now != key {
-		d.bot.log.Info("the policies name other canaries now; restarting the watcher", "was", key, "now", now)
-		return true
-	}
-	return false
+	_, err := d.bot.router.GateRefresh(ctx, repo, ev.Number)
+	return err
 }
 
 // onPush reacts to a push to a managed deploy branch: the policy may have
@@ -479,6 +363,9 @@ func (d *daemon) onPush(ctx context.Context, ev webhook.PushEvent) error {
 			default:
 			}
 			b.log.Debug("push to the deploy branch", "repo", repo.String(), "after", ev.After)
+			if err := b.router.RefreshGates(ctx, repo); err != nil {
+				b.log.Warn("update the window gate after a push", "repo", repo.String(), "err", err)
+			}
 		}
 	}
 	return nil

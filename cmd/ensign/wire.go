@@ -16,6 +16,7 @@ import (
 	"github.com/ensignbot/ensign/canary"
 	"github.com/ensignbot/ensign/cluster"
 	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/gate"
 	"github.com/ensignbot/ensign/gitops"
 	"github.com/ensignbot/ensign/metrics"
 	"github.com/ensignbot/ensign/promote"
@@ -31,6 +32,7 @@ type repoServices struct {
 	promote  *promote.Service
 	rollback *rollback.Service
 	status   *status.Reporter
+	gate     *gate.Service
 }
 
 // bot is ensign wired from its configuration.
@@ -103,14 +105,18 @@ func newBot(ctx context.Context, cfg *config, log *slog.Logger, now func() time.
 		if err != nil {
 			return nil, err
 		}
-		b.repos[repo] = &repoServices{ws: ws, promote: ps, rollback: rs,
+		gs, err := gate.New(gate.Config{Workspace: ws, Forge: fc, Clusters: b.clusters, Now: now, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		b.repos[repo] = &repoServices{ws: ws, promote: ps, rollback: rs, gate: gs,
 			status: &status.Reporter{Workspace: ws, Forge: fc, Clusters: b.clusters, Bot: login, Now: now}}
 		b.order = append(b.order, repo)
 	}
 	var routed []*route.Repo
 	for _, repo := range b.order {
 		svc := b.repos[repo]
-		routed = append(routed, &route.Repo{Workspace: svc.ws, Promote: svc.promote, Rollback: svc.rollback, Status: svc.status})
+		routed = append(routed, &route.Repo{Workspace: svc.ws, Promote: svc.promote, Rollback: svc.rollback, Status: svc.status, Gate: svc.gate})
 	}
 	b.router, err = route.New(route.Config{Repos: routed, Events: b.clusters, Statuses: fc, Observe: b.observe,
 		ActionTimeout: cfg.ActionTimeout, Now: now, Logger: log})
