@@ -98,9 +98,15 @@ func renderStatus(rep status.Report) string {
 			window := "open"
 			if !s.WindowOpen {
 				window = "closed"
+				if s.Frozen != "" {
+					window = "frozen (" + s.Frozen + ")"
+				}
 				if !s.NextOpen.IsZero() {
 					window += ", opens " + s.NextOpen.UTC().Format(time.RFC3339)
 				}
+			}
+			if len(s.Suspended) > 0 {
+				window += "; Flux suspended"
 			}
 			var prs []string
 			for _, n := range s.Queued {

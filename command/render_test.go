@@ -24,3 +24,17 @@ func TestStatusHidesWhyACanaryIsUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// /status says when a stage is frozen by a deny window or Flux is suspended.
+func TestStatusShowsFreezesAndSuspensions(t *testing.T) {
+	rep := status.Report{Repo: "acme/gitops", Commit: "0123456789abcdef", Apps: []status.AppReport{{Name: "podinfo", Stages: []status.StageReport{
+		{Name: "production", Phase: "Succeeded", Frozen: "year-end-freeze", Suspended: []string{"Kustomization/flux-system/podinfo-production"}},
+		{Name: "staging", Phase: "Succeeded", WindowOpen: true},
+	}}}}
+	md := renderStatus(rep)
+	for _, want := range []string{"| production | - | Succeeded | - | frozen (year-end-freeze); Flux suspended |", "| staging | - | Succeeded | - | open |"} {
+		if !strings.Contains(md, want) {
+			t.Fatalf("status lacks %q:\n%s", want, md)
+		}
+	}
+}

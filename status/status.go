@@ -8,6 +8,7 @@ import (
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
 
 	"github.com/ensignbot/ensign/cluster"
+	"github.com/ensignbot/ensign/flux"
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/overlay"
 	"github.com/ensignbot/ensign/policy"
@@ -25,6 +26,7 @@ type Forge interface {
 type Clusters interface {
 	Canary(ctx context.Context, ref policy.CanaryRef) (*flaggerv1.Canary, error)
 	PrimaryImages(ctx context.Context, cluster string, c *flaggerv1.Canary) ([]cluster.Container, error)
+	Suspended(ctx context.Context, stage *policy.Stage) ([]flux.Ref, error)
 }
 
 // Reporter builds status reports for one repository.
@@ -80,6 +82,12 @@ type StageReport struct {
 	WindowOpen bool      `json:"windowOpen"`
 	Window     string    `json:"window"`
 	NextOpen   time.Time `json:"nextOpen,omitzero"`
+	// Frozen names the deny window that closes the stage now, if any.
+	Frozen string `json:"frozen,omitempty"`
+	// Suspended names the stage's suspended Flux Kustomizations: Flux
+	// applies nothing to it, and ensign merges nothing into it, until they
+	// resume.
+	Suspended []string `json:"suspended,omitempty"`
 	// Queued are the promotion pull requests waiting for a window.
 	Queued []int64 `json:"queued,omitempty"`
 	// Open are the other open promotion pull requests into the stage.
@@ -130,6 +138,17 @@ func (r *Reporter) Build(ctx context.Context, app string) (Report, error) {
 			sr.WindowOpen, sr.Window = w.Open, w.Reason
 			if !w.Open {
 				sr.NextOpen = w.Next
+				for _, name := range w.Active {
+					if win, ok := pol.Window(name); ok && win.Type == policy.Deny {
+						sr.Frozen = name
+						break
+					}
+				}
+			}
+			if refs, err := r.Clusters.Suspended(ctx, st); err == nil {
+				for _, ref := range refs {
+					sr.Suspended = append(sr.Suspended, ref.String())
+				}
 			}
 			for _, pr := range prs {
 				m, err := vocab.ParsePromotion(pr.Body)

@@ -310,6 +310,12 @@ func statusText(rep status.Report) string {
 			if len(s.Open) > 0 {
 				fmt.Fprintf(&b, " | open %v", s.Open)
 			}
+			if s.Frozen != "" {
+				fmt.Fprintf(&b, " | frozen by %s", s.Frozen)
+			}
+			if len(s.Suspended) > 0 {
+				fmt.Fprintf(&b, " | Flux suspended: %s", strings.Join(s.Suspended, ", "))
+			}
 			if s.Unreachable != "" {
 				fmt.Fprintf(&b, " | canary unreachable: %s", s.Unreachable)
 			}
