@@ -44,7 +44,7 @@ func (s *Service) MergeQueued(ctx context.Context, now time.Time) error {
 			s.logger(ctx).Warn("queued promotion names a stage the policy no longer has", "pr", pr.Number, "app", m.App, "to", m.To)
 			continue
 		}
-		out := Outcome{App: m.App, From: m.From, To: m.To, ID: m.ID, PR: pr.Number, URL: pr.URL}
+		out := Outcome{App: m.App, From: m.From, To: m.To, ID: m.ID, Images: m.Images, PR: pr.Number, URL: pr.URL}
 		out, err = s.settle(ctx, pol, app, app.Stage(m.To), pr, m, Facts{Trigger: Automatic, Queued: true}, "", now, out)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("merge queued promotion #%d: %w", pr.Number, err))
@@ -85,7 +85,7 @@ func (s *Service) PromotePR(ctx context.Context, req PRRequest) (Outcome, error)
 	if err != nil {
 		return Outcome{PR: pr.Number, URL: pr.URL, Action: ActionNotPromotion}, nil
 	}
-	out := Outcome{App: m.App, From: m.From, To: m.To, ID: m.ID, PR: pr.Number, URL: pr.URL}
+	out := Outcome{App: m.App, From: m.From, To: m.To, ID: m.ID, Images: m.Images, PR: pr.Number, URL: pr.URL}
 	switch {
 	case pr.Merged:
 		out.Action, out.Commit = ActionAlreadyMerged, pr.MergeCommitSHA

@@ -29,6 +29,7 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 		names[i] = r.String()
 	}
 	meta := vocab.NewPromotion(app.Name, from.Name, to.Name, names, v.Revision, v.Cluster+"/"+v.Namespace+"/"+v.Canary)
+	out.Images = meta.Images
 	out.ID = meta.ID
 	pol := snap.Policy
 	branch := promotionBranch(pol, app.Name, to.Name, meta.ID)

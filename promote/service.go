@@ -36,6 +36,7 @@ type Forge interface {
 // Clusters reads what canaries verified; *cluster.Set implements it.
 type Clusters interface {
 	PrimaryImages(ctx context.Context, clusterName string, c *flaggerv1.Canary) ([]cluster.Container, error)
+	TargetImages(ctx context.Context, clusterName string, c *flaggerv1.Canary) ([]cluster.Container, error)
 	AppliedRevision(ctx context.Context, stage *policy.Stage) (commit, kustomization string, err error)
 	RecordEvent(ctx context.Context, clusterName string, c *flaggerv1.Canary, n cluster.Note, now time.Time) error
 	Canary(ctx context.Context, ref policy.CanaryRef) (*flaggerv1.Canary, error)
@@ -134,6 +135,8 @@ type Outcome struct {
 	// Replaced is a head someone else pushed to the promotion's branch,
 	// which ensign replaced by its own commit before deciding.
 	Replaced string `json:"replaced,omitempty"`
+	// Images are the verified image references the promotion carries.
+	Images []string `json:"images,omitempty"`
 	// Changes lists what the promotion changes in the target overlay.
 	Changes []Change `json:"changes,omitempty"`
 }

@@ -20,14 +20,17 @@ import (
 
 // Exit codes of the pipeline commands.
 const (
-	exitOK       = 0 // done: landed, or nothing to do
-	exitFailed   = 1 // an error; retrying may help
-	exitUsage    = 2 // bad flags, configuration or request
-	exitBlocked  = 3 // not landed: needs a window, a person, or a verified version
-	outputText   = "text"
-	outputJSON   = "json"
-	defaultWait  = 30 * time.Minute
-	pollInterval = 2 * time.Second
+	exitOK      = 0 // done: landed, or nothing to do
+	exitFailed  = 1 // an error; retrying may help
+	exitUsage   = 2 // bad flags, configuration or request
+	exitBlocked = 3 // not landed: needs a window, a person, or a verified version
+	// exitRolledBack: --wait saw the promoted version fail its analysis in
+	// the target stage and ensign roll it back.
+	exitRolledBack = 4
+	outputText     = "text"
+	outputJSON     = "json"
+	defaultWait    = 30 * time.Minute
+	pollInterval   = 2 * time.Second
 )
 
 // cliFlags are the flags every pipeline command shares.
@@ -78,8 +81,12 @@ const (
 	promoteUsage = `usage: ensign promote --app APP --to STAGE [--wait] [--now] [-o json]
 
 Promotes the version the source stage's canary verified into STAGE.
-Exit codes: 0 landed (or PR opened without --wait), 1 error, 2 bad request,
-3 not landed (window closed, on hold, nothing verified).
+With --wait it follows the promotion: merged, applied by Flux, and the
+target stage's canary Succeeded or Failed (then rolled back by ensign), one
+line (or with -o json one object) per step; --wait=merged stops at the merge.
+Exit codes: 0 landed (with --wait: Succeeded; without: or PR opened), 1
+error, 2 bad request, 3 not landed (window closed, on hold, nothing verified,
+or --timeout ran out), 4 the version Failed in the stage and was rolled back.
 `
 	rollbackUsage = `usage: ensign rollback --app APP --stage STAGE [--commit SHA] [-o json]
 
@@ -133,7 +140,8 @@ func promoteCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	flags.register(fs)
 	app := fs.String("app", "", "app to promote (required)")
 	to := fs.String("to", "", "stage to promote into (required)")
-	wait := fs.Bool("wait", false, "wait until the promotion is merged (exit 3 if it is not within --timeout)")
+	var wait waitMode
+	fs.Var(&wait, "wait", "follow the promotion until its canary Succeeded (exit 0) or Failed and was rolled back (exit 4); --wait=merged only until it is merged (exit 3 if not within --timeout)")
 	timeout := fs.Duration("timeout", defaultWait, "how long --wait waits")
 	now := fs.Bool("now", false, "merge even if the stage's promotion window is closed")
 	flags.registerBy(fs)
@@ -156,15 +164,19 @@ func promoteCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		return exitFailed
 	}
-	if *wait && (out.Action == promote.ActionQueued || out.Action == promote.ActionWaiting) && out.PR != 0 {
-		out = waitMerged(ctx, svc, out, *timeout, stderr)
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	if wait != waitNone && (out.Action == promote.ActionQueued || out.Action == promote.ActionWaiting) && out.PR != 0 {
+		out = waitMerged(ctx, svc, out, stderr)
 	}
 	emit(stdout, flags.output, out, promoteText(out))
 	switch {
+	case out.Action.Done() && wait == waitOutcome && out.Action != promote.ActionAlreadyPromoted && out.Commit != "":
+		return follow(ctx, svc, out, flags.output, stdout, stderr)
 	case out.Action.Done():
 		return exitOK
 	case out.Action == promote.ActionQueued || out.Action == promote.ActionWaiting:
-		if *wait {
+		if wait != waitNone {
 			return exitBlocked
 		}
 		return exitOK
@@ -172,11 +184,71 @@ func promoteCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return exitBlocked
 }
 
+// waitMode is --wait: none, until merged, or until the outcome.
+type waitMode string
+
+const (
+	waitNone        waitMode = ""
+	waitUntilMerged waitMode = "merged"
+	waitOutcome     waitMode = "outcome"
+)
+
+// String returns the mode's name.
+func (w *waitMode) String() string { return string(*w) }
+
+// Set parses --wait's value: none (--wait) means the outcome.
+func (w *waitMode) Set(v string) error {
+	switch v {
+	case "true", "outcome":
+		*w = waitOutcome
+	case "merged":
+		*w = waitUntilMerged
+	case "false", "":
+		*w = waitNone
+	default:
+		return fmt.Errorf("want --wait, --wait=outcome or --wait=merged, got %q", v)
+	}
+	return nil
+}
+
+// IsBoolFlag lets --wait stand alone.
+func (w *waitMode) IsBoolFlag() bool { return true }
+
+// follow prints each step of a landed promotion until its canary's result:
+// exit 0 when it Succeeded, exitRolledBack when it Failed and was rolled
+// back, exitBlocked when --timeout ran out first.
+func follow(ctx context.Context, svc *repoServices, out promote.Outcome, format string, stdout, stderr io.Writer) int {
+	enc := json.NewEncoder(stdout)
+	err := svc.promote.Follow(ctx, out, pollInterval, func(p promote.Progress) {
+		if format == outputJSON {
+			_ = enc.Encode(p)
+			return
+		}
+		line := fmt.Sprintf("%s %s", p.At.UTC().Format(time.RFC3339), p.Step)
+		if p.Commit != "" {
+			line += " " + p.Commit
+		}
+		if p.Detail != "" {
+			line += ": " + p.Detail
+		}
+		fmt.Fprintln(stdout, line)
+	})
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, promote.ErrRolledBack):
+		return exitRolledBack
+	case errors.Is(err, context.DeadlineExceeded):
+		fmt.Fprintln(stderr, "ensign promote: --timeout ran out:", err)
+		return exitBlocked
+	}
+	fmt.Fprintln(stderr, "ensign promote:", err)
+	return exitFailed
+}
+
 // waitMerged polls the promotion pull request until it is merged or closed,
-// or timeout passes.
-func waitMerged(ctx context.Context, svc *repoServices, out promote.Outcome, timeout time.Duration, stderr io.Writer) promote.Outcome {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+// or ctx ends.
+func waitMerged(ctx context.Context, svc *repoServices, out promote.Outcome, stderr io.Writer) promote.Outcome {
 	fmt.Fprintf(stderr, "ensign promote: waiting for #%d to merge (%s)\n", out.PR, out.Reason)
 	for {
 		pr, err := svc.promote.PullRequest(ctx, out.PR)
