@@ -421,3 +421,50 @@ func listCommits() gitea.ListCommitOptions {
 func mergeOption() gitea.MergePullRequestOption {
 	return gitea.MergePullRequestOption{Style: gitea.MergeStyleMerge}
 }
+
+// The real Flagger rewrites a Failed canary's lastTransitionTime at every
+// interval until the primary changes. A failure seen again with a later
+// time, after ensign's revert and before Flux applied it, is the same
+// failure: the revert is resumed, not made twice nor reported "not in Git".
+func TestFailedAgainWithLaterTransitionTime(t *testing.T) {
+	r := newRig(t, scenario.Options{})
+	c := r.fail()
+	ctx := context.Background()
+	out, err := r.service(nil, nil).Failed(ctx, "production", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Action != ActionReverted {
+		t.Fatalf("first failure: %+v, want a revert", out)
+	}
+	for i := 1; i <= 2; i++ {
+		again := c.DeepCopy()
+		again.Status.LastTransitionTime = metav1.NewTime(c.Status.LastTransitionTime.Add(time.Duration(i) * 10 * time.Second))
+		got, err := r.service(nil, nil).Failed(ctx, "production", again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Action != ActionReverted || got.Commit != out.Commit {
+			t.Fatalf("failure seen again %d intervals later: %+v; want the revert %s resumed", i, got, out.Commit)
+		}
+	}
+	if tip := r.tip(); tip != out.Commit {
+		t.Fatalf("main moved from the revert %s to %s", out.Commit, tip)
+	}
+	if n := len(r.rollbackComments()); n != 1 {
+		t.Fatalf("%d rollback comments, want 1", n)
+	}
+	evs, err := r.env.CanaryEvents(ctx, r.env.Production)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rollbacks := 0
+	for _, e := range evs {
+		if e.Reason == "Rollback" {
+			rollbacks++
+		}
+	}
+	if rollbacks != 1 {
+		t.Fatalf("%d Rollback events on the canary, want one (same failure, same key)", rollbacks)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -60,6 +61,38 @@ func (s *Service) findFailureRevert(ctx context.Context, stage *policy.Stage, id
 	})
 	if err != nil {
 		return nil, fmt.Errorf("look for an earlier revert of %s: %w", id, err)
+	}
+	return found, nil
+}
+
+// findCanaryRevert looks on the deploy branch for ensign's revert of the
+// failing images of this canary (any failure id of it): the real Flagger
+// rewrites a Failed canary's lastTransitionTime at every interval, so a
+// retry or a restart after the push sees another failure id for the same
+// failure. Only used once the branch no longer pins the failing images, so
+// a later failure of the same version is never mistaken for this one.
+func (s *Service) findCanaryRevert(ctx context.Context, stage *policy.Stage, f failure, failing []imageref.Ref) (*gitops.CommitInfo, error) {
+	prefix := f.canaryKey() + "@"
+	var found *gitops.CommitInfo
+	err := s.ws.Git.Log(ctx, s.ws.Branch, gitops.LogOptions{Path: stage.Overlay, Max: s.history}, func(c *gitops.CommitInfo) error {
+		ours := false
+		for _, v := range gitops.TrailerValues(c.Message, vocab.TrailerFailure) {
+			ours = ours || strings.HasPrefix(v, prefix)
+		}
+		if !ours {
+			return nil
+		}
+		images := gitops.TrailerValues(c.Message, vocab.TrailerImage)
+		for _, r := range failing {
+			if !slices.Contains(images, r.String()) {
+				return nil
+			}
+		}
+		found = c
+		return gitops.ErrStopWalk
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look for an earlier revert of %s: %w", f.canaryKey(), err)
 	}
 	return found, nil
 }

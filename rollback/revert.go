@@ -14,6 +14,7 @@ import (
 	"github.com/ensignbot/ensign/cluster"
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/gitops"
+	"github.com/ensignbot/ensign/imageref"
 	"github.com/ensignbot/ensign/policy"
 	"github.com/ensignbot/ensign/vocab"
 )
@@ -154,7 +155,11 @@ func (s *Service) failureReport(ctx context.Context, f failure, out Outcome) str
 	c := f.canary
 	if c != nil {
 		fmt.Fprintf(&b, "### Canary `%s/%s` in `%s` failed\n\n", c.Namespace, c.Name, f.cluster)
-		fmt.Fprintf(&b, "- Phase: **%s** at %s after %d failed checks\n", c.Status.Phase, f.at.Format(time.RFC3339), c.Status.FailedChecks)
+		fmt.Fprintf(&b, "- Phase: **%s** at %s", c.Status.Phase, f.at.Format(time.RFC3339))
+		if c.Status.FailedChecks > 0 { // Flagger resets it to 0 once Failed
+			fmt.Fprintf(&b, " after %d failed checks", c.Status.FailedChecks)
+		}
+		b.WriteString("\n")
 	} else {
 		fmt.Fprintf(&b, "### Rollback of %s/%s\n\n", out.App, out.Stage)
 	}
@@ -207,18 +212,29 @@ func (s *Service) event(ctx context.Context, f failure, out Outcome) error {
 		msg += " (" + out.StalePolicy + ")"
 	}
 	n := cluster.Note{Type: typ, Reason: "Rollback", Message: msg,
-		Key: "rollback-" + f.at.Format("20060102t150405") + "-" + string(out.Action)}
+		Key: "rollback-" + f.eventKey(out.Failing) + "-" + string(out.Action)}
 	return s.clusters.RecordEvent(ctx, f.cluster, f.canary, n, s.now())
 }
 
 // mergedRevertPR finds ensign's merged revert pull request for this failure.
-func (s *Service) mergedRevertPR(ctx context.Context, pol *policy.Policy, f failure) (forge.PullRequest, bool, error) {
+// It matches the failure by its canary and failing images, not by the exact
+// failure id: the real Flagger moves a Failed canary's lastTransitionTime at
+// every interval.
+func (s *Service) mergedRevertPR(ctx context.Context, pol *policy.Policy, f failure, failing []imageref.Ref) (forge.PullRequest, bool, error) {
 	prs, err := s.forge.ListClosedPullRequests(ctx, s.ws.Repo, pol.Labels.Rollback, 50)
 	if err != nil {
 		return forge.PullRequest{}, false, err
 	}
+	key := strings.TrimSuffix(vocab.RevertKey(f.canaryKey()+"@"), " -->")
 	for _, pr := range prs {
-		if pr.Merged && pr.Author == s.bot && strings.Contains(pr.Body, vocab.RevertKey(f.id)) {
+		if !pr.Merged || pr.Author != s.bot || !strings.Contains(pr.Body, key) {
+			continue
+		}
+		all := true
+		for _, r := range failing {
+			all = all && strings.Contains(pr.Body, "`"+r.String()+"`")
+		}
+		if all {
 			return pr, true, nil
 		}
 	}

@@ -2,9 +2,12 @@ package rollback
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
@@ -172,6 +175,19 @@ type failure struct {
 	at time.Time
 }
 
+// canaryKey is the failed canary's cluster/namespace/name.
+func (f failure) canaryKey() string {
+	return f.cluster + "/" + f.canary.Namespace + "/" + f.canary.Name
+}
+
+// eventKey names the failure for the canary's events: the canary and its
+// failing images, which stay the same while Flagger keeps rewriting the
+// Failed status (a new lastTransitionTime every interval).
+func (f failure) eventKey(failing []string) string {
+	h := sha256.Sum256([]byte(f.canaryKey() + "\x00" + strings.Join(failing, "\x00")))
+	return hex.EncodeToString(h[:6])
+}
+
 func newFailure(clusterName string, c *flaggerv1.Canary) failure {
 	at := c.Status.LastTransitionTime.Time.UTC().Truncate(time.Second)
 	return failure{cluster: clusterName, canary: c, at: at,
@@ -315,7 +331,14 @@ func (s *Service) gather(ctx context.Context, snap workspace.Snapshot, stage *po
 		return g, fmt.Errorf("read %s at %s: %w", stage.Overlay, short(snap.Tip.String()), err)
 	}
 	if g.facts.PinnedAtTip = len(atTip); g.facts.PinnedAtTip == 0 {
-		pr, ok, err := s.mergedRevertPR(ctx, snap.Policy, f)
+		// Maybe ensign reverted this failure under an earlier failure id.
+		if g.resumed, err = s.findCanaryRevert(ctx, stage, f, g.failing); err != nil {
+			return g, err
+		}
+		if g.facts.Resumed = g.resumed != nil; g.facts.Resumed {
+			return g, nil
+		}
+		pr, ok, err := s.mergedRevertPR(ctx, snap.Policy, f, g.failing)
 		if err != nil {
 			return g, fmt.Errorf("look for a merged revert pull request of %s: %w", f.id, err)
 		}
