@@ -126,6 +126,11 @@ func (c *Client) mergeOnce(ctx context.Context, repo Repo, number int64, opt Mer
 	case code == http.StatusConflict && strings.Contains(msg, "push out of date"):
 		// The base moved while Gitea was merging; the next attempt sees it.
 		return true, &StatusError{Code: code, Message: msg}
+	case code >= http.StatusInternalServerError:
+		// Gitea answers 500 to the loser of two concurrent merges of one
+		// pull request (a pipeline's promote --now and the running bot);
+		// the next attempt re-reads the pull request and finds it merged.
+		return true, &StatusError{Code: code, Message: msg}
 	}
 	return false, &StatusError{Code: code, Message: msg}
 }
