@@ -100,6 +100,9 @@ func renderStatus(rep status.Report) string {
 				window = "closed"
 				if s.Frozen != "" {
 					window = "frozen (" + s.Frozen + ")"
+					if s.FrozenWhy != "" {
+						window = "frozen (" + s.Frozen + ": " + s.FrozenWhy + ")"
+					}
 				}
 				if !s.NextOpen.IsZero() {
 					window += ", opens " + s.NextOpen.UTC().Format(time.RFC3339)

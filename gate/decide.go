@@ -17,8 +17,11 @@ type Stage struct {
 	Open   bool
 	Reason string
 	Until  time.Time
-	// Frozen names the deny window that closes the stage now, if any.
-	Frozen string
+	// Frozen names the deny window that closes the stage now, if any;
+	// Freeze says it is an emergency freeze, FrozenWhy is the freeze's
+	// reason.
+	Frozen, FrozenWhy string
+	Freeze            bool
 	// Suspended names the suspended Flux Kustomizations delivering it.
 	Suspended []string
 }
@@ -56,6 +59,9 @@ func Decide(f Facts) Verdict {
 		return Verdict{forge.StateSuccess, fmt.Sprintf("let through by @%s (/promote now) at %s", f.Override.By, f.Override.At.UTC().Format(time.RFC3339))}
 	}
 	for _, s := range f.Stages {
+		if s.Frozen != "" && s.Freeze {
+			return Verdict{forge.StateFailure, fmt.Sprintf("%s/%s: %s (%s)", s.App, s.Stage, s.Frozen, s.FrozenWhy)}
+		}
 		if s.Frozen != "" {
 			return Verdict{forge.StateFailure, fmt.Sprintf("%s/%s frozen by deny window %s%s", s.App, s.Stage, s.Frozen, until(s.Until))}
 		}

@@ -197,13 +197,8 @@ func (s *Service) facts(ctx context.Context, pol *policy.Policy, pr forge.PullRe
 func (s *Service) stage(ctx context.Context, pol *policy.Policy, app *policy.App, st *policy.Stage) (Stage, bool, error) {
 	state := pol.EvaluateStage(st, s.now())
 	g := Stage{App: app.Name, Stage: st.Name, Open: state.Open, Reason: state.Reason, Until: state.Until}
-	if !state.Open {
-		for _, name := range state.Active {
-			if w, ok := pol.Window(name); ok && w.Type == policy.Deny {
-				g.Frozen = name
-				break
-			}
-		}
+	if w, ok := pol.ActiveDeny(st, s.now()); ok && !state.Open {
+		g.Frozen, g.Freeze, g.FrozenWhy = w.Name, w.IsFreeze(), w.Description
 	}
 	refs, err := s.clusters.Suspended(ctx, st)
 	if err != nil {
@@ -214,7 +209,7 @@ func (s *Service) stage(ctx context.Context, pol *policy.Policy, app *policy.App
 	for _, r := range refs {
 		g.Suspended = append(g.Suspended, r.String())
 	}
-	return g, len(st.Windows) > 0 || len(g.Suspended) > 0, nil
+	return g, pol.Gated(st) || len(g.Suspended) > 0, nil
 }
 
 // touchedStage is a stage whose overlay a change touches.

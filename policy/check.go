@@ -51,6 +51,7 @@ func (d *decoder) check(p *Policy) {
 			}
 		}
 	}
+	d.checkFreezes(p)
 	labels := map[string]string{}
 	for _, l := range []struct{ field, value string }{
 		{"hold", p.Labels.Hold}, {"queued", p.Labels.Queued},

@@ -36,6 +36,7 @@ func (d *decoder) policy(n *yaml.Node) *Policy {
 		"commands":     func(v *yaml.Node, path string) { d.commands(v, path, p.Commands) },
 		"labels":       func(v *yaml.Node, path string) { d.labels(v, path, &p.Labels) },
 		"branchPrefix": func(v *yaml.Node, path string) { p.BranchPrefix = d.branchPrefix(v, path) },
+		"freezes":      func(v *yaml.Node, path string) { p.Freezes = d.freezes(v, path) },
 	})
 	if !d.has("apiVersion") {
 		d.fail(n, "apiVersion", "required (set it to %s)", APIVersion)

@@ -45,6 +45,9 @@ type Policy struct {
 	Labels Labels
 	// BranchPrefix starts the name of every branch ensign creates.
 	BranchPrefix string
+	// Freezes are the emergency freezes, in file order; ended ones stay
+	// until ensign removes them.
+	Freezes []Freeze
 }
 
 // Identity is a Git author/committer.

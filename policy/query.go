@@ -2,6 +2,7 @@ package policy
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -99,7 +100,7 @@ func (p *Policy) Window(name string) (Window, bool) {
 }
 
 // StageWindows returns the windows that gate merges into s, in the order the
-// stage lists them.
+// stage lists them, then the deny windows of the freezes that cover it.
 func (p *Policy) StageWindows(s *Stage) []Window {
 	out := make([]Window, 0, len(s.Windows))
 	for _, n := range s.Windows {
@@ -107,7 +108,38 @@ func (p *Policy) StageWindows(s *Stage) []Window {
 			out = append(out, w)
 		}
 	}
+	for _, f := range p.StageFreezes(s) {
+		out = append(out, f.Window())
+	}
 	return out
+}
+
+// Gated reports whether anything in the policy gates merges into s: windows
+// it lists or freezes that cover it, ended or not.
+func (p *Policy) Gated(s *Stage) bool {
+	return len(s.Windows) > 0 || len(p.StageFreezes(s)) > 0
+}
+
+// WindowsKey identifies the set of windows gating s (freezes included):
+// stages with equal keys open and close together.
+func (p *Policy) WindowsKey(s *Stage) string {
+	ws := p.StageWindows(s)
+	names := make([]string, len(ws))
+	for i, w := range ws {
+		names[i] = w.Name
+	}
+	return strings.Join(names, "\x00")
+}
+
+// ActiveDeny returns the first deny window (a freeze's included) that
+// holds s closed at now.
+func (p *Policy) ActiveDeny(s *Stage, now time.Time) (Window, bool) {
+	for _, w := range p.StageWindows(s) {
+		if w.Type == Deny && w.ActiveAt(now) {
+			return w, true
+		}
+	}
+	return Window{}, false
 }
 
 // EvaluateStage is Evaluate for the windows of s.

@@ -45,6 +45,8 @@ type Window struct {
 
 	loc  *time.Location
 	spec *cron.SpecSchedule
+	// once, for a freeze's window, is its only start (spec is nil).
+	once time.Time
 }
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
@@ -85,7 +87,23 @@ func NewWindow(name string, typ WindowType, schedule string, d time.Duration, ti
 // Load or NewWindow.
 func (w Window) Location() *time.Location { return w.loc }
 
-func (w Window) valid() bool { return w.spec != nil && w.loc != nil && w.Duration > 0 }
+// ActiveAt reports whether w is active at t: a start s of w has
+// s <= t < s+Duration.
+func (w Window) ActiveAt(t time.Time) bool {
+	if !w.valid() {
+		return false
+	}
+	s := w.next(t.Add(-w.Duration))
+	return !s.IsZero() && !s.After(t)
+}
+
+// IsFreeze reports whether w is an emergency freeze's window (see
+// Freeze.Window); its Description is the freeze's reason.
+func (w Window) IsFreeze() bool { return !w.once.IsZero() }
+
+func (w Window) valid() bool {
+	return (w.spec != nil || !w.once.IsZero()) && w.loc != nil && w.Duration > 0
+}
 
 // checkDuration checks a window duration; shown is how the user wrote it.
 func checkDuration(d time.Duration, shown string) error {
@@ -156,6 +174,12 @@ func parseSchedule(s string) (*cron.SpecSchedule, error) {
 // the clocks skipped it. Mapping preserves order, so the first mapped
 // start after t is the answer.
 func (w Window) next(t time.Time) time.Time {
+	if w.spec == nil {
+		if w.once.After(t) {
+			return w.once.In(t.Location())
+		}
+		return time.Time{}
+	}
 	wall := wallClock(t.In(w.loc))
 	for range 10000 { // each turn moves wall forward; repeats span at most hours
 		c := w.spec.Next(wall)

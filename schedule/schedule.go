@@ -260,8 +260,8 @@ func nextOpening(p *policy.Policy, t time.Time) time.Time {
 		a := &p.Apps[ai]
 		for si := range a.Stages {
 			s := &a.Stages[si]
-			key := strings.Join(s.Windows, "\x00")
-			if len(s.Windows) == 0 || seen[key] {
+			key := p.WindowsKey(s)
+			if key == "" || seen[key] {
 				continue
 			}
 			seen[key] = true
@@ -282,8 +282,8 @@ func nextChange(p *policy.Policy, t time.Time) time.Time {
 		a := &p.Apps[ai]
 		for si := range a.Stages {
 			s := &a.Stages[si]
-			key := strings.Join(s.Windows, "\x00")
-			if len(s.Windows) == 0 || seen[key] {
+			key := p.WindowsKey(s)
+			if key == "" || seen[key] {
 				continue
 			}
 			seen[key] = true

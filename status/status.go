@@ -82,8 +82,10 @@ type StageReport struct {
 	WindowOpen bool      `json:"windowOpen"`
 	Window     string    `json:"window"`
 	NextOpen   time.Time `json:"nextOpen,omitzero"`
-	// Frozen names the deny window that closes the stage now, if any.
-	Frozen string `json:"frozen,omitempty"`
+	// Frozen names the deny window that closes the stage now, if any;
+	// for an emergency freeze FrozenWhy is its reason.
+	Frozen    string `json:"frozen,omitempty"`
+	FrozenWhy string `json:"frozenWhy,omitempty"`
 	// Suspended names the stage's suspended Flux Kustomizations: Flux
 	// applies nothing to it, and ensign merges nothing into it, until they
 	// resume.
@@ -138,11 +140,8 @@ func (r *Reporter) Build(ctx context.Context, app string) (Report, error) {
 			sr.WindowOpen, sr.Window = w.Open, w.Reason
 			if !w.Open {
 				sr.NextOpen = w.Next
-				for _, name := range w.Active {
-					if win, ok := pol.Window(name); ok && win.Type == policy.Deny {
-						sr.Frozen = name
-						break
-					}
+				if win, ok := pol.ActiveDeny(st, now); ok {
+					sr.Frozen, sr.FrozenWhy = win.Name, win.Description
 				}
 			}
 			if refs, err := r.Clusters.Suspended(ctx, st); err == nil {

@@ -384,6 +384,9 @@ func statusText(rep status.Report) string {
 			}
 			if s.Frozen != "" {
 				fmt.Fprintf(&b, " | frozen by %s", s.Frozen)
+				if s.FrozenWhy != "" {
+					fmt.Fprintf(&b, ": %s", s.FrozenWhy)
+				}
 			}
 			if len(s.Suspended) > 0 {
 				fmt.Fprintf(&b, " | Flux suspended: %s", strings.Join(s.Suspended, ", "))

@@ -27,7 +27,7 @@ func (d *daemon) watchSuspensions(ctx context.Context) {
 			for ai := range pol.Apps {
 				for si := range pol.Apps[ai].Stages {
 					st := &pol.Apps[ai].Stages[si]
-					if st.Flux == nil && len(st.Windows) == 0 {
+					if st.Flux == nil && !pol.Gated(st) {
 						continue // nothing gates it; no Kustomization named
 					}
 					refs, err := b.clusters.Suspended(ctx, st)

@@ -109,10 +109,15 @@ func groupStages(p *policy.Policy, app, stage string) []*stageGroup {
 			if stage != "" && s.Name != stage {
 				continue
 			}
-			key := strings.Join(s.Windows, "\x00")
+			key := p.WindowsKey(s)
 			g := byKey[key]
 			if g == nil {
-				g = &stageGroup{names: s.Windows, windows: p.StageWindows(s)}
+				ws := p.StageWindows(s)
+				names := make([]string, len(ws))
+				for i, w := range ws {
+					names[i] = w.Name
+				}
+				g = &stageGroup{names: names, windows: ws}
 				byKey[key] = g
 				groups = append(groups, g)
 			}
