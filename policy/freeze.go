@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -135,4 +136,25 @@ func (p *Policy) appOf(s *Stage) string {
 		}
 	}
 	return ""
+}
+
+// ParseDays parses a duration that may start with whole days: "2d",
+// "1d12h", "90m", "4h30m". The days are at most 3660.
+func ParseDays(s string) (time.Duration, error) {
+	var days time.Duration
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.Atoi(s[:i])
+		if err != nil || n < 0 || n > 3660 {
+			return 0, fmt.Errorf("invalid days in %q", s)
+		}
+		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
+		if s == "" {
+			return days, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("invalid duration %q (want for example 4h, 90m, 2d or 1d12h)", s)
+	}
+	return days + d, nil
 }

@@ -133,6 +133,7 @@ func (s *Scheduler) loop(ctx context.Context) {
 		last     = s.clock.Now() // openings up to last have been handled
 		retryAt  time.Time       // zero: no retry pending
 		failures int
+		gates    string // the stages' gates at the last turn (see gates)
 	)
 	for {
 		now := s.clock.Now()
@@ -147,6 +148,12 @@ func (s *Scheduler) loop(ctx context.Context) {
 			if next := nextOpening(p, last); !next.IsZero() && !next.After(now) {
 				opened = true
 			}
+			// A policy change (a freeze lifted, a window edited) can open a
+			// stage, or change why it is closed, between two instants.
+			g, newlyOpen := stageGates(p, now, gates)
+			opened = opened || newlyOpen
+			regated := g != gates && !startup
+			gates = g
 			if opened {
 				retryAt = time.Time{}
 				if open := openStages(p, now); len(open) == 0 {
@@ -160,7 +167,7 @@ func (s *Scheduler) loop(ctx context.Context) {
 				}
 			}
 			if s.opts.OnChange != nil {
-				if change := nextChange(p, last); startup || !change.IsZero() && !change.After(now) {
+				if change := nextChange(p, last); startup || regated || !change.IsZero() && !change.After(now) {
 					s.changed(ctx, now)
 				}
 			}
@@ -235,6 +242,35 @@ func recoverTo(err *error, what string) {
 	if r := recover(); r != nil {
 		*err = fmt.Errorf("%s panicked: %v\n%s", what, r, debug.Stack())
 	}
+}
+
+// stageGates describes every stage's gate at now, one line each
+// ("app/stage open" or "app/stage closed by <deny window>: <why>"), and
+// reports whether a stage is open now that was not open in prev.
+func stageGates(p *policy.Policy, now time.Time, prev string) (string, bool) {
+	var b strings.Builder
+	newlyOpen := false
+	was := map[string]bool{}
+	for line := range strings.SplitSeq(prev, "\n") {
+		if name, ok := strings.CutSuffix(line, " open"); ok {
+			was[name] = true
+		}
+	}
+	for ai := range p.Apps {
+		a := &p.Apps[ai]
+		for si := range a.Stages {
+			s := &a.Stages[si]
+			name := a.Name + "/" + s.Name
+			if p.EvaluateStage(s, now).Open {
+				fmt.Fprintf(&b, "%s open\n", name)
+				newlyOpen = newlyOpen || (prev != "" && !was[name])
+				continue
+			}
+			w, _ := p.ActiveDeny(s, now)
+			fmt.Fprintf(&b, "%s closed by %s: %s\n", name, w.Name, w.Description)
+		}
+	}
+	return b.String(), newlyOpen
 }
 
 // openStages names the stages ("app/stage") open at now.

@@ -430,3 +430,40 @@ func TestMergeNowMergesWhileOpen(t *testing.T) {
 	h.sched.MergeNow()
 	h.expectNoMerge()
 }
+
+// A freeze written into the policy closes its stage at once (OnChange, so
+// the gate fails open pull requests); lifting it opens the stage at once
+// (a merge run and OnChange), not at the next window opening.
+func TestFreezeAndUnfreezeReplan(t *testing.T) {
+	changes := make(chan time.Time, 100)
+	h := start(t, utc(16, 10, 0), testPolicy, func(h *harness) {
+		h.opts.OnChange = func(_ context.Context, now time.Time) { changes <- now }
+	})
+	<-changes // start-up
+	h.expectMerge(utc(16, 10, 0))
+	kick := func(doc string, at time.Time) {
+		t.Helper()
+		h.settle()
+		h.clock.Set(at)
+		h.src.set(load(t, doc), nil)
+		h.sched.Kick()
+		select {
+		case got := <-changes:
+			if !got.Equal(at) {
+				t.Fatalf("OnChange(now=%s), want now=%s", got, at)
+			}
+		case <-time.After(10 * time.Second): // deadlock guard
+			t.Fatalf("no OnChange call at %s", at)
+		}
+	}
+	frozen := testPolicy + `freezes:
+  - stage: production
+    from: "2025-06-16T10:05:00Z"
+    until: "2025-06-17T10:05:00Z"
+    reason: incident
+`
+	kick(frozen, utc(16, 10, 5))
+	h.expectNoMerge() // closing opens nothing
+	kick(testPolicy, utc(16, 10, 10))
+	h.expectMerge(utc(16, 10, 10))
+}

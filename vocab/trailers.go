@@ -33,6 +33,9 @@ const (
 	TrailerImage = "Ensign-Image"
 	// TrailerRequestedBy names the person who asked (/promote, /rollback, CLI).
 	TrailerRequestedBy = "Ensign-Requested-By"
+	// TrailerFreeze marks a commit that freezes, unfreezes or tidies
+	// emergency freezes of the policy: "<action> <stage> of <apps>".
+	TrailerFreeze = "Ensign-Freeze"
 )
 
 // PromotionTrailers are the only trailer keys a promotion commit carries.

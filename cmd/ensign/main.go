@@ -36,6 +36,8 @@ func commands() map[string]subcommand {
 		"run":      {summary: "the daemon: watch canaries, receive webhooks, merge in windows", run: runCmd},
 		"promote":  {summary: "promote the verified version: --app A --to STAGE [--wait]", run: promoteCmd},
 		"rollback": {summary: "revert a stage's change: --app A --stage S [--commit SHA]", run: rollbackCmd},
+		"freeze":   {summary: "freeze a stage now: --stage S (--app A | --all) --for 4h --reason R", run: freezeCmd},
+		"unfreeze": {summary: "lift a stage's freezes: --stage S (--app A | --all)", run: unfreezeCmd},
 		"status":   {summary: "stages, canaries, versions, queued promotions, windows", run: statusCmd},
 		"policy":   {summary: "check a policy file: policy validate [FILE]", run: runPolicy},
 		"windows":  {summary: "print upcoming promotion windows per stage", run: runWindows},

@@ -25,6 +25,7 @@ import (
 
 	"github.com/ensignbot/ensign/command"
 	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/freeze"
 	"github.com/ensignbot/ensign/gate"
 	"github.com/ensignbot/ensign/leader"
 	"github.com/ensignbot/ensign/metrics"
@@ -260,6 +261,13 @@ func (d *daemon) act(ctx context.Context) error {
 			return snap.Policy, err
 		}
 		onChange := func(ctx context.Context, _ time.Time) {
+			// A freeze that ended leaves the policy file; the push that
+			// removes it comes back as a webhook and replans.
+			if out, err := svc.freeze.Expire(ctx); err != nil {
+				b.log.Warn("remove ended freezes", "repo", repo.String(), "err", err)
+			} else if out.Action == freeze.ActionExpired {
+				b.log.Info("removed ended freezes", "repo", repo.String(), "commit", out.Commit, "count", len(out.Removed))
+			}
 			if err := svc.gate.RefreshAll(ctx); err != nil {
 				b.log.Warn("update the window gate", "repo", repo.String(), "err", err)
 			}

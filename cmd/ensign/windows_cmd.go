@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -53,7 +52,7 @@ func runWindows(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	to, err := parseTime(*toS, now, loc)
 	if err != nil {
-		d, derr := parseDays(*toS)
+		d, derr := policy.ParseDays(*toS)
 		if derr != nil {
 			return usageErr("--to: want a time or a duration, got %q", *toS)
 		}
@@ -243,25 +242,4 @@ func parseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("invalid time %q (want RFC 3339, \"2006-01-02 15:04\", \"2006-01-02\" or now)", s)
-}
-
-// parseDays parses a Go duration that may start with a number of days: 7d,
-// 2d12h, 36h.
-func parseDays(s string) (time.Duration, error) {
-	var days time.Duration
-	if i := strings.IndexByte(s, 'd'); i > 0 {
-		n, err := strconv.Atoi(s[:i])
-		if err != nil || n < 0 || n > 3660 {
-			return 0, fmt.Errorf("invalid days in %q", s)
-		}
-		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
-		if s == "" {
-			return days, nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("invalid duration %q", s)
-	}
-	return days + d, nil
 }

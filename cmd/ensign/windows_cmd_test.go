@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ensignbot/ensign/policy"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -79,13 +81,13 @@ func TestWindowsErrors(t *testing.T) {
 
 func TestParseDaysAndHuman(t *testing.T) {
 	for in, want := range map[string]time.Duration{"7d": 168 * time.Hour, "2d12h": 60 * time.Hour, "36h": 36 * time.Hour, "0d30m": 30 * time.Minute} {
-		if got, err := parseDays(in); err != nil || got != want {
-			t.Errorf("parseDays(%q) = %v, %v; want %v", in, got, err, want)
+		if got, err := policy.ParseDays(in); err != nil || got != want {
+			t.Errorf("ParseDays(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 	for _, bad := range []string{"", "d", "xd", "-1d", "7dd", "-3h"} {
-		if _, err := parseDays(bad); err == nil {
-			t.Errorf("parseDays(%q) succeeded", bad)
+		if _, err := policy.ParseDays(bad); err == nil {
+			t.Errorf("ParseDays(%q) succeeded", bad)
 		}
 	}
 	for d, want := range map[time.Duration]string{8 * time.Hour: "8h", 402 * time.Hour: "16d18h", 90 * time.Minute: "1h30m", 168 * time.Hour: "7d", 30 * time.Second: "30s"} {

@@ -16,6 +16,7 @@ import (
 	"github.com/ensignbot/ensign/canary"
 	"github.com/ensignbot/ensign/cluster"
 	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/freeze"
 	"github.com/ensignbot/ensign/gate"
 	"github.com/ensignbot/ensign/gitops"
 	"github.com/ensignbot/ensign/metrics"
@@ -33,6 +34,7 @@ type repoServices struct {
 	rollback *rollback.Service
 	status   *status.Reporter
 	gate     *gate.Service
+	freeze   *freeze.Service
 }
 
 // bot is ensign wired from its configuration.
@@ -109,7 +111,7 @@ func newBot(ctx context.Context, cfg *config, log *slog.Logger, now func() time.
 		if err != nil {
 			return nil, err
 		}
-		b.repos[repo] = &repoServices{ws: ws, promote: ps, rollback: rs, gate: gs,
+		b.repos[repo] = &repoServices{ws: ws, promote: ps, rollback: rs, gate: gs, freeze: freeze.New(ws, fc, log, now),
 			status: &status.Reporter{Workspace: ws, Forge: fc, Clusters: b.clusters, Bot: login, Now: now}}
 		b.order = append(b.order, repo)
 	}
