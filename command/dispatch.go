@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/freeze"
 	"github.com/ensignbot/ensign/gate"
 	"github.com/ensignbot/ensign/internal/keyed"
 	"github.com/ensignbot/ensign/internal/logctx"
@@ -56,6 +57,8 @@ type Services interface {
 	StatusPR(ctx context.Context, repo forge.Repo, number int64) (status.Report, error)
 	GateRefresh(ctx context.Context, repo forge.Repo, number int64) (gate.Verdict, error)
 	GateOverride(ctx context.Context, repo forge.Repo, number int64, person string) (gate.Verdict, error)
+	Freeze(ctx context.Context, repo forge.Repo, req freeze.Request) (freeze.Outcome, error)
+	Unfreeze(ctx context.Context, repo forge.Repo, req freeze.Request) (freeze.Outcome, error)
 }
 
 // Config wires a Dispatcher. Forge, Repos and Bot are required; without

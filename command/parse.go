@@ -3,6 +3,7 @@ package command
 import (
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ensignbot/ensign/policy"
@@ -27,9 +28,13 @@ type Command struct {
 	// policy.CommandPromoteNow for "/promote now"), or the word as written
 	// (lowercased) when Unknown.
 	Name string
-	// Arg is the /hold reason or the /rollback SHA (lowercase); empty
-	// otherwise.
+	// Arg is the /hold or /freeze reason or the /rollback SHA
+	// (lowercase); empty otherwise.
 	Arg string
+	// Scope is what /freeze and /unfreeze name: "stage" (every app) or
+	// "app/stage"; For is how long /freeze lasts.
+	Scope string
+	For   time.Duration
 	// Text is the command line as written, trimmed and bounded, for quoting
 	// in replies.
 	Text string
@@ -49,6 +54,8 @@ var verbs = map[string]string{
 	"unhold":   policy.CommandUnhold,
 	"promote":  policy.CommandPromote,
 	"rollback": policy.CommandRollback,
+	"freeze":   policy.CommandFreeze,
+	"unfreeze": policy.CommandUnfreeze,
 }
 
 // Parse returns the commands in a comment body, in order. A command is a line
@@ -257,6 +264,25 @@ func parseLine(line string) (Command, bool) {
 		default:
 			cmd.Problem = "usage: /rollback, or /rollback <commit sha> (7 to 40 hex digits)"
 		}
+	case policy.CommandFreeze:
+		fields := strings.Fields(args)
+		if len(fields) < 3 || !isScope(fields[0]) {
+			cmd.Problem = "usage: /freeze [app/]stage DURATION reason, for example /freeze podinfo/production 4h database migration"
+			break
+		}
+		d, err := policy.ParseDays(fields[1])
+		if err != nil || d <= 0 {
+			cmd.Problem = "usage: /freeze [app/]stage DURATION reason; the duration is like 4h, 90m or 2d"
+			break
+		}
+		cmd.Scope, cmd.For = strings.ToLower(fields[0]), d
+		cmd.Arg = bound(strings.Join(fields[2:], " "), maxReasonRunes)
+	case policy.CommandUnfreeze:
+		if fields := strings.Fields(args); len(fields) != 1 || !isScope(fields[0]) {
+			cmd.Problem = "usage: /unfreeze [app/]stage, for example /unfreeze production (every app) or /unfreeze podinfo/production"
+		} else {
+			cmd.Scope = strings.ToLower(fields[0])
+		}
 	}
 	return cmd, true
 }
@@ -271,6 +297,15 @@ func isWord(w string) bool {
 		}
 	}
 	return true
+}
+
+// isScope reports whether s looks like "stage" or "app/stage".
+func isScope(s string) bool {
+	app, stage, found := strings.Cut(s, "/")
+	if !found {
+		stage, app = app, "stage"
+	}
+	return app != "" && stage != "" && isWord(app) && isWord(stage) && len(s) <= 127
 }
 
 func isSHA(s string) bool {

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ensignbot/ensign/policy"
@@ -38,6 +39,19 @@ func TestParse(t *testing.T) {
 		{"rollback short sha", "/rollback abc12", []Command{{Name: policy.CommandRollback, Text: "/rollback abc12",
 			Problem: "usage: /rollback, or /rollback <commit sha> (7 to 40 hex digits)"}}},
 		{"status", "/status", []Command{{Name: policy.CommandStatus, Text: "/status"}}},
+		{"freeze every app", "/freeze Production 4h db migration", []Command{{Name: policy.CommandFreeze, Scope: "production", For: 4 * time.Hour,
+			Arg: "db migration", Text: "/freeze Production 4h db migration"}}},
+		{"freeze one app", "/freeze podinfo/production 1d12h  incident  42", []Command{{Name: policy.CommandFreeze, Scope: "podinfo/production", For: 36 * time.Hour,
+			Arg: "incident 42", Text: "/freeze podinfo/production 1d12h  incident  42"}}},
+		{"freeze without reason", "/freeze production 4h", []Command{{Name: policy.CommandFreeze, Text: "/freeze production 4h",
+			Problem: "usage: /freeze [app/]stage DURATION reason, for example /freeze podinfo/production 4h database migration"}}},
+		{"freeze bad duration", "/freeze production soon because", []Command{{Name: policy.CommandFreeze, Text: "/freeze production soon because",
+			Problem: "usage: /freeze [app/]stage DURATION reason; the duration is like 4h, 90m or 2d"}}},
+		{"freeze bad scope", "/freeze a/b/c 4h why", []Command{{Name: policy.CommandFreeze, Text: "/freeze a/b/c 4h why",
+			Problem: "usage: /freeze [app/]stage DURATION reason, for example /freeze podinfo/production 4h database migration"}}},
+		{"unfreeze", "/unfreeze podinfo/production", []Command{{Name: policy.CommandUnfreeze, Scope: "podinfo/production", Text: "/unfreeze podinfo/production"}}},
+		{"unfreeze nothing", "/unfreeze", []Command{{Name: policy.CommandUnfreeze, Text: "/unfreeze",
+			Problem: "usage: /unfreeze [app/]stage, for example /unfreeze production (every app) or /unfreeze podinfo/production"}}},
 		{"status with args", "/status please", []Command{{Name: policy.CommandStatus, Text: "/status please", Problem: "/status takes no arguments"}}},
 		{"unhold with args", "/unhold now", []Command{{Name: policy.CommandUnhold, Text: "/unhold now", Problem: "/unhold takes no arguments"}}},
 		{"help ignores args", "/help promote", []Command{{Name: policy.CommandHelp, Text: "/help promote"}}},

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ensignbot/ensign/freeze"
 	"github.com/ensignbot/ensign/gate"
 	"github.com/ensignbot/ensign/promote"
 	"github.com/ensignbot/ensign/rollback"
@@ -147,4 +148,30 @@ func shortSHA(s string) string {
 		return s[:7]
 	}
 	return s
+}
+
+// renderFreeze answers /freeze and /unfreeze.
+func renderFreeze(o freeze.Outcome) string {
+	var b strings.Builder
+	switch o.Action {
+	case freeze.ActionFrozen, freeze.ActionExtended:
+		f := o.Freeze
+		fmt.Fprintf(&b, "**Frozen**: %s until %s, because %s. ensign merges nothing into it until then, and its %s check fails on pull requests that change it; rollbacks still land. Lift it early with %s.",
+			f.Scope(), f.Until.UTC().Format("2006-01-02 15:04 UTC"), vocab.Code(f.Reason), vocab.Code(vocab.WindowContext), vocab.Code("/unfreeze"))
+		if o.Action == freeze.ActionExtended {
+			b.WriteString(" It replaces the freeze of the same apps it had.")
+		}
+	case freeze.ActionUnfrozen:
+		b.WriteString("**Unfrozen**: " + o.Reason + ".")
+	case freeze.ActionNotFrozen:
+		b.WriteString(vocab.UpperFirst(o.Reason) + ". Nothing was done.")
+	case freeze.ActionProposed:
+		fmt.Fprintf(&b, "The deploy branch refused ensign's push, so the change waits in #%d: %s.", o.PR, o.Reason)
+	default:
+		b.WriteString(o.Reason)
+	}
+	if o.Commit != "" && o.Action != freeze.ActionProposed {
+		fmt.Fprintf(&b, " (commit %s)", vocab.Code(o.Commit[:min(len(o.Commit), 10)]))
+	}
+	return b.String()
 }

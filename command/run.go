@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/freeze"
 	"github.com/ensignbot/ensign/gate"
 	"github.com/ensignbot/ensign/policy"
 	"github.com/ensignbot/ensign/promote"
@@ -98,6 +99,8 @@ func (r *run) one(cmd Command) string {
 			out, err := svc.RollbackPR(r.ctx, r.repo, req)
 			return renderRollback(out), err
 		})
+	case policy.CommandFreeze, policy.CommandUnfreeze:
+		return r.freeze(svc, cmd)
 	case policy.CommandStatus:
 		return r.service(display(cmd), func() (string, error) {
 			rep, err := svc.StatusPR(r.ctx, r.repo, r.ev.Number)
@@ -230,4 +233,27 @@ func display(cmd Command) string {
 		return "/promote now"
 	}
 	return "/" + cmd.Name
+}
+
+// freeze runs /freeze or /unfreeze. A request the service refuses is
+// answered with why; it is the person's to fix, not an error to retry.
+func (r *run) freeze(svc Services, cmd Command) string {
+	req := freeze.Request{By: r.ev.Author, For: cmd.For, Reason: cmd.Arg}
+	if app, stage, ok := strings.Cut(cmd.Scope, "/"); ok {
+		req.Apps, req.Stage = []string{app}, stage
+	} else {
+		req.Stage, req.All = cmd.Scope, true
+	}
+	var out freeze.Outcome
+	var err error
+	if cmd.Name == policy.CommandFreeze {
+		out, err = svc.Freeze(r.ctx, r.repo, req)
+	} else {
+		out, err = svc.Unfreeze(r.ctx, r.repo, req)
+	}
+	if errors.Is(err, freeze.ErrBadRequest) {
+		r.refused = true
+		return "Refused: " + bound(strings.TrimPrefix(err.Error(), freeze.ErrBadRequest.Error()+": "), 300) + ". Nothing was done."
+	}
+	return r.service(display(cmd), func() (string, error) { return renderFreeze(out), err })
 }

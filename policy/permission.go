@@ -97,17 +97,20 @@ const (
 	CommandPromote    = "promote"
 	CommandPromoteNow = "promote-now"
 	CommandRollback   = "rollback"
+	CommandFreeze     = "freeze"
+	CommandUnfreeze   = "unfreeze"
 )
 
 // CommandNames returns every command name in a stable order.
 func CommandNames() []string {
 	return []string{CommandHelp, CommandStatus, CommandHold, CommandUnhold,
-		CommandPromote, CommandPromoteNow, CommandRollback}
+		CommandPromote, CommandPromoteNow, CommandRollback, CommandFreeze, CommandUnfreeze}
 }
 
 // DefaultPermissions returns the permission each command has when the policy
 // does not override it: help and status need read; hold, unhold, promote and
-// rollback need write; promote-now (which bypasses windows) needs admin. The
+// rollback need write; promote-now (which bypasses windows), freeze and
+// unfreeze (which change the policy) need admin. The
 // map is a fresh copy on every call.
 func DefaultPermissions() map[string]Permission {
 	return map[string]Permission{
@@ -118,6 +121,8 @@ func DefaultPermissions() map[string]Permission {
 		CommandPromote:    {Level: LevelWrite},
 		CommandPromoteNow: {Level: LevelAdmin},
 		CommandRollback:   {Level: LevelWrite},
+		CommandFreeze:     {Level: LevelAdmin},
+		CommandUnfreeze:   {Level: LevelAdmin},
 	}
 }
 

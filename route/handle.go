@@ -12,6 +12,7 @@ import (
 	"github.com/ensignbot/ensign/canary"
 	"github.com/ensignbot/ensign/cluster"
 	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/freeze"
 	"github.com/ensignbot/ensign/gate"
 	"github.com/ensignbot/ensign/gitops"
 	"github.com/ensignbot/ensign/imageref"
@@ -149,7 +150,7 @@ func Terminal(err error) bool {
 
 // terminalErrors are the sentinels of configuration and data problems.
 var terminalErrors = []error{
-	workspace.ErrInvalidPolicy,
+	workspace.ErrInvalidPolicy, freeze.ErrBadRequest,
 	promote.ErrNothingMatched, promote.ErrUnverifiedRevision, promote.ErrNoPolicy,
 	rollback.ErrNoIntroducer, rollback.ErrNoPolicy,
 	cluster.ErrUnknownCluster, cluster.ErrUnsupportedTarget, cluster.ErrUndecodable,
@@ -200,4 +201,22 @@ func (r *Router) GateOverride(ctx context.Context, name forge.Repo, number int64
 		return gate.Verdict{}, fmt.Errorf("%s is not in ENSIGN_REPOS", name)
 	}
 	return repo.Gate.Override(ctx, number, person)
+}
+
+// Freeze runs /freeze for repo.
+func (r *Router) Freeze(ctx context.Context, name forge.Repo, req freeze.Request) (freeze.Outcome, error) {
+	repo, ok := r.lookup(name)
+	if !ok || repo.Freeze == nil {
+		return freeze.Outcome{}, fmt.Errorf("%s is not in ENSIGN_REPOS", name)
+	}
+	return repo.Freeze.Freeze(ctx, req)
+}
+
+// Unfreeze runs /unfreeze for repo.
+func (r *Router) Unfreeze(ctx context.Context, name forge.Repo, req freeze.Request) (freeze.Outcome, error) {
+	repo, ok := r.lookup(name)
+	if !ok || repo.Freeze == nil {
+		return freeze.Outcome{}, fmt.Errorf("%s is not in ENSIGN_REPOS", name)
+	}
+	return repo.Freeze.Unfreeze(ctx, req)
 }

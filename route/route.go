@@ -15,6 +15,7 @@ import (
 
 	"github.com/ensignbot/ensign/cluster"
 	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/freeze"
 	"github.com/ensignbot/ensign/gate"
 	"github.com/ensignbot/ensign/policy"
 	"github.com/ensignbot/ensign/promote"
@@ -30,6 +31,16 @@ type Repo struct {
 	Rollback  RollingBack
 	Status    Reporter
 	Gate      Gatekeeper
+	// Freeze may be nil: /freeze and /unfreeze then answer that they are
+	// not available.
+	Freeze Freezer
+}
+
+// Freezer freezes and unfreezes the stages of one repository;
+// *freeze.Service implements it.
+type Freezer interface {
+	Freeze(ctx context.Context, req freeze.Request) (freeze.Outcome, error)
+	Unfreeze(ctx context.Context, req freeze.Request) (freeze.Outcome, error)
 }
 
 // Gatekeeper keeps the window gate of one repository; *gate.Service

@@ -118,7 +118,7 @@ func newBot(ctx context.Context, cfg *config, log *slog.Logger, now func() time.
 	var routed []*route.Repo
 	for _, repo := range b.order {
 		svc := b.repos[repo]
-		routed = append(routed, &route.Repo{Workspace: svc.ws, Promote: svc.promote, Rollback: svc.rollback, Status: svc.status, Gate: svc.gate})
+		routed = append(routed, &route.Repo{Workspace: svc.ws, Promote: svc.promote, Rollback: svc.rollback, Status: svc.status, Gate: svc.gate, Freeze: svc.freeze})
 	}
 	b.router, err = route.New(route.Config{Repos: routed, Events: b.clusters, Statuses: fc, Observe: b.observe,
 		ActionTimeout: cfg.ActionTimeout, Now: now, Logger: log})
