@@ -14,6 +14,8 @@ var usage = []struct{ name, syntax, does string }{
 	{policy.CommandRollback, "/rollback [sha]", "revert this pull request's change (or the given commit)"},
 	{policy.CommandHold, "/hold [reason]", "stop ensign from merging or promoting this pull request"},
 	{policy.CommandUnhold, "/unhold", "lift the hold"},
+	{policy.CommandFreeze, "/freeze [app/]stage DURATION reason", "emergency freeze: merge nothing into the stage for DURATION (4h, 2d)"},
+	{policy.CommandUnfreeze, "/unfreeze [app/]stage", "lift the stage's emergency freezes"},
 	{policy.CommandStatus, "/status", "show what ensign knows about this pull request"},
 	{policy.CommandHelp, "/help", "show this help"},
 }
