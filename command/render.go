@@ -156,7 +156,7 @@ func renderFreeze(o freeze.Outcome) string {
 	switch o.Action {
 	case freeze.ActionFrozen, freeze.ActionExtended:
 		f := o.Freeze
-		fmt.Fprintf(&b, "**Frozen**: %s until %s, because %s. ensign merges nothing into it until then, and its %s check fails on pull requests that change it; rollbacks still land. Lift it early with %s.",
+		fmt.Fprintf(&b, "**Frozen**: %s until %s, because %s. ensign merges nothing into it until then, and its %s check fails on pull requests that change it; rollbacks land as in any deny window. Lift it early with %s.",
 			f.Scope(), f.Until.UTC().Format("2006-01-02 15:04 UTC"), vocab.Code(f.Reason), vocab.Code(vocab.WindowContext), vocab.Code("/unfreeze"))
 		if o.Action == freeze.ActionExtended {
 			b.WriteString(" It replaces the freeze of the same apps it had.")

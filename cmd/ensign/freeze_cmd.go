@@ -21,7 +21,8 @@ Freezes STAGE of the apps (or of every app that has it) from now for
 DURATION (for example 4h, 90m, 2d; at most 31 days): ensign writes the
 freeze into the policy file on the deploy branch, merges nothing into the
 stage until it ends, fails its ensign/window commit status and says who
-froze it and why. Rollbacks still land. A freeze of the same stage and
+froze it and why. Rollbacks still land (unless the policy sets
+rollback.allowInDenyWindow: false). A freeze of the same stage and
 apps is replaced (extended or shortened). If the branch refuses ensign's
 push, the freeze waits in a pull request.
 Exit codes: 0 frozen, 1 error, 2 bad request, 3 waiting in a pull request.
