@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Builds the real servers ensign's tests and demo run against (Gitea, kube-apiserver,
-# etcd) from the Go module proxy, each from its own nested module under harness/build,
-# and caches them outside the repository keyed by version and by a hash of the wrapper
-# module. A second run with the same inputs only checks the stamps and takes seconds.
+# Builds the real servers and controllers ensign's tests and demo run against from the
+# Go module proxy, each group from its own nested module under harness/build: Gitea
+# (gitea/), etcd (etcd/), kube-apiserver, kube-controller-manager and kube-scheduler
+# (kube/), and Flagger, Flux's source-controller and kustomize-controller and kwok
+# (controllers/). It caches them outside the repository keyed by version and by a hash
+# of the wrapper module. A second run with the same inputs only checks the stamps and
+# takes seconds.
 #
-# Usage: harness/build/build.sh [gitea|kube|etcd|all]   (default: all)
+# Usage: harness/build/build.sh [gitea|kube|etcd|controllers|helm|all]   (default: all)
 # Prints the cache directory on its last line. ENSIGN_HARNESS_CACHE overrides the
 # cache location (default: ~/.cache/ensign-harness).
 set -euo pipefail
@@ -14,36 +17,55 @@ cache=${ENSIGN_HARNESS_CACHE:-$HOME/.cache/ensign-harness}
 GITEA_VERSION=v1.26.0
 K8S_VERSION=v1.37.2
 ETCD_VERSION=v3.7.3
+FLAGGER_VERSION=v1.44.0
+FLUX_VERSION=v1.9.6 # source-controller and kustomize-controller
+KWOK_VERSION=v0.8.0
 bin="$cache/bin"
 mkdir -p "$bin"
 
-# stamp prints a hash of everything that decides a wrapper module's binary.
+# stamp prints a hash of everything that decides a wrapper module's binaries.
 stamp() {
   (cd "$here/$1" && cat go.mod go.sum $(find . -name '*.go' | sort) && go version) | sha256sum | cut -c1-16
 }
 
-# build NAME DIR PKG VERSION [go build args...] builds PKG in DIR into $bin/NAME
-# unless $bin/NAME.stamp already records the same inputs.
+# build DIR VERSION "PKG..." [go build args...] builds the main packages PKG of
+# the wrapper module in DIR, in one go build so that they share its work and
+# link in parallel, into $bin/<last element of PKG>, unless every
+# $bin/<name>.stamp already records the same inputs.
 build() {
-  local name=$1 dir=$2 pkg=$3 version=$4
-  shift 4
-  local want have
+  local dir=$1 version=$2 pkgs=$3
+  shift 3
+  local want pkg name stale=0
   want="$version $(stamp "$dir")"
-  have=$(cat "$bin/$name.stamp" 2>/dev/null || true)
-  if [[ -x "$bin/$name" && "$have" == "$want" ]]; then
-    echo "harness: $name $version is cached"
+  local names=()
+  for pkg in $pkgs; do
+    name=${pkg##*/}
+    [[ "$pkg" != . ]] || name=$dir
+    names+=("$name")
+    if [[ ! -x "$bin/$name" || "$(cat "$bin/$name.stamp" 2>/dev/null || true)" != "$want" ]]; then
+      stale=1
+    fi
+  done
+  if ((stale == 0)); then
+    echo "harness: ${names[*]} $version cached"
     return
   fi
-  echo "harness: building $name $version (first build takes minutes)"
-  local start=$SECONDS
-  (cd "$here/$dir" && go build -trimpath "$@" -o "$bin/$name.tmp" "$pkg")
-  mv -f "$bin/$name.tmp" "$bin/$name"
-  echo "$want" >"$bin/$name.stamp"
-  echo "harness: built $name in $((SECONDS - start))s"
+  echo "harness: building ${names[*]} $version (first build takes minutes)"
+  local start=$SECONDS tmp="$bin/.build-$dir"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  # shellcheck disable=SC2086 # pkgs is a list
+  (cd "$here/$dir" && go build -trimpath "$@" -o "$tmp/" $pkgs)
+  for name in "${names[@]}"; do
+    mv -f "$tmp/$name" "$bin/$name"
+    echo "$want" >"$bin/$name.stamp"
+  done
+  rmdir "$tmp"
+  echo "harness: built ${names[*]} in $((SECONDS - start))s"
 }
 
 build_gitea() {
-  CGO_ENABLED=1 build gitea gitea . "$GITEA_VERSION" \
+  CGO_ENABLED=1 build gitea "$GITEA_VERSION" . \
     -tags 'sqlite sqlite_unlock_notify' -ldflags "-s -w -X main.version=$GITEA_VERSION"
   # Without the bindata tag Gitea reads its templates and options from disk.
   local static="$bin/gitea-static"
@@ -63,13 +85,43 @@ build_kube() {
   local minor=${K8S_VERSION#v1.}
   minor=${minor%%.*}
   local pkg=k8s.io/component-base/version
-  CGO_ENABLED=0 build kube-apiserver kube ./kube-apiserver "$K8S_VERSION" -ldflags "-s -w \
+  CGO_ENABLED=0 build kube "$K8S_VERSION" "./kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler" -ldflags "-s -w \
     -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor \
     -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 }
 
+# build_controllers builds Flagger, Flux's source-controller and
+# kustomize-controller and kwok from one wrapper module (they share most
+# dependencies), and copies the data files the harness needs next to them:
+# Flux's CRDs and kwok's "fast" node and pod stages.
+build_controllers() {
+  local version="flagger-$FLAGGER_VERSION flux-$FLUX_VERSION kwok-$KWOK_VERSION"
+  CGO_ENABLED=0 build controllers "$version" "github.com/fluxcd/flagger/cmd/flagger \
+    github.com/fluxcd/source-controller github.com/fluxcd/kustomize-controller sigs.k8s.io/kwok/cmd/kwok" \
+    -ldflags "-s -w"
+  local data="$bin/controllers-data"
+  if [[ -f "$data/.version" && "$(cat "$data/.version")" == "$version" ]]; then
+    return
+  fi
+  local sc kc kwok
+  sc=$(cd "$here/controllers" && go list -m -f '{{.Dir}}' github.com/fluxcd/source-controller)
+  kc=$(cd "$here/controllers" && go list -m -f '{{.Dir}}' github.com/fluxcd/kustomize-controller)
+  kwok=$(cd "$here/controllers" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  rm -rf "$data" "$data.tmp"
+  mkdir -p "$data.tmp/flux-crds" "$data.tmp/kwok-stages"
+  cp "$sc"/config/crd/bases/*.yaml "$kc"/config/crd/bases/*.yaml "$data.tmp/flux-crds/"
+  local f
+  for f in "$kwok"/kustomize/stage/node/fast/*.yaml "$kwok"/kustomize/stage/pod/fast/*.yaml; do
+    [[ "${f##*/}" == kustomization.yaml ]] || cp "$f" "$data.tmp/kwok-stages/"
+  done
+  chmod -R u+w "$data.tmp"
+  echo "$version" >"$data.tmp/.version"
+  mv "$data.tmp" "$data"
+}
+
 build_etcd() {
-  CGO_ENABLED=0 build etcd etcd . "$ETCD_VERSION" -ldflags "-s -w"
+  CGO_ENABLED=0 build etcd "$ETCD_VERSION" . -ldflags "-s -w"
 }
 
 # helm renders and lints deploy/chart in the chart tests. Its main package is a
@@ -79,7 +131,7 @@ HELM_VERSION=v3.22.0
 build_helm() {
   local v=helm.sh/helm/v3 minor=${K8S_VERSION#v1.}
   minor=${minor%%.*}
-  CGO_ENABLED=0 build helm helm $v/cmd/helm "$HELM_VERSION" -ldflags "-s -w \
+  CGO_ENABLED=0 build helm "$HELM_VERSION" $v/cmd/helm -ldflags "-s -w \
     -X $v/internal/version.version=$HELM_VERSION -X $v/internal/version.metadata= \
     -X $v/pkg/chartutil.k8sVersionMajor=1 -X $v/pkg/chartutil.k8sVersionMinor=$minor \
     -X $v/pkg/lint/rules.k8sVersionMajor=1 -X $v/pkg/lint/rules.k8sVersionMinor=$minor"
@@ -89,8 +141,9 @@ case "${1:-all}" in
   gitea) build_gitea ;;
   kube) build_kube ;;
   etcd) build_etcd ;;
+  controllers) build_controllers ;;
   helm) build_helm ;;
-  all) build_etcd; build_kube; build_gitea ;;
-  *) echo "usage: $0 [gitea|kube|etcd|all]" >&2; exit 2 ;;
+  all) build_etcd; build_kube; build_controllers; build_gitea ;;
+  *) echo "usage: $0 [gitea|kube|etcd|controllers|helm|all]" >&2; exit 2 ;;
 esac
 echo "$bin"
