@@ -193,7 +193,7 @@ func seedWorkloads(t *testing.T, admin *rest.Config) {
 		spec map[string]any
 	}{
 		{flux.GitRepositoryGVR, "GitRepository", "gitops", map[string]any{"url": "https://gitea.example.com/platform/gitops.git", "interval": "10m"}},
-		{flux.KustomizationGVR, "Kustomization", "podinfo", map[string]any{"path": "./apps/podinfo/production", "interval": "10m",
+		{flux.KustomizationGVR, "Kustomization", "podinfo", map[string]any{"path": "./apps/podinfo/production", "interval": "10m", "prune": true,
 			"sourceRef": map[string]any{"kind": "GitRepository", "name": "gitops"}}},
 	} {
 		u := &unstructured.Unstructured{Object: map[string]any{

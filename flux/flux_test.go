@@ -70,11 +70,11 @@ func TestReconcileAndLookupOnRealAPIServer(t *testing.T) {
 	}
 	mk("GitRepository", "gitops", map[string]any{"url": "http://127.0.0.1/acme/gitops.git", "interval": "10m"})
 	mk("Kustomization", "podinfo-production", map[string]any{
-		"path": "./apps/podinfo/overlays/production", "interval": "10m",
+		"path": "./apps/podinfo/overlays/production", "interval": "10m", "prune": true,
 		"sourceRef": map[string]any{"kind": "GitRepository", "name": "gitops"},
 	})
 	mk("Kustomization", "podinfo-staging", map[string]any{
-		"path": "./apps/podinfo/overlays/staging", "interval": "10m",
+		"path": "./apps/podinfo/overlays/staging", "interval": "10m", "prune": true,
 		"sourceRef": map[string]any{"kind": "GitRepository", "name": "gitops"},
 	})
 

@@ -15,6 +15,12 @@ const (
 	GiteaVersion      = "v1.26.0"
 	KubernetesVersion = "v1.37.2"
 	EtcdVersion       = "v3.7.3"
+	// FlaggerVersion, FluxVersion (source-controller and kustomize-controller)
+	// and KwokVersion are the controllers' versions; kube-controller-manager
+	// and kube-scheduler are KubernetesVersion.
+	FlaggerVersion = "v1.44.0"
+	FluxVersion    = "v1.9.6"
+	KwokVersion    = "v0.8.0"
 )
 
 // BinDir is the directory holding the harness binaries: $ENSIGN_HARNESS_CACHE/bin,

@@ -2,7 +2,6 @@ package harness
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,11 +12,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
-//go:embed crds/flux-minimal.yaml
-var fluxCRDs []byte
-
 // KubeServer is a running kube-apiserver + etcd on 127.0.0.1 with Flagger's
-// CRDs (from the flagger module) and minimal Flux CRDs installed.
+// CRDs (from the flagger module) and Flux's source and kustomize CRDs (from
+// the modules build.sh built the Flux controllers from) installed.
 type KubeServer struct {
 	// Config reaches the API server as a cluster admin.
 	Config *rest.Config
@@ -47,8 +44,8 @@ func StartKube(ctx context.Context) (*KubeServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	flux := filepath.Join(dir, "flux-crds.yaml")
-	if err := os.WriteFile(flux, fluxCRDs, 0o644); err != nil {
+	flux, err := FluxCRDFiles()
+	if err != nil {
 		return nil, err
 	}
 	etcdDir := filepath.Join(dir, "etcd")
@@ -61,7 +58,7 @@ func StartKube(ctx context.Context) (*KubeServer, error) {
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: BinDir(),
 		CRDInstallOptions: envtest.CRDInstallOptions{
-			Paths:              []string{filepath.Join(flagger, "artifacts", "flagger", "crd.yaml"), flux},
+			Paths:              append([]string{filepath.Join(flagger, "artifacts", "flagger", "crd.yaml")}, flux...),
 			ErrorIfPathMissing: true,
 		},
 		ControlPlane: envtest.ControlPlane{

@@ -15,11 +15,14 @@ import (
 const E2EEnv = "ENSIGN_E2E"
 
 var shared struct {
-	mu    sync.Mutex
-	gitea *GiteaServer
-	kube  *KubeServer
+	mu        sync.Mutex
+	gitea     *GiteaServer
+	kube      *KubeServer
+	workloads *WorkloadServer
+	flagger   *FlaggerServer
+	flux      *FluxServer
 	// errors are remembered so that one failed start does not repeat per test
-	giteaErr, kubeErr error
+	giteaErr, kubeErr, workloadsErr, flaggerErr, fluxErr error
 }
 
 // Main runs a test binary's tests and stops the shared servers afterwards.
@@ -35,11 +38,25 @@ func Main(m *testing.M) int {
 	return code
 }
 
-// StopShared stops the shared servers that Gitea and Kube started.
+// StopShared stops the shared servers and controllers that Gitea, Kube,
+// Workloads, Flagger and Flux started: the controllers first, then the API
+// server and etcd, then Gitea.
 func StopShared() error {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	var errs []error
+	if shared.flagger != nil {
+		errs = append(errs, shared.flagger.Stop())
+		shared.flagger = nil
+	}
+	if shared.flux != nil {
+		errs = append(errs, shared.flux.Stop())
+		shared.flux = nil
+	}
+	if shared.workloads != nil {
+		errs = append(errs, shared.workloads.Stop())
+		shared.workloads = nil
+	}
 	if shared.kube != nil {
 		errs = append(errs, shared.kube.Stop())
 		shared.kube = nil
@@ -77,6 +94,11 @@ func Kube(t testing.TB) *KubeServer {
 	t.Helper()
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
+	return kubeLocked(t)
+}
+
+func kubeLocked(t testing.TB) *KubeServer {
+	t.Helper()
 	if shared.kube == nil && shared.kubeErr == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -88,6 +110,77 @@ func Kube(t testing.TB) *KubeServer {
 	}
 	unavailable(t, "kube-apiserver", shared.kubeErr)
 	return shared.kube
+}
+
+// Workloads returns the test binary's shared kube-controller-manager,
+// kube-scheduler and kwok (one fake Node) on the shared API server, starting
+// them (and the API server) on first use. With them, Deployments get
+// ReplicaSets and running, ready Pods.
+func Workloads(t testing.TB) (*KubeServer, *WorkloadServer) {
+	t.Helper()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	k := kubeLocked(t)
+	workloadsLocked(t, k)
+	return k, shared.workloads
+}
+
+func workloadsLocked(t testing.TB, k *KubeServer) {
+	t.Helper()
+	if shared.workloads == nil && shared.workloadsErr == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		start := time.Now()
+		shared.workloads, shared.workloadsErr = StartWorkloads(ctx, k, WorkloadOptions{})
+		if shared.workloadsErr == nil {
+			t.Logf("harness: kube-controller-manager and kube-scheduler %s, kwok %s with node %v started in %v",
+				KubernetesVersion, KwokVersion, shared.workloads.Nodes, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	unavailable(t, "kube-controller-manager, kube-scheduler and kwok", shared.workloadsErr)
+}
+
+// Flagger returns the test binary's shared Flagger (-mesh-provider=kubernetes,
+// all namespaces), starting it, the workloads and the API server on first
+// use. Tests must use their own namespaces.
+func Flagger(t testing.TB) (*KubeServer, *FlaggerServer) {
+	t.Helper()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	k := kubeLocked(t)
+	workloadsLocked(t, k)
+	if shared.flagger == nil && shared.flaggerErr == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		start := time.Now()
+		shared.flagger, shared.flaggerErr = StartFlagger(ctx, k, FlaggerOptions{})
+		if shared.flaggerErr == nil {
+			t.Logf("harness: flagger %s started in %v", FlaggerVersion, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	unavailable(t, "flagger", shared.flaggerErr)
+	return k, shared.flagger
+}
+
+// Flux returns the test binary's shared Flux source-controller and
+// kustomize-controller, starting them and the API server on first use.
+// They watch all namespaces; tests must use their own.
+func Flux(t testing.TB) (*KubeServer, *FluxServer) {
+	t.Helper()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	k := kubeLocked(t)
+	if shared.flux == nil && shared.fluxErr == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		start := time.Now()
+		shared.flux, shared.fluxErr = StartFlux(ctx, k)
+		if shared.fluxErr == nil {
+			t.Logf("harness: flux source-controller and kustomize-controller %s started in %v", FluxVersion, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	unavailable(t, "flux", shared.fluxErr)
+	return k, shared.flux
 }
 
 // unavailable skips or fails t when a server could not be started.
