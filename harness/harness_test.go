@@ -32,15 +32,29 @@ type childState struct {
 	Scratch string
 }
 
-// childMain starts both servers, reports them, then dies the way mode says.
+// childMain starts every server and controller, reports them, then dies the
+// way mode says.
 func childMain(m *testing.M, mode string) {
 	ctx := context.Background()
 	if _, err := StartGitea(ctx, GiteaOptions{}); err != nil {
 		fmt.Fprintln(os.Stderr, "child: gitea:", err)
 		os.Exit(3)
 	}
-	if _, err := StartKube(ctx); err != nil {
+	k, err := StartKube(ctx)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "child: kube:", err)
+		os.Exit(3)
+	}
+	if _, err := StartWorkloads(ctx, k, WorkloadOptions{}); err != nil {
+		fmt.Fprintln(os.Stderr, "child: workloads:", err)
+		os.Exit(3)
+	}
+	if _, err := StartFlagger(ctx, k, FlaggerOptions{}); err != nil {
+		fmt.Fprintln(os.Stderr, "child: flagger:", err)
+		os.Exit(3)
+	}
+	if _, err := StartFlux(ctx, k); err != nil {
+		fmt.Fprintln(os.Stderr, "child: flux:", err)
 		os.Exit(3)
 	}
 	root, _ := scratch()
@@ -67,12 +81,24 @@ func TestChildBlocks(t *testing.T) {
 	select {}
 }
 
-// TestNoServerOutlivesItsOwner starts both servers in a child test process,
-// ends that process by a panic, a test timeout and SIGKILL, and checks that
-// no gitea, etcd or kube-apiserver process and no scratch directory remain.
+// harnessPrograms are the processes a child of TestNoServerOutlivesItsOwner
+// starts.
+var harnessPrograms = []string{"gitea", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
+	"kwok", "flagger", "source-controller", "kustomize-controller"}
+
+// TestNoServerOutlivesItsOwner starts every server and controller in a child
+// test process, ends that process by a panic, a test timeout and SIGKILL, and
+// checks that none of their processes and no scratch directory remain.
 func TestNoServerOutlivesItsOwner(t *testing.T) {
-	Gitea(t) // skips or fails like every integration test when binaries are absent
-	Kube(t)
+	// Skip or fail like every integration test when binaries are absent.
+	for _, b := range harnessPrograms {
+		if _, err := binary(b); err != nil {
+			unavailable(t, b, err)
+		}
+	}
+	if _, err := FluxCRDFiles(); err != nil {
+		unavailable(t, "flux CRDs", err)
+	}
 	for _, mode := range []string{"panic", "timeout", "kill"} {
 		t.Run(mode, func(t *testing.T) {
 			state := filepath.Join(t.TempDir(), "state.json")
@@ -105,8 +131,8 @@ func TestNoServerOutlivesItsOwner(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(owned) < 3 {
-				t.Fatalf("child owns %d processes (%s), want gitea, etcd and kube-apiserver", len(owned), describe(owned))
+			if len(owned) < len(harnessPrograms) {
+				t.Fatalf("child owns %d processes (%s), want %v", len(owned), describe(owned), harnessPrograms)
 			}
 			if mode == "kill" {
 				_ = cmd.Process.Signal(syscall.SIGKILL)

@@ -80,6 +80,22 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // Exited is closed once the process has exited.
 func (p *Process) Exited() <-chan struct{} { return p.done }
 
+// RSS returns the process's resident set size in bytes (from /proc), or 0
+// once it has exited.
+func (p *Process) RSS() int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
 // LogPath is the file holding the process's standard output and error.
 func (p *Process) LogPath() string { return filepath.Join(p.Dir, p.Name+".log") }
 

@@ -102,6 +102,10 @@ func StartWorkloads(ctx context.Context, k *KubeServer, opts WorkloadOptions) (w
 		"--manage-nodes-with-annotation-selector=" + KwokNodeAnnotation + "=fake",
 		"--cidr=10.244.0.1/16",
 		"--node-ip=127.0.0.1",
+		// Without leases (kwok's default when run alone) the node lifecycle
+		// controller marks the Node NotReady after its grace period and the
+		// Pods on it unready; kwok renews a Lease per Node like a kubelet.
+		"--node-lease-duration-seconds=40",
 	}
 	if w.Kwok, err = startProcessIn(kwokDir, "kwok", bins["kwok"], kwokArgs); err != nil {
 		return nil, err

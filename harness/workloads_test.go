@@ -53,6 +53,16 @@ func TestDeploymentGetsReadyPods(t *testing.T) {
 		}
 	}
 
+	// kwok renews each Node's Lease like a kubelet; without it the node
+	// lifecycle controller marks the Node NotReady after about a minute and
+	// its Pods unready.
+	for _, node := range w.Nodes {
+		eventually(ctx, t, "lease of node "+node, func(ctx context.Context) (bool, error) {
+			l, err := kc.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, node, metav1.GetOptions{})
+			return err == nil && l.Spec.RenewTime != nil, err
+		})
+	}
+
 	start = time.Now()
 	cur, err := kc.AppsV1().Deployments(ns).Get(ctx, "podinfo", metav1.GetOptions{})
 	if err != nil {
