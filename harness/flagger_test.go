@@ -134,7 +134,9 @@ func TestFlaggerBlueGreenOnFlux(t *testing.T) {
 		return c.Status.LastAppliedSpec == c.Status.LastPromotedSpec, nil
 	})
 	tl.mark("Flagger saw the revert (lastAppliedSpec == lastPromotedSpec)")
-	// One more status write shows that Flagger ran at least once more since.
+	// While Failed, Flagger rewrites the status every interval (see
+	// CONTROLLERS.md): one more write shows that it ran once more since, and
+	// did not start an analysis.
 	n := len(tl.statuses())
 	eventually(ctx, t, "one more Canary status write", func(context.Context) (bool, error) { return len(tl.statuses()) > n, nil })
 	wantOnlyPhase(t, tl, before, flaggerv1.CanaryPhaseFailed)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -149,12 +151,24 @@ func TestNoServerOutlivesItsOwner(t *testing.T) {
 					return
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("after the child died (%v): processes %v remain (%s), scratch dir stat: %v", err, left, describe(left), statErr)
+					t.Fatalf("after the child died (%v): processes %v remain (%s), scratch dir stat: %v, holding: %s", err, left, describe(left), statErr, remaining(st.Scratch))
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
 		})
 	}
+}
+
+// remaining lists up to 20 paths left under dir.
+func remaining(dir string) string {
+	var paths []string
+	_ = filepath.WalkDir(dir, func(path string, _ fs.DirEntry, _ error) error {
+		if len(paths) < 20 {
+			paths = append(paths, path)
+		}
+		return nil
+	})
+	return strings.Join(paths, " ")
 }
 
 func childLog(path string) string {
