@@ -17,7 +17,9 @@ CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 
 all: lint test
 
-## harness: build (or reuse) Gitea, kube-apiserver, etcd and helm from the Go module proxy
+## harness: build (or reuse) Gitea, kube-apiserver, etcd and helm from the Go module proxy,
+## copy Flux's CRDs, and with ENSIGN_CONTROLLERS=1 build kube-controller-manager,
+## kube-scheduler, kwok, Flagger and Flux (their tests skip without it)
 harness:
 	harness/build/build.sh
 	harness/build/build.sh helm

@@ -32,7 +32,9 @@
 // start on first use (Flagger(t) also starts the workloads, which it needs to
 // see Deployments become ready). Without the binaries, and with ENSIGN_E2E
 // unset, those calls skip the test with a message that says how to build
-// them; with ENSIGN_E2E set they fail it instead.
+// them; with ENSIGN_E2E set they fail it instead. The controllers are
+// opt-in: Workloads, Flagger and Flux skip the test unless ENSIGN_CONTROLLERS
+// is set (ControllersEnv), which also makes build.sh build them.
 //
 // Methods of the server types are safe for concurrent use.
 package harness

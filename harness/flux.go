@@ -132,10 +132,10 @@ func FluxGitSecret(namespace, name, user, token string) *corev1.Secret {
 	}
 }
 
-// FluxCRDFiles lists the Flux CRD manifests build.sh copied from the
-// source-controller and kustomize-controller modules.
+// FluxCRDFiles lists the Flux CRD manifests that build.sh (fluxcrds, part of
+// all) copied from the source-controller and kustomize-controller modules.
 func FluxCRDFiles() ([]string, error) {
-	dir := filepath.Join(controllersData(), "flux-crds")
+	dir := filepath.Join(BinDir(), "flux-crds")
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil || len(files) == 0 {
 		return nil, fmt.Errorf("flux CRDs not found in %s: %w", dir, ErrNoBinaries)

@@ -34,8 +34,8 @@ type childState struct {
 	Scratch string
 }
 
-// childMain starts every server and controller, reports them, then dies the
-// way mode says.
+// childMain starts every server (and, with ControllersEnv, every controller),
+// reports them, then dies the way mode says.
 func childMain(m *testing.M, mode string) {
 	ctx := context.Background()
 	if _, err := StartGitea(ctx, GiteaOptions{}); err != nil {
@@ -47,17 +47,8 @@ func childMain(m *testing.M, mode string) {
 		fmt.Fprintln(os.Stderr, "child: kube:", err)
 		os.Exit(3)
 	}
-	if _, err := StartWorkloads(ctx, k, WorkloadOptions{}); err != nil {
-		fmt.Fprintln(os.Stderr, "child: workloads:", err)
-		os.Exit(3)
-	}
-	if _, err := StartFlagger(ctx, k, FlaggerOptions{}); err != nil {
-		fmt.Fprintln(os.Stderr, "child: flagger:", err)
-		os.Exit(3)
-	}
-	if _, err := StartFlux(ctx, k); err != nil {
-		fmt.Fprintln(os.Stderr, "child: flux:", err)
-		os.Exit(3)
+	if os.Getenv(ControllersEnv) != "" {
+		startControllers(ctx, k)
 	}
 	root, _ := scratch()
 	data, _ := json.Marshal(childState{Pid: os.Getpid(), Scratch: root})
@@ -74,6 +65,22 @@ func childMain(m *testing.M, mode string) {
 	}
 }
 
+// startControllers starts the controllers in a child, or exits it.
+func startControllers(ctx context.Context, k *KubeServer) {
+	if _, err := StartWorkloads(ctx, k, WorkloadOptions{}); err != nil {
+		fmt.Fprintln(os.Stderr, "child: workloads:", err)
+		os.Exit(3)
+	}
+	if _, err := StartFlagger(ctx, k, FlaggerOptions{}); err != nil {
+		fmt.Fprintln(os.Stderr, "child: flagger:", err)
+		os.Exit(3)
+	}
+	if _, err := StartFlux(ctx, k); err != nil {
+		fmt.Fprintln(os.Stderr, "child: flux:", err)
+		os.Exit(3)
+	}
+}
+
 // TestChildBlocks only runs inside a child process, where it outlives the
 // child's -test.timeout.
 func TestChildBlocks(t *testing.T) {
@@ -84,16 +91,23 @@ func TestChildBlocks(t *testing.T) {
 }
 
 // harnessPrograms are the processes a child of TestNoServerOutlivesItsOwner
-// starts.
-var harnessPrograms = []string{"gitea", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
-	"kwok", "flagger", "source-controller", "kustomize-controller"}
+// starts: the servers, and the controllers with ControllersEnv.
+func harnessPrograms() []string {
+	p := []string{"gitea", "etcd", "kube-apiserver"}
+	if os.Getenv(ControllersEnv) != "" {
+		p = append(p, "kube-controller-manager", "kube-scheduler", "kwok", "flagger", "source-controller", "kustomize-controller")
+	}
+	return p
+}
 
-// TestNoServerOutlivesItsOwner starts every server and controller in a child
+// TestNoServerOutlivesItsOwner starts every server (and, with ControllersEnv,
+// every controller) in a child
 // test process, ends that process by a panic, a test timeout and SIGKILL, and
 // checks that none of their processes and no scratch directory remain.
 func TestNoServerOutlivesItsOwner(t *testing.T) {
 	// Skip or fail like every integration test when binaries are absent.
-	for _, b := range harnessPrograms {
+	programs := harnessPrograms()
+	for _, b := range programs {
 		if _, err := binary(b); err != nil {
 			unavailable(t, b, err)
 		}
@@ -133,8 +147,8 @@ func TestNoServerOutlivesItsOwner(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(owned) < len(harnessPrograms) {
-				t.Fatalf("child owns %d processes (%s), want %v", len(owned), describe(owned), harnessPrograms)
+			if len(owned) < len(programs) {
+				t.Fatalf("child owns %d processes (%s), want %v", len(owned), describe(owned), programs)
 			}
 			if mode == "kill" {
 				_ = cmd.Process.Signal(syscall.SIGKILL)

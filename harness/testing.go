@@ -14,6 +14,21 @@ import (
 // test failure instead of a skip. CI sets it.
 const E2EEnv = "ENSIGN_E2E"
 
+// ControllersEnv is the environment variable that turns on the tests that
+// run the real kube-controller-manager, kube-scheduler, kwok, Flagger and
+// Flux (Workloads, Flagger and Flux skip without it), and makes build.sh all
+// build them. Their first build takes 9 to 30 minutes on 2 cores, which would
+// put a cold CI run over its budget, so they are opt-in.
+const ControllersEnv = "ENSIGN_CONTROLLERS"
+
+// needControllers skips t unless ControllersEnv is set.
+func needControllers(t testing.TB) {
+	t.Helper()
+	if os.Getenv(ControllersEnv) == "" {
+		t.Skipf("real-controller test skipped: set %s=1 to build (harness/build/build.sh) and run kube-controller-manager, kube-scheduler, kwok, Flagger and Flux", ControllersEnv)
+	}
+}
+
 var shared struct {
 	mu        sync.Mutex
 	gitea     *GiteaServer
@@ -115,9 +130,10 @@ func kubeLocked(t testing.TB) *KubeServer {
 // Workloads returns the test binary's shared kube-controller-manager,
 // kube-scheduler and kwok (one fake Node) on the shared API server, starting
 // them (and the API server) on first use. With them, Deployments get
-// ReplicaSets and running, ready Pods.
+// ReplicaSets and running, ready Pods. Without ControllersEnv it skips t.
 func Workloads(t testing.TB) (*KubeServer, *WorkloadServer) {
 	t.Helper()
+	needControllers(t)
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	k := kubeLocked(t)
@@ -142,9 +158,10 @@ func workloadsLocked(t testing.TB, k *KubeServer) {
 
 // Flagger returns the test binary's shared Flagger (-mesh-provider=kubernetes,
 // all namespaces), starting it, the workloads and the API server on first
-// use. Tests must use their own namespaces.
+// use. Tests must use their own namespaces. Without ControllersEnv it skips t.
 func Flagger(t testing.TB) (*KubeServer, *FlaggerServer) {
 	t.Helper()
+	needControllers(t)
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	k := kubeLocked(t)
@@ -164,9 +181,11 @@ func Flagger(t testing.TB) (*KubeServer, *FlaggerServer) {
 
 // Flux returns the test binary's shared Flux source-controller and
 // kustomize-controller, starting them and the API server on first use.
-// They watch all namespaces; tests must use their own.
+// They watch all namespaces; tests must use their own. Without ControllersEnv
+// it skips t.
 func Flux(t testing.TB) (*KubeServer, *FluxServer) {
 	t.Helper()
+	needControllers(t)
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	k := kubeLocked(t)

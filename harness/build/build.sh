@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Builds the real servers and controllers ensign's tests and demo run against from the
 # Go module proxy, each group from its own nested module under harness/build: Gitea
-# (gitea/), etcd (etcd/), kube-apiserver, kube-controller-manager and kube-scheduler
-# (kube/), and Flagger, Flux's source-controller and kustomize-controller and kwok
-# (controllers/). It caches them outside the repository keyed by version and by a hash
-# of the wrapper module. A second run with the same inputs only checks the stamps and
-# takes seconds.
+# (gitea/), etcd (etcd/), kube-apiserver (kube/), helm (helm/, for the chart tests)
+# and, on request, the controllers: kube-controller-manager and kube-scheduler (kube/),
+# Flagger, Flux's source-controller and kustomize-controller and kwok (controllers/).
+# It caches them outside the repository keyed by version and by a hash of the wrapper
+# module. A second run with the same inputs only checks the stamps and takes seconds.
 #
-# Usage: harness/build/build.sh [gitea|kube|etcd|controllers|helm|all]   (default: all)
-# Prints the cache directory on its last line. ENSIGN_HARNESS_CACHE overrides the
-# cache location (default: ~/.cache/ensign-harness).
+# Usage: harness/build/build.sh [gitea|kube|etcd|fluxcrds|controllers|helm|all]
+# (default: all). `all` builds etcd, kube-apiserver and Gitea and copies Flux's CRDs
+# (fluxcrds: a download of two modules, no build); it also builds the controllers
+# when ENSIGN_CONTROLLERS is set (their first build takes about 9 to 30 minutes on
+# 2 cores, see README). Prints the cache directory on its last line.
+# ENSIGN_HARNESS_CACHE overrides the cache location (default: ~/.cache/ensign-harness).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -81,42 +84,71 @@ build_gitea() {
   fi
 }
 
-build_kube() {
+# kube_ldflags prints the ldflags that stamp KubernetesVersion into the kube
+# binaries, as Kubernetes' own build does.
+kube_ldflags() {
   local minor=${K8S_VERSION#v1.}
   minor=${minor%%.*}
   local pkg=k8s.io/component-base/version
-  CGO_ENABLED=0 build kube "$K8S_VERSION" "./kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler" -ldflags "-s -w \
-    -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor \
+  echo "-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor \
     -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 }
 
-# build_controllers builds Flagger, Flux's source-controller and
-# kustomize-controller and kwok from one wrapper module (they share most
-# dependencies), and copies the data files the harness needs next to them:
-# Flux's CRDs and kwok's "fast" node and pod stages.
+build_kube() {
+  CGO_ENABLED=0 build kube "$K8S_VERSION" ./kube-apiserver -ldflags "$(kube_ldflags)"
+}
+
+# build_fluxcrds copies the CRDs of Flux's source-controller and
+# kustomize-controller $FLUX_VERSION (config/crd/bases) to $bin/flux-crds, where
+# StartKube installs them from. It downloads the two modules and builds nothing.
+build_fluxcrds() {
+  local out="$bin/flux-crds"
+  if [[ -f "$out/.version" && "$(cat "$out/.version")" == "$FLUX_VERSION" ]]; then
+    echo "harness: flux CRDs $FLUX_VERSION cached"
+    return
+  fi
+  rm -rf "$out" "$out.tmp"
+  mkdir -p "$out.tmp"
+  local m dir
+  for m in source-controller kustomize-controller; do
+    # Outside any module, so that only these two modules are downloaded.
+    dir=$(cd / && go mod download -json "github.com/fluxcd/$m@$FLUX_VERSION" |
+      sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    [[ -n "$dir" ]] || { echo "harness: cannot download github.com/fluxcd/$m@$FLUX_VERSION" >&2; exit 1; }
+    cp "$dir"/config/crd/bases/*.yaml "$out.tmp/"
+  done
+  chmod -R u+w "$out.tmp"
+  echo "$FLUX_VERSION" >"$out.tmp/.version"
+  mv "$out.tmp" "$out"
+  echo "harness: copied flux CRDs $FLUX_VERSION"
+}
+
+# build_controllers builds kube-controller-manager and kube-scheduler (from the
+# kube module, sharing kube-apiserver's compiled packages), then Flagger, Flux's
+# source-controller and kustomize-controller and kwok from one wrapper module
+# (they share most dependencies), and copies kwok's "fast" node and pod stages
+# next to them.
 build_controllers() {
+  CGO_ENABLED=0 build kube "$K8S_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler" -ldflags "$(kube_ldflags)"
   local version="flagger-$FLAGGER_VERSION flux-$FLUX_VERSION kwok-$KWOK_VERSION"
   CGO_ENABLED=0 build controllers "$version" "github.com/fluxcd/flagger/cmd/flagger \
     github.com/fluxcd/source-controller github.com/fluxcd/kustomize-controller sigs.k8s.io/kwok/cmd/kwok" \
     -ldflags "-s -w"
   local data="$bin/controllers-data"
-  if [[ -f "$data/.version" && "$(cat "$data/.version")" == "$version" ]]; then
+  if [[ -f "$data/.version" && "$(cat "$data/.version")" == "kwok-$KWOK_VERSION" ]]; then
     return
   fi
-  local sc kc kwok
-  sc=$(cd "$here/controllers" && go list -m -f '{{.Dir}}' github.com/fluxcd/source-controller)
-  kc=$(cd "$here/controllers" && go list -m -f '{{.Dir}}' github.com/fluxcd/kustomize-controller)
+  local kwok
   kwok=$(cd "$here/controllers" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
   rm -rf "$data" "$data.tmp"
-  mkdir -p "$data.tmp/flux-crds" "$data.tmp/kwok-stages"
-  cp "$sc"/config/crd/bases/*.yaml "$kc"/config/crd/bases/*.yaml "$data.tmp/flux-crds/"
+  mkdir -p "$data.tmp/kwok-stages"
   local f
   for f in "$kwok"/kustomize/stage/node/fast/*.yaml "$kwok"/kustomize/stage/pod/fast/*.yaml; do
     [[ "${f##*/}" == kustomization.yaml ]] || cp "$f" "$data.tmp/kwok-stages/"
   done
   chmod -R u+w "$data.tmp"
-  echo "$version" >"$data.tmp/.version"
+  echo "kwok-$KWOK_VERSION" >"$data.tmp/.version"
   mv "$data.tmp" "$data"
 }
 
@@ -141,9 +173,20 @@ case "${1:-all}" in
   gitea) build_gitea ;;
   kube) build_kube ;;
   etcd) build_etcd ;;
+  fluxcrds) build_fluxcrds ;;
   controllers) build_controllers ;;
   helm) build_helm ;;
-  all) build_etcd; build_kube; build_controllers; build_gitea ;;
-  *) echo "usage: $0 [gitea|kube|etcd|controllers|helm|all]" >&2; exit 2 ;;
+  all)
+    build_etcd
+    build_kube
+    build_fluxcrds
+    if [[ -n "${ENSIGN_CONTROLLERS:-}" ]]; then
+      build_controllers
+    else
+      echo "harness: controllers not built (set ENSIGN_CONTROLLERS=1 to build and test them)"
+    fi
+    build_gitea
+    ;;
+  *) echo "usage: $0 [gitea|kube|etcd|fluxcrds|controllers|helm|all]" >&2; exit 2 ;;
 esac
 echo "$bin"
