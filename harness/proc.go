@@ -16,28 +16,21 @@ import (
 const ownerEnv = "ENSIGN_HARNESS_OWNER"
 
 // watchdogScript waits for the owner to exit, then kills every process that
-// carries the owner's mark, waits (up to 15 s) until they are gone, and
-// removes the owner's scratch directory, again if a dying process was still
-// writing into it. It runs in its own process group so that a terminal's ^C
-// does not stop it first.
+// carries the owner's mark until none is left (up to 15 s; one grep over all
+// of /proc per round, so that it stays quick on a busy machine, and a child a
+// server started meanwhile is caught by the next round), and removes the
+// owner's scratch directory, again if a dying process was still writing into
+// it. A process that has exited has an empty environ, so zombies do not
+// match. It runs in its own process group so that a terminal's ^C does not
+// stop it first.
 const watchdogScript = `
 owner=$1; root=$2
 while kill -0 "$owner" 2>/dev/null; do sleep 0.2; done
-pids=
-for f in /proc/[0-9]*/environ; do
-  pid=${f#/proc/}; pid=${pid%/environ}
-  if tr '\0' '\n' <"$f" 2>/dev/null | grep -qx "` + ownerEnv + `=$owner"; then
-    kill -KILL "$pid" 2>/dev/null
-    pids="$pids $pid"
-  fi
-done
 i=0
 while [ $i -lt 75 ]; do
-  alive=
-  for pid in $pids; do
-    if [ -r /proc/$pid/stat ] && ! grep -q ') Z ' /proc/$pid/stat 2>/dev/null; then alive=1; fi
-  done
-  [ -z "$alive" ] && break
+  pids=$(grep -lzxF "` + ownerEnv + `=$owner" /proc/[0-9]*/environ 2>/dev/null | sed 's|^/proc/||; s|/environ$||')
+  [ -z "$pids" ] && break
+  kill -KILL $pids 2>/dev/null
   sleep 0.2; i=$((i+1))
 done
 i=0
