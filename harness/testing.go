@@ -17,8 +17,9 @@ const E2EEnv = "ENSIGN_E2E"
 // ControllersEnv is the environment variable that turns on the tests that
 // run the real kube-controller-manager, kube-scheduler, kwok, Flagger and
 // Flux (Workloads, Flagger and Flux skip without it), and makes build.sh all
-// build them. Their first build takes 9 to 30 minutes on 2 cores, which would
-// put a cold CI run over its budget, so they are opt-in.
+// build them. Their first build takes about 12 minutes on 2 idle cores (40
+// on a busy 2-core machine), which would put a cold CI run over its budget,
+// so they are opt-in.
 const ControllersEnv = "ENSIGN_CONTROLLERS"
 
 // needControllers skips t unless ControllersEnv is set.
