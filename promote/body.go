@@ -17,7 +17,8 @@ type Verification struct {
 	// At is when the canary reached its phase.
 	At time.Time
 	// Iterations, CanaryWeight and FailedChecks are the canary's analysis
-	// counters when it finished.
+	// counters when it finished; the real Flagger has reset them to 0 by
+	// then, and Body leaves them out when all are 0.
 	Iterations, CanaryWeight, FailedChecks int
 	// Images are the verified image references.
 	Images []string
@@ -56,7 +57,12 @@ func Body(m vocab.Promotion, overlay string, v Verification, changes []Change) s
 		fmt.Fprintf(&b, " at %s", v.At.UTC().Format(time.RFC3339))
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "- Analysis: %d iterations, %d failed checks, last canary weight %d%%\n", v.Iterations, v.FailedChecks, v.CanaryWeight)
+	// The real Flagger resets these counters when an analysis finishes
+	// (harness/CONTROLLERS.md), so a Succeeded canary shows zeros: say
+	// nothing rather than "0 iterations".
+	if v.Iterations != 0 || v.FailedChecks != 0 || v.CanaryWeight != 0 {
+		fmt.Fprintf(&b, "- Analysis: %d iterations, %d failed checks, last canary weight %d%%\n", v.Iterations, v.FailedChecks, v.CanaryWeight)
+	}
 	fmt.Fprintf(&b, "- Verified images: %s\n", codeList(v.Images))
 	if v.Revision != "" {
 		fmt.Fprintf(&b, "- Source revision: `%s` (applied by Flux Kustomization `%s`)\n", v.Revision, v.Kustomization)

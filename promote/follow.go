@@ -115,7 +115,11 @@ func (s *Service) Follow(ctx context.Context, out Outcome, interval time.Duratio
 		report(Progress{Step: MilestoneSucceeded, At: final.Status.LastTransitionTime.Time, Detail: fmt.Sprintf("canary %s", to.Canary)})
 		return nil
 	}
-	report(Progress{Step: MilestoneFailed, At: final.Status.LastTransitionTime.Time, Detail: fmt.Sprintf("canary %s, %d failed checks", to.Canary, final.Status.FailedChecks)})
+	detail := fmt.Sprintf("canary %s", to.Canary)
+	if n := final.Status.FailedChecks; n > 0 { // the real Flagger resets it to 0 once Failed
+		detail += fmt.Sprintf(", %d failed checks", n)
+	}
+	report(Progress{Step: MilestoneFailed, At: final.Status.LastTransitionTime.Time, Detail: detail})
 	return poll(ctx, interval, func() (bool, error) {
 		if _, err := s.ws.Sync(ctx); err != nil {
 			return false, err
