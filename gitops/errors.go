@@ -25,6 +25,11 @@ var (
 	ErrBranchExists     = errors.New("branch already exists")
 	ErrBranchMissing    = errors.New("branch does not exist")
 	ErrRetriesExhausted = errors.New("push kept losing the race")
+	// ErrGitCannotMerge is a history on which git's own merge (merge-ort in
+	// git 2.39) stops on an internal assertion instead of merging; ensign
+	// refuses it the same way rather than guess. The revert must be done
+	// by hand.
+	ErrGitCannotMerge = errors.New("git's merge aborts on this history")
 )
 
 // ConflictKind says why one path could not be merged.
@@ -40,7 +45,35 @@ const (
 	ConflictFileDirectory ConflictKind = "file/directory"
 	ConflictSymlink       ConflictKind = "symlink"
 	ConflictSubmodule     ConflictKind = "submodule"
+	// ConflictRenameDelete: one side renamed the path, the other deleted it.
+	ConflictRenameDelete ConflictKind = "rename/delete"
+	// ConflictRenameRename: the two sides renamed one path to two names.
+	ConflictRenameRename ConflictKind = "rename/rename"
+	// ConflictFileLocation: a path added or renamed on one side sits in a
+	// directory the other side renamed; git moves it and stops (its
+	// default merge.directoryRenames=conflict).
+	ConflictFileLocation ConflictKind = "file location"
+	// ConflictDirRenameSplit: a directory's files went to several
+	// directories with no majority. It names the directory and, as in git,
+	// leaves no conflicted path of its own.
+	ConflictDirRenameSplit ConflictKind = "directory rename split"
+	// ConflictDirRenameInWay: a directory rename would move a path onto one
+	// that exists. It names that path; the moved path stays where it was.
+	ConflictDirRenameInWay ConflictKind = "implicit directory rename: path in the way"
+	// ConflictDirRenameCollision: directory renames would move several
+	// paths onto this one. None of them is moved.
+	ConflictDirRenameCollision ConflictKind = "implicit directory rename: collision"
 )
+
+// Unmerged reports whether git leaves the conflict's path unmerged in the
+// index (false for the directory rename conflicts, which git only reports).
+func (k ConflictKind) Unmerged() bool {
+	switch k {
+	case ConflictDirRenameSplit, ConflictDirRenameInWay, ConflictDirRenameCollision:
+		return false
+	}
+	return true
+}
 
 // Conflict is one path that could not be merged.
 type Conflict struct {

@@ -2,7 +2,6 @@ package gitops
 
 import (
 	"bytes"
-	"sort"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -10,214 +9,75 @@ import (
 	"github.com/ensignbot/ensign/gitops/textmerge"
 )
 
-// treeMerger does git's three-way tree merge for a revert or cherry-pick:
-// paths unchanged on one side take the other side's version, and only paths
-// changed on both sides are merged entry by entry. It never writes conflict
-// markers; conflicts are collected instead.
-type treeMerger struct {
-	objs      *objectSet
-	conflicts []Conflict
-}
-
-// mergeTrees merges the changes base→ours and base→theirs. A zero hash is an
-// absent tree. It returns the merged tree's hash (zero if it is empty).
-func (m *treeMerger) mergeTrees(dir string, base, ours, theirs plumbing.Hash) (plumbing.Hash, error) {
-	switch {
-	case ours == theirs, base == theirs:
-		return ours, nil
-	case base == ours:
-		return theirs, nil
-	}
-	bs, err := m.entries(base)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	os, err := m.entries(ours)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	ts, err := m.entries(theirs)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	names := map[string]bool{}
-	for _, set := range []map[string]entry{bs, os, ts} {
-		for n := range set {
-			names[n] = true
-		}
-	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
-	var out []entry
-	for _, name := range sorted {
-		e, err := m.mergeEntry(dir+name, get(bs, name), get(os, name), get(ts, name))
-		if err != nil {
-			return plumbing.ZeroHash, err
-		}
-		if e != nil {
-			e.name = name
-			out = append(out, *e)
-		}
-	}
-	if len(out) == 0 {
-		return plumbing.ZeroHash, nil
-	}
-	return m.objs.put(plumbing.TreeObject, encodeTree(out)), nil
-}
-
-func (m *treeMerger) entries(h plumbing.Hash) (map[string]entry, error) {
-	ents, err := m.objs.tree(h)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]entry, len(ents))
-	for _, e := range ents {
-		out[e.name] = e
-	}
-	return out, nil
-}
-
-func get(set map[string]entry, name string) *entry {
-	if e, ok := set[name]; ok {
-		return &e
-	}
-	return nil
-}
-
-func same(a, b *entry) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return a.mode == b.mode && a.hash == b.hash
-}
-
-func (m *treeMerger) conflict(path string, kind ConflictKind) (*entry, error) {
-	m.conflicts = append(m.conflicts, Conflict{Path: path, Kind: kind})
-	return nil, nil
-}
-
-// mergeEntry merges one path; nil means the path is absent in the result.
-// Like merge-ort, a path that is a file in some trees and a directory in
-// others is merged as two independent parts: the directory part (its
-// contents, path by path) and the file part. Only when both survive does the
-// file clash with the directory; git then keeps the directory and parks the
-// file beside it, so the conflict is reported on the path itself, next to
-// any conflicts inside the directory.
-func (m *treeMerger) mergeEntry(path string, b, o, t *entry) (*entry, error) {
-	switch {
-	case same(o, t), same(b, t):
-		return o, nil
-	case same(b, o):
-		return t, nil
-	}
-	db, dobj, dt := treePart(b), treePart(o), treePart(t)
-	fb, fo, ft := filePart(b), filePart(o), filePart(t)
-	var dir *entry
-	if db != nil || dobj != nil || dt != nil {
-		h, err := m.mergeTrees(path+"/", hashOf(db), hashOf(dobj), hashOf(dt))
-		if err != nil {
-			return nil, err
-		}
-		if !h.IsZero() {
-			dir = &entry{mode: filemode.Dir, hash: h}
-		}
-	}
-	if fb == nil && fo == nil && ft == nil {
-		return dir, nil
-	}
-	before := len(m.conflicts)
-	file, err := m.mergeFile(path, fb, fo, ft)
-	if err != nil || dir == nil {
-		return file, err
-	}
-	if file != nil && len(m.conflicts) == before {
-		return m.conflict(path, ConflictFileDirectory)
-	}
-	return dir, nil
-}
-
-func treePart(e *entry) *entry {
-	if e != nil && e.isTree() {
-		return e
-	}
-	return nil
-}
-
-func filePart(e *entry) *entry {
-	if e != nil && !e.isTree() {
-		return e
-	}
-	return nil
-}
-
-// mergeFile merges the file parts of one path (no entry is a tree). A
-// conflict is recorded and, as in git, still leaves a file at the path; the
-// returned entry is then a placeholder (ours, or theirs where ours is gone).
-func (m *treeMerger) mergeFile(path string, b, o, t *entry) (*entry, error) {
-	switch {
-	case same(o, t), same(b, t):
-		return o, nil
-	case same(b, o):
-		return t, nil
-	}
-	left := o
-	if left == nil {
-		left = t
+// contentMerge is merge-ort's handle_content_merge for two versions of the
+// same type (regular file, symlink or submodule) against a base, which may
+// be absent or of another type (then the merge is two-way, from nothing).
+// Modes merge like contents: a change on one side wins, changes on both
+// sides conflict. ok is false on any conflict; the returned version is then
+// only a placeholder (ours).
+func (m *ortMerge) contentMerge(p string, o, a, b version) (res version, ok bool, kind ConflictKind, err error) {
+	ok = true
+	if a.mode == b.mode || a.mode == o.mode {
+		res.mode = b.mode
+	} else {
+		res.mode = a.mode
+		ok = b.mode == o.mode
+		kind = ConflictMode
 	}
 	switch {
-	case b == nil:
-		return left, m.record(path, ConflictAddAdd)
-	case o == nil || t == nil:
-		return left, m.record(path, ConflictModifyDelete)
-	}
-	// Changed on both sides. Types must agree before content can merge.
-	if class(o.mode) != class(t.mode) {
-		return left, m.record(path, typeConflictKind(b, o, t))
-	}
-	mode, modeOK := mergeMode(b.mode, o.mode, t.mode)
-	hash := o.hash
-	switch {
-	case o.hash == t.hash, b.hash == t.hash:
+	case a.hash == b.hash || a.hash == o.hash:
+		res.hash = b.hash
 	case b.hash == o.hash:
-		hash = t.hash
-	default:
-		if kind := class(o.mode); kind != filemode.Regular {
-			return left, m.record(path, typeConflictKind(b, o, t))
+		res.hash = a.hash
+	case isRegular(a.mode):
+		base := o.hash
+		if class(o.mode) != class(a.mode) {
+			base = plumbing.ZeroHash
 		}
-		merged, kind, err := m.mergeText(path, b.hash, o.hash, t.hash)
+		merged, textKind, err := m.mergeText(p, base, a.hash, b.hash)
 		if err != nil {
-			return nil, err
+			return version{}, false, "", err
 		}
-		if kind != "" {
-			return left, m.record(path, kind)
+		if textKind != "" {
+			return version{mode: res.mode, hash: a.hash}, false, textKind, nil
 		}
-		hash = m.objs.putBlob(merged)
+		res.hash = m.objs.putBlob(merged)
+	default:
+		// Symlinks never merge; submodules would need the submodule's own
+		// history, which git does not have either without a checkout.
+		return version{mode: res.mode, hash: a.hash}, false, typeConflictKind([3]version{o, a, b}), nil
 	}
-	if !modeOK {
-		return left, m.record(path, ConflictMode)
+	if ok {
+		kind = ""
 	}
-	return &entry{mode: mode, hash: hash}, nil
+	return res, ok, kind, nil
 }
 
-func (m *treeMerger) record(path string, kind ConflictKind) error {
-	m.conflicts = append(m.conflicts, Conflict{Path: path, Kind: kind})
-	return nil
-}
-
-func (m *treeMerger) mergeText(path string, b, o, t plumbing.Hash) ([]byte, ConflictKind, error) {
+// mergeText merges three blobs (a zero base is empty) with the driver the
+// path's merge attribute selects. A non-empty kind is a conflict.
+func (m *ortMerge) mergeText(p string, b, o, t plumbing.Hash) ([]byte, ConflictKind, error) {
+	driver, err := m.attrs.mergeDriver(p)
+	if err != nil {
+		return nil, "", err
+	}
 	var blobs [3][]byte
 	for i, h := range []plumbing.Hash{b, o, t} {
+		if h.IsZero() {
+			continue
+		}
 		data, err := m.objs.blob(h)
 		if err != nil {
 			return nil, "", err
 		}
+		blobs[i] = data
+	}
+	if driver == mergeDriverBinary {
+		return nil, ConflictBinary, nil
+	}
+	for _, data := range blobs {
 		if isBinary(data) {
 			return nil, ConflictBinary, nil
 		}
-		blobs[i] = data
 	}
 	res := textmerge.Merge(blobs[0], blobs[1], blobs[2])
 	if res.Conflicts > 0 {
@@ -234,13 +94,6 @@ func isBinary(b []byte) bool {
 	return bytes.IndexByte(b, 0) >= 0
 }
 
-func hashOf(e *entry) plumbing.Hash {
-	if e == nil {
-		return plumbing.ZeroHash
-	}
-	return e.hash
-}
-
 // class folds the two regular-file modes together.
 func class(m filemode.FileMode) filemode.FileMode {
 	if m == filemode.Executable || m == filemode.Deprecated {
@@ -249,21 +102,11 @@ func class(m filemode.FileMode) filemode.FileMode {
 	return m
 }
 
-func typeConflictKind(b, o, t *entry) ConflictKind {
-	for _, e := range []*entry{b, o, t} {
-		if e.mode == filemode.Submodule {
+func typeConflictKind(vs [3]version) ConflictKind {
+	for _, v := range vs {
+		if v.mode == filemode.Submodule {
 			return ConflictSubmodule
 		}
 	}
 	return ConflictSymlink
-}
-
-func mergeMode(b, o, t filemode.FileMode) (filemode.FileMode, bool) {
-	switch {
-	case o == t, b == t:
-		return o, true
-	case b == o:
-		return t, true
-	}
-	return o, false
 }

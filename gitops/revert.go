@@ -88,13 +88,13 @@ func (r *Repo) revertTree(ctx context.Context, objs *objectSet, head *CommitInfo
 	if err != nil {
 		return plumbing.ZeroHash, CommitMeta{}, fmt.Errorf("revert %s: read parent: %w", sha, err)
 	}
-	m := &treeMerger{objs: objs}
-	tree, err := m.mergeTrees("", c.Tree, head.Tree, pc.Tree)
+	m := newOrtMerge(objs, &attrReader{objs: objs, root: head.Tree})
+	tree, err := m.run(c.Tree, head.Tree, pc.Tree)
 	if err != nil {
 		return plumbing.ZeroHash, CommitMeta{}, fmt.Errorf("revert %s: merge: %w", sha, err)
 	}
-	if len(m.conflicts) > 0 {
-		return plumbing.ZeroHash, CommitMeta{}, &ConflictError{Commit: sha, Conflicts: m.conflicts}
+	if conflicts := m.report(); len(conflicts) > 0 {
+		return plumbing.ZeroHash, CommitMeta{}, &ConflictError{Commit: sha, Conflicts: conflicts}
 	}
 	if tree.IsZero() {
 		tree = objs.put(plumbing.TreeObject, nil)
