@@ -116,8 +116,8 @@ func (b *blobInfo) estimate(src, dst fileVersion, minScore int) int {
 // renameDetector runs diffcore_rename_extended on one side's pairs.
 type renameDetector struct {
 	blobs       *blobInfo
-	relevant    map[string]int      // relevant_sources; updated (srcNoMore)
-	dirsRemoved map[string]int      // dirs_removed; updated (self → ancestor)
+	relevant    map[string]int       // relevant_sources; updated (srcNoMore)
+	dirsRemoved map[string]int       // dirs_removed; updated (self → ancestor)
 	counts      map[string]*countMap // dir_rename_count: old dir → new dirs
 	limit       int
 	neededLimit int
