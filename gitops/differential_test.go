@@ -2,8 +2,6 @@ package gitops
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -12,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // yamlVocab is a small vocabulary, so files are full of repeated lines the
@@ -173,119 +170,30 @@ func TestRevertDifferentialVsGit(t *testing.T) {
 		dump = d
 	}
 	var agree, clean, conflicts, already, disagree int
-	var spent [4]time.Duration
-	// One repository holds every case, each on its own branch.
-	dir := t.TempDir()
-	runGit(t, dir, "init", "-q", "--template=", "-b", "main")
-	for i := 0; i < cases; i++ {
-		h, target := genCase(rng, fmt.Sprintf("case%d", i))
-		got, want, err := runDifferentialCase(t, dir, h, target, &spent)
-		if err != nil {
-			t.Fatalf("case %d: %v", i, err)
-		}
-		switch {
-		case got == want:
-			agree++
+	r := newDiffRunner(t)
+	r.each(cases, func(i int) (*history, int) { return genCase(rng, fmt.Sprintf("case%d", i)) },
+		func(i int, h *history, target int, c caseResult) {
+			got, want := c.got, c.want
 			switch {
-			case strings.HasPrefix(want, "conflict"):
-				conflicts++
-			case want == "already reverted":
-				already++
-			default:
-				clean++
-			}
-		default:
-			disagree++
-			p := filepath.Join(dump, fmt.Sprintf("case-%d-seed-%d.fi", i, seed))
-			_ = os.WriteFile(p, h.stream.Bytes(), 0o644)
-			t.Errorf("case %d: ensign %q, git %q (fast-import stream with mark :%d as target saved to %s)", i, got, want, target, p)
-		}
-	}
-	t.Logf("time: setup %v, ensign %v, git %v", spent[0], spent[1], spent[2])
-	t.Logf("seed %d: %d cases, %d agree (%d clean, %d conflict, %d already reverted), %d disagree", seed, cases, agree, clean, conflicts, already, disagree)
-}
-
-// runDifferentialCase imports the history, reverts the target mark with
-// ensign and with git, and returns each outcome as a comparable string.
-func runDifferentialCase(t *testing.T, dir string, h *history, target int, spent *[4]time.Duration) (got, want string, err error) {
-	t0 := time.Now()
-	marks := filepath.Join(t.TempDir(), "marks")
-	if _, err := tryGit(dir, h.stream.Bytes(), "fast-import", "--quiet", "--export-marks="+marks); err != nil {
-		return "", "", err
-	}
-	sha, err := markSHA(marks, target)
-	if err != nil {
-		return "", "", err
-	}
-	head, err := tryGit(dir, nil, "rev-parse", h.branch)
-	if err != nil {
-		return "", "", err
-	}
-	t1 := time.Now()
-	spent[0] += t1.Sub(t0)
-	// ensign reads the git-made repository directly as its object store.
-	r, err := Open(context.Background(), Options{Dir: filepath.Join(dir, ".git"), URL: "http://127.0.0.1:1/unused.git"})
-	if err != nil {
-		return "", "", err
-	}
-	defer r.Close()
-	tree, rerr := r.RevertTree(context.Background(), hash(head), RevertRequest{Commit: hash(sha), Author: botIdentity})
-	got = outcome(tree.String(), rerr)
-	t2 := time.Now()
-	spent[1] += t2.Sub(t1)
-	defer func() { spent[2] += time.Since(t2) }()
-
-	if _, err := tryGit(dir, nil, "checkout", "-q", "-f", h.branch); err != nil {
-		return "", "", err
-	}
-	_, gerr := tryGit(dir, nil, "revert", "--no-edit", sha)
-	switch {
-	case gerr == nil:
-		wt, err := tryGit(dir, nil, "rev-parse", "HEAD^{tree}")
-		if err != nil {
-			return "", "", err
-		}
-		want = "tree " + wt
-	case strings.Contains(gerr.Error(), "nothing to commit"):
-		want = "already reverted"
-	case strings.Contains(gerr.Error(), "Assertion"):
-		// git 2.39's merge-ort aborts; it leaves its index lock behind.
-		_ = os.Remove(filepath.Join(dir, ".git", "index.lock"))
-		want = "git aborts"
-	default:
-		u, err := tryGit(dir, nil, "diff", "--name-only", "--diff-filter=U")
-		if err != nil {
-			return "", "", err
-		}
-		want = "conflict " + strings.Join(conflictPaths(u), ",")
-	}
-	return got, want, nil
-}
-
-func outcome(tree string, err error) string {
-	var ce *ConflictError
-	switch {
-	case err == nil:
-		return "tree " + tree
-	case asConflict(err, &ce):
-		// Only the paths git leaves unmerged are compared (directory
-		// rename conflicts are reported by git without one).
-		var ps []string
-		for _, p := range ce.Paths() {
-			for _, c := range ce.Conflicts {
-				if c.Path == p && c.Kind.Unmerged() {
-					ps = append(ps, p)
-					break
+			case got == want:
+				agree++
+				switch {
+				case strings.HasPrefix(want, "conflict"):
+					conflicts++
+				case want == "already reverted":
+					already++
+				default:
+					clean++
 				}
+			default:
+				disagree++
+				p := filepath.Join(dump, fmt.Sprintf("case-%d-seed-%d.fi", i, seed))
+				_ = os.WriteFile(p, h.stream.Bytes(), 0o644)
+				t.Errorf("case %d: ensign %q, git %q (fast-import stream with mark :%d as target saved to %s)", i, got, want, target, p)
 			}
-		}
-		return "conflict " + strings.Join(ps, ",")
-	case isAlreadyReverted(err):
-		return "already reverted"
-	case errors.Is(err, ErrGitCannotMerge):
-		return "git aborts"
-	}
-	return "error " + err.Error()
+		})
+	r.logTime()
+	t.Logf("seed %d: %d cases, %d agree (%d clean, %d conflict, %d already reverted), %d disagree", seed, cases, agree, clean, conflicts, already, disagree)
 }
 
 func markSHA(marksFile string, mark int) (string, error) {

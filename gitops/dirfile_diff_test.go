@@ -5,9 +5,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 )
 
 // dfState is what one contested path holds in a commit: nothing, a file, or
@@ -111,54 +109,21 @@ func TestRevertDirFileDifferentialVsGit(t *testing.T) {
 	seed := int64(envInt("ENSIGN_DIFF_SEED", 20260102))
 	rng := rand.New(rand.NewSource(seed))
 	dump := t.TempDir()
-	var spent [4]time.Duration
-	var agree, conflicts, renameMiss int
-	dir := t.TempDir()
-	runGit(t, dir, "init", "-q", "--template=", "-b", "main")
-	for i := 0; i < cases; i++ {
-		h, target := genDFCase(rng, fmt.Sprintf("case%d", i))
-		got, want, err := runDifferentialCase(t, dir, h, target, &spent)
-		if err != nil {
-			t.Fatalf("case %d: %v", i, err)
-		}
-		if got != want && gitSawRename(t, dir, h.branch, target) {
-			renameMiss++ // rename detection is not implemented yet
-			continue
-		}
-		if got != want {
+	if d := os.Getenv("ENSIGN_DIFF_DUMP"); d != "" {
+		dump = d
+	}
+	r := newDiffRunner(t)
+	var st diffStats
+	r.each(cases, func(i int) (*history, int) { return genDFCase(rng, fmt.Sprintf("case%d", i)) },
+		func(i int, h *history, target int, c caseResult) {
+			st.add(c.renamed, c.got == c.want, c.want)
+			if c.got == c.want {
+				return
+			}
 			p := filepath.Join(dump, fmt.Sprintf("df-case-%d-seed-%d.fi", i, seed))
 			_ = os.WriteFile(p, h.stream.Bytes(), 0o644)
-			t.Errorf("case %d: ensign %q, git %q (stream, target mark :%d, in %s)", i, got, want, target, p)
-			continue
-		}
-		agree++
-		if strings.HasPrefix(want, "conflict") {
-			conflicts++
-		}
-	}
-	t.Logf("seed %d: %d dir/file cases, %d agree (%d conflict), %d disagree where git saw a rename (not implemented), %d other disagreements",
-		seed, cases, agree, conflicts, renameMiss, cases-agree-renameMiss)
-}
-
-// gitSawRename reports whether git's rename detection pairs any paths on
-// either side of the revert of mark target on branch (target against its
-// parent, target against the branch tip).
-func gitSawRename(t *testing.T, dir, branch string, target int) bool {
-	t.Helper()
-	sha := runGit(t, dir, "rev-parse", fmt.Sprintf("%s~%d", branch, branchDepth(t, dir, branch, target)))
-	for _, other := range []string{sha + "^", branch} {
-		out := runGit(t, dir, "diff-tree", "-r", "-M", "--diff-filter=R", "--name-only", sha, other)
-		if out != "" {
-			return true
-		}
-	}
-	return false
-}
-
-// branchDepth is how many first-parent steps below the tip mark target is
-// (each case's marks count its commits from 1).
-func branchDepth(t *testing.T, dir, branch string, target int) int {
-	t.Helper()
-	n := strings.Count(runGit(t, dir, "rev-list", "--first-parent", branch), "\n") + 1
-	return n - target
+			t.Errorf("case %d (rename case: %v): ensign %q, git %q (stream, target mark :%d, in %s)", i, c.renamed, c.got, c.want, target, p)
+		})
+	r.logTime()
+	t.Logf("seed %d: %d dir/file cases: %s", seed, cases, st)
 }

@@ -42,6 +42,10 @@ type ortMerge struct {
 	unclean   bool       // a conflict that leaves no unmerged path
 }
 
+// mergeRenameLimit is the rename limit merges use (git's merge.renameLimit
+// default); tests lower it to reach the limit with small histories.
+var mergeRenameLimit = defaultRenameLimit
+
 // version is one tree entry's mode and object; mode 0 means absent.
 type version struct {
 	mode filemode.FileMode
@@ -92,7 +96,7 @@ func newOrtMerge(objs *objectSet, attrs *attrReader) *ortMerge {
 		trees:       map[plumbing.Hash][]entry{},
 		paths:       map[string]*mergePath{},
 		children:    map[string]*orderedSet{},
-		renameLimit: defaultRenameLimit,
+		renameLimit: mergeRenameLimit,
 	}
 	m.blobs = &blobInfo{objs: objs, binary: attrs.diffBinary, data: map[plumbing.Hash][]byte{}, spans: map[spanKey][]span{}}
 	for s := 1; s <= 2; s++ {

@@ -6,8 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sort"
 	"testing"
-	"time"
 )
 
 // TestRevertRenameDifferentialVsGit compares ensign's revert with git
@@ -28,31 +28,25 @@ func TestRevertRenameDifferentialVsGit(t *testing.T) {
 	if d := os.Getenv("ENSIGN_DIFF_DUMP"); d != "" {
 		dump = d
 	}
-	dir := t.TempDir()
-	runGit(t, dir, "init", "-q", "--template=", "-b", "main")
-	var spent [4]time.Duration
+	r := newDiffRunner(t)
 	var st diffStats
-	for i := 0; i < cases; i++ {
-		h, target := genRenameCase(rng, fmt.Sprintf("case%d", i))
-		got, want, err := runDifferentialCase(t, dir, h, target, &spent)
-		if err != nil {
-			t.Fatalf("case %d: %v", i, err)
-		}
-		renamed := gitSawRename(t, dir, h.branch, target)
-		st.add(renamed, got == want, want)
-		if got == want {
-			continue
-		}
-		p := filepath.Join(dump, fmt.Sprintf("rename-case-%d-seed-%d.fi", i, seed))
-		_ = os.WriteFile(p, h.stream.Bytes(), 0o644)
-		msg := fmt.Sprintf("case %d (rename case: %v): ensign %q, git %q (stream, target mark :%d, in %s)", i, renamed, got, want, target, p)
-		if renamed {
-			t.Log(msg)
-		} else {
-			t.Error(msg)
-		}
-	}
-	t.Logf("time: setup %v, ensign %v, git %v", spent[0], spent[1], spent[2])
+	r.each(cases, func(i int) (*history, int) { return genRenameCase(rng, fmt.Sprintf("case%d", i)) },
+		func(i int, h *history, target int, c caseResult) {
+			st.add(c.renamed, c.got == c.want, c.want)
+			st.countKinds(c.gitOut)
+			if c.got == c.want {
+				return
+			}
+			p := filepath.Join(dump, fmt.Sprintf("rename-case-%d-seed-%d.fi", i, seed))
+			_ = os.WriteFile(p, h.stream.Bytes(), 0o644)
+			msg := fmt.Sprintf("case %d (rename case: %v): ensign %q, git %q (stream, target mark :%d, in %s)", i, c.renamed, c.got, c.want, target, p)
+			if c.renamed {
+				t.Log(msg)
+			} else {
+				t.Error(msg)
+			}
+		})
+	r.logTime()
 	t.Logf("seed %d: %s", seed, st)
 	if st.renameCases > 0 && st.renameAgree*100 < st.renameCases*99 {
 		t.Errorf("rename cases: %d of %d agree, below 99 %%", st.renameAgree, st.renameCases)
@@ -62,10 +56,30 @@ func TestRevertRenameDifferentialVsGit(t *testing.T) {
 // diffStats counts agreement for rename and other cases.
 type diffStats struct {
 	renameCases, renameAgree, otherCases, otherAgree int
+	renameClean                                      int // rename cases git reverts cleanly
 	conflicts, already                               int
+	kinds                                            map[string]int
+}
+
+// countKinds tallies the CONFLICT messages git printed, to show which
+// shapes the generator reached.
+func (s *diffStats) countKinds(gitOut string) {
+	if s.kinds == nil {
+		s.kinds = map[string]int{}
+	}
+	for _, line := range strings.Split(gitOut, "\n") {
+		if rest, ok := strings.CutPrefix(line, "CONFLICT ("); ok {
+			if k, _, ok := strings.Cut(rest, ")"); ok {
+				s.kinds[k]++
+			}
+		}
+	}
 }
 
 func (s *diffStats) add(renamed, agree bool, want string) {
+	if renamed && strings.HasPrefix(want, "tree") {
+		s.renameClean++
+	}
 	if renamed {
 		s.renameCases++
 		if agree {
@@ -92,6 +106,11 @@ func (s diffStats) String() string {
 		}
 		return 100 * float64(a) / float64(n)
 	}
-	return fmt.Sprintf("rename cases %d/%d agree (%.2f %%), other cases %d/%d agree (%.2f %%); git: %d conflicts, %d already reverted",
-		s.renameAgree, s.renameCases, pct(s.renameAgree, s.renameCases), s.otherAgree, s.otherCases, pct(s.otherAgree, s.otherCases), s.conflicts, s.already)
+	ks := make([]string, 0, len(s.kinds))
+	for k, n := range s.kinds {
+		ks = append(ks, fmt.Sprintf("%s %d", k, n))
+	}
+	sort.Strings(ks)
+	return fmt.Sprintf("rename cases %d/%d agree (%.2f %%, %d of them clean reverts), other cases %d/%d agree (%.2f %%); git: %d conflicts, %d already reverted; conflict messages: %s",
+		s.renameAgree, s.renameCases, pct(s.renameAgree, s.renameCases), s.renameClean, s.otherAgree, s.otherCases, pct(s.otherAgree, s.otherCases), s.conflicts, s.already, strings.Join(ks, ", "))
 }

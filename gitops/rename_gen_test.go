@@ -258,9 +258,17 @@ func genRenameCase(rng *rand.Rand, branch string) (*history, int) {
 		}
 	}
 	h.commit("base", changes(treeState{}, t))
+	// Half the cases revert a promotion-like commit (only edits), the
+	// common case for a GitOps bot; the rest any mix of operations.
+	promotion := rng.Intn(2) == 0
 	for {
 		next := t.clone()
 		for n := rng.Intn(3) + 1; n > 0; n-- {
+			if promotion {
+				p := pick(rng, next.paths())
+				next[p] = editContent(rng, next[p])
+				continue
+			}
 			applyOp(rng, next, false)
 		}
 		if ch := changes(t, next); len(ch) > 0 {
