@@ -34,7 +34,11 @@ const diffBatch = 50
 // "git aborts" or "error ...".
 type caseResult struct {
 	got, want string
+	err       error  // ensign's error, if any
 	gitOut    string // what git revert printed
+	// gitRefused is why git revert would not start, if it did not; want
+	// then comes from git merge-tree.
+	gitRefused string
 	sha, head string
 	renamed   bool // git diff -M pairs paths in one of the revert's two diffs
 }
@@ -178,7 +182,7 @@ func (r *diffRunner) revertWithEnsign(res []caseResult) error {
 	for k := range res {
 		c := &res[k]
 		tree, rerr := repo.RevertTree(context.Background(), hash(c.head), RevertRequest{Commit: hash(c.sha), Author: botIdentity})
-		c.got = outcome(tree.String(), rerr)
+		c.got, c.err = outcome(tree.String(), rerr), rerr
 	}
 	return nil
 }
@@ -212,8 +216,71 @@ func (r *diffRunner) revertWithGit(branch string, c *caseResult) error {
 		if err != nil {
 			return err
 		}
+		if u == "" && !strings.Contains(out, "CONFLICT") {
+			// git revert refused to start: with text/eol attributes a
+			// file whose blob is not normalised looks modified right after
+			// checkout. The same merge-ort merge, without the worktree
+			// check, is `git merge-tree` of two commits whose only merge
+			// base has the reverted commit's tree; it reads the same
+			// attributes (the checked-out branch's).
+			line, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
+			_, _ = combinedGit(dir, "reset", "-q", "--hard")
+			c.gitRefused = line
+			return r.mergeTreeOracle(c)
+		}
 		c.want = "conflict " + strings.Join(conflictPaths(u), ",")
 	}
+	return nil
+}
+
+func (r *diffRunner) mergeTreeOracle(c *caseResult) error {
+	dir := r.dir
+	commit := func(tree string, parents ...string) (string, error) {
+		args := []string{"commit-tree", tree, "-m", "oracle"}
+		for _, p := range parents {
+			args = append(args, "-p", p)
+		}
+		return tryGit(dir, nil, args...)
+	}
+	base, err := commit(c.sha + "^{tree}")
+	if err != nil {
+		return err
+	}
+	ours, err := commit(c.head+"^{tree}", base)
+	if err != nil {
+		return err
+	}
+	theirs, err := commit(c.sha+"^^{tree}", base)
+	if err != nil {
+		return err
+	}
+	args := []string{"merge-tree", "--write-tree", "--name-only", ours, theirs}
+	if r.renameLimit > 0 {
+		args = append([]string{"-c", "merge.renameLimit=" + strconv.Itoa(r.renameLimit)}, args...)
+	}
+	out, merr := combinedGit(dir, args...)
+	c.gitOut += "\nmerge-tree:\n" + out
+	lines := strings.Split(out, "\n")
+	if merr == nil {
+		headTree, err := tryGit(dir, nil, "rev-parse", c.head+"^{tree}")
+		if err != nil {
+			return err
+		}
+		if lines[0] == headTree {
+			c.want = "already reverted"
+		} else {
+			c.want = "tree " + lines[0]
+		}
+		return nil
+	}
+	var paths []string
+	for _, l := range lines[1:] {
+		if l == "" {
+			break
+		}
+		paths = append(paths, l)
+	}
+	c.want = "conflict " + strings.Join(conflictPaths(strings.Join(paths, "\n")), ",")
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -155,6 +156,9 @@ func (m *ortMerge) mergeFilePart(p string, c *mergePath) (res version, clean boo
 			if res.null() {
 				clean = true
 			}
+			if res.null() != (c.filemask == c.matchMask) {
+				err = fmt.Errorf("%w: %s has an inconsistent record (git: process_entry assertion)", ErrGitCannotMerge, p)
+			}
 		}
 	case c.filemask >= 6 && class(c.stages[1].mode) != class(c.stages[2].mode):
 		res, kind = c.stages[1], typeConflictKind(c.stages)
@@ -191,7 +195,7 @@ func (m *ortMerge) mergeFilePart(p string, c *mergePath) (res version, clean boo
 	if c.innerKind != "" {
 		clean, kind = false, c.innerKind
 	}
-	return res, clean, kind, nil
+	return res, clean, kind, err
 }
 
 // report returns the conflicts, one per path, in path order.

@@ -320,6 +320,9 @@ func (m *ortMerge) processRenames(renames []*filePair) error {
 		if typeChanged && collides {
 			collides = false
 		}
+		if !sourceDeleted && oldInfo.filemask&oldSideMask == 0 {
+			return fmt.Errorf("%w: rename source %s is on neither side (git: process_renames assertion)", ErrGitCannotMerge, oldPath)
+		}
 		switch {
 		case collides && !sourceDeleted:
 			// rename/add: merge the renamed file with what the rename
