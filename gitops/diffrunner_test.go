@@ -39,8 +39,8 @@ type caseResult struct {
 	// gitRefused is why git revert would not start, if it did not; want
 	// then comes from git merge-tree.
 	gitRefused string
-	sha, head string
-	renamed   bool // git diff -M pairs paths in one of the revert's two diffs
+	sha, head  string
+	renamed    bool // git diff -M pairs paths in one of the revert's two diffs
 }
 
 func newDiffRunner(t *testing.T) *diffRunner {

@@ -5,8 +5,8 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"strings"
 	"sort"
+	"strings"
 	"testing"
 )
 
