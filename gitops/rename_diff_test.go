@@ -21,7 +21,21 @@ func TestRevertRenameDifferentialVsGit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("differential test skipped in -short mode")
 	}
-	cases := envInt("ENSIGN_RENAME_CASES", 200)
+	runRenameDiff(t, envInt("ENSIGN_RENAME_CASES", 200), 0)
+}
+
+// TestRevertRenameLimitVsGit runs rename cases with the rename limit set
+// to 1 on both sides (git: merge.renameLimit=1), so that git's limit (no
+// inexact detection when sources × destinations exceeds its square) is
+// reached often. ENSIGN_LIMIT_CASES sets the case count (default 100).
+func TestRevertRenameLimitVsGit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("differential test skipped in -short mode")
+	}
+	runRenameDiff(t, envInt("ENSIGN_LIMIT_CASES", 100), 1)
+}
+
+func runRenameDiff(t *testing.T, cases, limit int) {
 	seed := int64(envInt("ENSIGN_DIFF_SEED", 20260102))
 	rng := rand.New(rand.NewSource(seed))
 	dump := t.TempDir()
@@ -29,6 +43,7 @@ func TestRevertRenameDifferentialVsGit(t *testing.T) {
 		dump = d
 	}
 	r := newDiffRunner(t)
+	r.renameLimit = limit
 	var st diffStats
 	r.each(cases, func(i int) (*history, int) { return genRenameCase(rng, fmt.Sprintf("case%d", i)) },
 		func(i int, h *history, target int, c caseResult) {
@@ -37,7 +52,7 @@ func TestRevertRenameDifferentialVsGit(t *testing.T) {
 			if c.got == c.want {
 				return
 			}
-			p := filepath.Join(dump, fmt.Sprintf("rename-case-%d-seed-%d.fi", i, seed))
+			p := filepath.Join(dump, fmt.Sprintf("rename-case-%d-seed-%d-limit-%d.fi", i, seed, limit))
 			_ = os.WriteFile(p, h.stream.Bytes(), 0o644)
 			msg := fmt.Sprintf("case %d (rename case: %v): ensign %q, git %q (stream, target mark :%d, in %s)", i, c.renamed, c.got, c.want, target, p)
 			if c.renamed {
@@ -47,7 +62,7 @@ func TestRevertRenameDifferentialVsGit(t *testing.T) {
 			}
 		})
 	r.logTime()
-	t.Logf("seed %d: %s", seed, st)
+	t.Logf("seed %d, rename limit %d (0: default): %s", seed, limit, st)
 	if st.renameCases > 0 && st.renameAgree*100 < st.renameCases*99 {
 		t.Errorf("rename cases: %d of %d agree, below 99 %%", st.renameAgree, st.renameCases)
 	}
@@ -66,6 +81,9 @@ type diffStats struct {
 func (s *diffStats) countKinds(gitOut string) {
 	if s.kinds == nil {
 		s.kinds = map[string]int{}
+	}
+	if strings.Contains(gitOut, "exhaustive rename detection was skipped") {
+		s.kinds["(rename limit reached)"]++
 	}
 	for _, line := range strings.Split(gitOut, "\n") {
 		if rest, ok := strings.CutPrefix(line, "CONFLICT ("); ok {
