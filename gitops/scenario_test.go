@@ -382,7 +382,7 @@ func oracleRevert(t *testing.T, w *workRepo, sha string, mainline int) oracleRes
 
 func TestRevertScenariosMatchGit(t *testing.T) {
 	gs := newGitServer(t)
-	for i, sc := range scenarios {
+	for i, sc := range allScenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			w := newWorkRepo(t)
 			sha, mainline := sc.build(w)

@@ -39,7 +39,7 @@ func runBench(args []string) error {
 	work := fs.String("work", filepath.Join(defaultCache(), "work"), "scratch directory (wiped)")
 	runs := fs.Int("runs", 10, "runs per operation and tool")
 	coldRuns := fs.Int("cold-runs", 0, "runs for the cold-start op (0: same as -runs)")
-	ops := fs.String("ops", "promote,revert,cold", "operations to measure")
+	ops := fs.String("ops", "promote,revert,revert-renamed,cold", "operations to measure")
 	_ = fs.Parse(args)
 	if *coldRuns == 0 {
 		*coldRuns = *runs
@@ -83,6 +83,8 @@ func runBench(args []string) error {
 			err = b.promote(*runs)
 		case "revert":
 			err = b.revert(*runs)
+		case "revert-renamed":
+			err = b.revertRenamed(*runs)
 		case "cold":
 			err = b.cold(*coldRuns)
 		default:
