@@ -27,8 +27,10 @@ import (
 // the revert pull request's body carries it, so a merged revert PR is found
 // again later.
 //
-// A conflict or an already-reverted commit is an outcome, not an error; an
-// error (Gitea or the network failing) comes back with ActionError and is
+// A conflict, an already-reverted commit or a revert gitops declines for
+// good (ActionRefused: a .gitattributes merge driver it does not run, a
+// history git's own merge aborts on) is an outcome, not an error; an error
+// (Gitea or the network failing) comes back with ActionError and is
 // returned as it is, so callers can retry it.
 func (s *Service) revert(ctx context.Context, pol *policy.Policy, app *policy.App, stage *policy.Stage, intro *gitops.CommitInfo, trailers []gitops.Trailer, when time.Time, key string, d Decision, out Outcome) (Outcome, error) {
 	mainline := 0
@@ -79,6 +81,10 @@ func (s *Service) revertResult(out Outcome, res *gitops.Result, err error, actio
 		out.Reason = fmt.Sprintf("the revert of %s conflicts in %s; a person must resolve it", short(out.Reverted), strings.Join(conflict.Paths(), ", "))
 	case errors.Is(err, gitops.ErrAlreadyReverted):
 		out.Action, out.Reason = ActionAlreadyReverted, "the revert would change nothing: the deploy branch already undoes "+short(out.Reverted)
+	case errors.Is(err, gitops.ErrUnsupportedAttribute), errors.Is(err, gitops.ErrGitCannotMerge):
+		// Deterministic, like a conflict: trying again gives the same
+		// answer, so it is refused for a person and not returned to retry.
+		out.Action, out.Reason = ActionRefused, fmt.Sprintf("ensign cannot write the revert of %s itself (%v); a person must revert it", short(out.Reverted), err)
 	case err != nil:
 		out.Action, out.Reason = ActionError, "the revert was not written"
 		return out, fmt.Errorf("revert %s: %w", short(out.Reverted), err)
