@@ -30,14 +30,52 @@
 //
 // # Revert semantics
 //
-// Revert is a path-based three-way merge (base: the reverted commit, ours:
-// the branch tip, theirs: the commit's mainline parent), with text merged by
-// package textmerge and git's rules for binary files, modes, symlinks,
-// add/add and modify/delete. A path that is a file on one side and a
-// directory on another is merged as merge-ort does: the file part and the
-// directory part are merged separately, and only where both survive is the
-// path a file/directory conflict (reported next to any conflicts inside the
-// directory). Unlike git it does not yet detect renames (a revert of a commit
-// whose files were renamed since is reported as modify/delete) and ignores
-// .gitattributes merge drivers.
+// Revert is git's revert: a three-way merge (base: the reverted commit,
+// ours: the branch tip, theirs: the commit's mainline parent) done the way
+// git 2.39's merge-ort does it, with its default settings:
+//
+//   - Text is merged by package textmerge; binary files, modes, symlinks,
+//     submodules, add/add and modify/delete follow git's rules. A path that
+//     is a file on one side and a directory on another is merged as
+//     merge-ort does: the directory part first, and only where the file
+//     part survives next to a non-empty directory is it a file/directory
+//     conflict (reported next to any conflicts inside the directory).
+//   - Renames are detected on both sides as merge-ort asks diffcore-rename
+//     to: only for deleted paths the merge needs (changed on the other
+//     side, or under a directory that may have been renamed); exact renames
+//     first, then files that kept their base name at 75 % similarity, then
+//     all remaining pairs at git's default 50 %, with git's chunk-hash
+//     similarity estimate, its tie-breaking and its rename limit (7000:
+//     no inexact detection when sources × destinations exceed 7000²). A
+//     revert of an edit to a file that was renamed or moved since is
+//     applied at the new path; renamed on one side and deleted on the other
+//     is a rename/delete conflict, renamed differently on both sides a
+//     rename/rename conflict.
+//   - Directory renames are inferred where git infers them (a directory
+//     removed on one side while the other added to it; majority of its
+//     files' renames), in git's default "conflict" mode: a path that the
+//     other side's directory rename would move is moved and reported as a
+//     "file location" conflict, so such a revert stops for a person. A
+//     directory split with no majority, or moves that collide or land on
+//     an existing path, are the conflicts git reports without an unmerged
+//     path (ConflictKind.Unmerged is false).
+//   - .gitattributes files of the branch tip (what git revert reads from
+//     its worktree) select the merge driver: merge unset, set or "text"
+//     merge as text; -merge, merge=binary and the binary macro make any
+//     content merge a binary conflict; union and custom drivers make the
+//     revert fail with an *AttributeError naming the file and attribute
+//     (ensign does not run merge drivers), but only when that file really
+//     needs a content merge. -diff makes rename similarity treat a file as
+//     binary, as in git. text, eol, crlf, ident, filter and
+//     working-tree-encoding change only the worktree, not the tree git
+//     commits (merge.renormalize is off by default), so they change nothing
+//     here. No git configuration is read (merge.renameLimit,
+//     merge.directoryRenames, merge.conflictStyle, diff.renames,
+//     merge.renormalize, drivers): ensign behaves as git with defaults.
+//
+// The result is checked against git revert on thousands of generated
+// histories (see the differential tests); they agree on every case. Where
+// git 2.39 itself stops on an internal assertion (a few rename histories,
+// about 1 in 3,000 generated cases), the revert fails with
+// ErrGitCannotMerge instead of guessing.
 package gitops

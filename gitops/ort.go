@@ -26,6 +26,7 @@ type ortMerge struct {
 
 	paths    map[string]*mergePath
 	children map[string]*orderedSet
+	roots    [3]version // the three top-level trees
 
 	dirRenameMask   uint8
 	pairs           [3][]*filePair

@@ -18,6 +18,9 @@ func (m *ortMerge) run(base, ours, theirs plumbing.Hash) (plumbing.Hash, error) 
 	case base == ours:
 		return theirs, nil
 	}
+	for i, h := range [3]plumbing.Hash{base, ours, theirs} {
+		m.roots[i] = version{mode: filemode.Dir, hash: h}
+	}
 	if err := m.walkDir("", [3]plumbing.Hash{base, ours, theirs}); err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -51,7 +54,33 @@ func (m *ortMerge) writeDir(dir string) (plumbing.Hash, error) {
 	if len(out) == 0 {
 		return plumbing.ZeroHash, nil
 	}
-	return m.objs.put(plumbing.TreeObject, encodeTree(out)), nil
+	// Most directories come out as one side had them: then the object
+	// exists already and need not be stored (or looked up) again.
+	data := encodeTree(out)
+	h := plumbing.ComputeHash(plumbing.TreeObject, data)
+	for _, v := range m.dirSides(dir) {
+		if v == h {
+			return h, nil
+		}
+	}
+	return m.objs.put(plumbing.TreeObject, data), nil
+}
+
+// dirSides lists the trees the three sides have at dir.
+func (m *ortMerge) dirSides(dir string) []plumbing.Hash {
+	var vs [3]version
+	if dir == "" {
+		vs = m.roots
+	} else if mp := m.paths[dir]; mp != nil {
+		vs = mp.stages
+	}
+	var out []plumbing.Hash
+	for _, v := range vs {
+		if v.mode == filemode.Dir {
+			out = append(out, v.hash)
+		}
+	}
+	return out
 }
 
 func (m *ortMerge) dirVersion(p string) (version, error) {

@@ -167,8 +167,8 @@ func (r *Repo) readObject(h plumbing.Hash) (plumbing.ObjectType, []byte, error) 
 		return 0, nil, fmt.Errorf("read object %s: %w", h, err)
 	}
 	defer rd.Close()
-	b, err := io.ReadAll(rd)
-	if err != nil {
+	b := make([]byte, o.Size())
+	if _, err := io.ReadFull(rd, b); err != nil {
 		return 0, nil, fmt.Errorf("read object %s: %w", h, err)
 	}
 	return o.Type(), b, nil

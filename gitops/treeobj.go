@@ -48,7 +48,7 @@ func parseTree(data []byte) ([]entry, error) {
 // encodeTree encodes entries in git's canonical order (a directory sorts as
 // if its name ended in '/').
 func encodeTree(entries []entry) []byte {
-	sort.Slice(entries, func(i, j int) bool { return treeKey(entries[i]) < treeKey(entries[j]) })
+	sortEntries(entries)
 	var b bytes.Buffer
 	for _, e := range entries {
 		b.WriteString(strconv.FormatUint(uint64(e.mode), 8))
@@ -58,6 +58,11 @@ func encodeTree(entries []entry) []byte {
 		b.Write(e.hash[:])
 	}
 	return b.Bytes()
+}
+
+// sortEntries puts entries in git's tree order.
+func sortEntries(entries []entry) {
+	sort.Slice(entries, func(i, j int) bool { return treeKey(entries[i]) < treeKey(entries[j]) })
 }
 
 func treeKey(e entry) string {
