@@ -82,6 +82,23 @@ var renameScenarios = []scenario{
 		w.commit("two to three")
 		return c, 0
 	}},
+	// Two identical copies compete for one rename. The copies sit in
+	// directories git only walks after the main traversal, in the order of
+	// its string hash map: "beta" (bucket 23 of 64) before "alpha" (27),
+	// the reverse of name order, so the revert must land in beta.
+	{"tie between renamed copies decided by git's hash map order", func(w *workRepo) (string, int) {
+		w.write("a/x.yaml", lines(12, nil))
+		w.write("alpha/keep.yaml", "alpha\n")
+		w.write("beta/keep.yaml", "beta\n")
+		w.commit("base")
+		w.write("a/x.yaml", lines(12, map[int]string{4: "four"}))
+		c := w.commit("change x")
+		w.write("alpha/x.yaml", lines(12, map[int]string{4: "four"}))
+		w.write("beta/x.yaml", lines(12, map[int]string{4: "four"}))
+		w.rm("a/x.yaml")
+		w.commit("x copied twice, original removed")
+		return c, 0
+	}},
 }
 
 func allScenarios() []scenario {
