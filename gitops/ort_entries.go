@@ -227,14 +227,19 @@ func (m *ortMerge) mergeFilePart(p string, c *mergePath) (res version, clean boo
 	return res, clean, kind, err
 }
 
-// report returns the conflicts, one per path, in path order.
+// report returns the conflicts, one per path (an unmerged one rather than
+// a report-only one), in path order.
 func (m *ortMerge) report() []Conflict {
-	seen := map[string]bool{}
+	at := map[string]int{}
 	var out []Conflict
 	for _, c := range m.conflicts {
-		if !seen[c.Path] {
-			seen[c.Path] = true
+		i, seen := at[c.Path]
+		switch {
+		case !seen:
+			at[c.Path] = len(out)
 			out = append(out, c)
+		case !out[i].Kind.Unmerged() && c.Kind.Unmerged():
+			out[i] = c
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })
