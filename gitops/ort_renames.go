@@ -225,7 +225,7 @@ func (m *ortMerge) pathInWay(p string, sideMask uint8) bool {
 func (m *ortMerge) moveToRenamedDir(p *filePair, np string) error {
 	oldPath := p.two.path
 	ci := m.paths[oldPath]
-	if ci == nil || ci.clean {
+	if ci == nil || ci.clean || (ci.filemask != 2 && ci.filemask != 4) {
 		return fmt.Errorf("%w: %s moved by a directory rename was already resolved", ErrGitCannotMerge, oldPath)
 	}
 	var missing []string
@@ -330,6 +330,9 @@ func (m *ortMerge) processRenames(renames []*filePair) error {
 			var names [3]string
 			names[0], names[other], names[target] = oldPath, oldPath, newPath
 			b, s1, s2 := m.paths[names[0]], m.paths[names[1]], m.paths[names[2]]
+			if b == nil || s1 == nil || s2 == nil {
+				return fmt.Errorf("%w: no record for the rename of %s to %s", ErrGitCannotMerge, oldPath, newPath)
+			}
 			merged, clean, _, err := m.contentMerge(oldPath, b.stages[0], s1.stages[1], s2.stages[2])
 			if err != nil {
 				return err
@@ -375,7 +378,7 @@ func setPathConflict(mp *mergePath, kind ConflictKind) {
 // path (fine) or to two different ones (a conflict on all three paths).
 func (m *ortMerge) renameRename(oldPath, p1, p2 string) error {
 	base, s1, s2 := m.paths[oldPath], m.paths[p1], m.paths[p2]
-	if s1 == nil || s2 == nil {
+	if base == nil || s1 == nil || s2 == nil {
 		return fmt.Errorf("%w: no record for the renames of %s", ErrGitCannotMerge, oldPath)
 	}
 	if p1 == p2 {
