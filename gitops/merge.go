@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"bytes"
+	"fmt"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -16,6 +17,9 @@ import (
 // sides conflict. ok is false on any conflict; the returned version is then
 // only a placeholder (ours).
 func (m *ortMerge) contentMerge(p string, o, a, b version) (res version, ok bool, kind ConflictKind, err error) {
+	if class(a.mode) != class(b.mode) {
+		return version{}, false, "", fmt.Errorf("%w: %s: content merge of a %o and a %o (git: handle_content_merge assertion)", ErrGitCannotMerge, p, a.mode, b.mode)
+	}
 	ok = true
 	if a.mode == b.mode || a.mode == o.mode {
 		res.mode = b.mode
