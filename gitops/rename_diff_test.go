@@ -72,7 +72,7 @@ func runRenameDiff(t *testing.T, cases, limit int) {
 type diffStats struct {
 	renameCases, renameAgree, otherCases, otherAgree int
 	renameClean                                      int // rename cases git reverts cleanly
-	conflicts, already                               int
+	conflicts, already, gitAborts                    int
 	kinds                                            map[string]int
 }
 
@@ -114,6 +114,8 @@ func (s *diffStats) add(renamed, agree bool, want string) {
 		s.conflicts++
 	case want == "already reverted":
 		s.already++
+	case want == "git aborts":
+		s.gitAborts++
 	}
 }
 
@@ -129,6 +131,6 @@ func (s diffStats) String() string {
 		ks = append(ks, fmt.Sprintf("%s %d", k, n))
 	}
 	sort.Strings(ks)
-	return fmt.Sprintf("rename cases %d/%d agree (%.2f %%, %d of them clean reverts), other cases %d/%d agree (%.2f %%); git: %d conflicts, %d already reverted; conflict messages: %s",
-		s.renameAgree, s.renameCases, pct(s.renameAgree, s.renameCases), s.renameClean, s.otherAgree, s.otherCases, pct(s.otherAgree, s.otherCases), s.conflicts, s.already, strings.Join(ks, ", "))
+	return fmt.Sprintf("rename cases %d/%d agree (%.2f %%, %d of them clean reverts), other cases %d/%d agree (%.2f %%); git: %d conflicts, %d already reverted, %d aborted (ensign: ErrGitCannotMerge); conflict messages: %s",
+		s.renameAgree, s.renameCases, pct(s.renameAgree, s.renameCases), s.renameClean, s.otherAgree, s.otherCases, pct(s.otherAgree, s.otherCases), s.conflicts, s.already, s.gitAborts, strings.Join(ks, ", "))
 }
