@@ -58,9 +58,10 @@ type Repo struct {
 	timeout time.Duration
 	observe func(op string, took time.Duration, err error)
 
-	opMu sync.Mutex // serializes fetch/update/revert/push
-	mu   sync.Mutex // guards st
-	st   *filesystem.Storage
+	opMu  sync.Mutex // serializes fetch/update/revert/push
+	mu    sync.Mutex // guards st and packs
+	st    *filesystem.Storage
+	packs *packReader // fast reads from packs; go-git does the rest
 }
 
 // remoteRefPrefix holds the remote's branch tips as last fetched or pushed.
@@ -105,7 +106,7 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("open repo cache: %w", err)
 	}
-	r := &Repo{url: opts.URL, ep: ep, st: st, tr: githttp.NewClient(opts.HTTPClient), timeout: opts.Timeout, observe: opts.Observe}
+	r := &Repo{url: opts.URL, ep: ep, st: st, tr: githttp.NewClient(opts.HTTPClient), timeout: opts.Timeout, observe: opts.Observe, packs: newPackReader(opts.Dir)}
 	if r.timeout <= 0 {
 		r.timeout = DefaultTimeout
 	}
@@ -136,6 +137,7 @@ func (r *Repo) network(ctx context.Context, op string) (context.Context, func(er
 func (r *Repo) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.packs.close()
 	return r.st.Close()
 }
 
@@ -155,6 +157,9 @@ func (r *Repo) authMethod() transport.AuthMethod {
 func (r *Repo) readObject(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if t, b, ok := r.packs.read(h); ok {
+		return t, b, nil
+	}
 	o, err := r.st.EncodedObject(plumbing.AnyObject, h)
 	if err != nil {
 		if errors.Is(err, plumbing.ErrObjectNotFound) {
@@ -178,7 +183,7 @@ func (r *Repo) readObject(h plumbing.Hash) (plumbing.ObjectType, []byte, error) 
 func (r *Repo) hasObject(h plumbing.Hash) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.st.HasEncodedObject(h) == nil
+	return r.packs.has(h) || r.st.HasEncodedObject(h) == nil
 }
 
 // Tip returns the last fetched (or pushed) tip of a remote branch, and false
