@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // This file gives the fault suite (internal/faults) the faults it injects
@@ -79,13 +81,35 @@ func (g *GiteaServer) signal(sig syscall.Signal) error {
 // client. Config and Kubeconfig stay valid.
 func (k *KubeServer) StopServers() error {
 	cp := &k.env.ControlPlane
-	if err := cp.APIServer.Stop(); err != nil {
+	// envtest sends SIGTERM and, after its stop timeout, SIGKILL, which it
+	// reports as an error: the server is gone either way once its port is.
+	_ = cp.APIServer.Stop()
+	if err := portFree(cp.APIServer.SecureServing.Address, cp.APIServer.SecureServing.Port); err != nil {
 		return fmt.Errorf("stop kube-apiserver: %w", err)
 	}
-	if err := cp.Etcd.Stop(); err != nil {
+	_ = cp.Etcd.Stop()
+	if err := portFree(cp.Etcd.URL.Hostname(), cp.Etcd.URL.Port()); err != nil {
 		return fmt.Errorf("stop etcd: %w", err)
 	}
 	return nil
+}
+
+// portFree waits up to 30 seconds until nothing accepts connections on
+// host:port.
+func portFree(host, port string) error {
+	addr := net.JoinHostPort(host, port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return nil
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s still accepts connections", addr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // StartServers starts etcd, then the API server, after StopServers, and
