@@ -18,7 +18,7 @@ import (
 // canary failure happen during it, another failure right after it. Both
 // must be reverted promptly: a read error is not an invalid policy.
 func pushDuring503(ctx context.Context, s *servers, o Options, row *Row) error {
-	row.Fault = fmt.Sprintf("Gitea answers ensign 503 for %v; a push webhook and a failure during it, a failure right after", o.Errors)
+	row.Fault = fmt.Sprintf("Gitea answers ensign 503 for %v; a push webhook and two failures during it, two right after", o.Errors)
 	r, err := s.newRig(ctx, "push-503", 1, 8)
 	if err != nil {
 		return err
