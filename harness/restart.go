@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -57,8 +58,46 @@ func (g *GiteaServer) StartAgain(ctx context.Context) error {
 }
 
 // Pause freezes Gitea (SIGSTOP of its process group): connections are
-// accepted by the kernel but nothing answers until Resume.
-func (g *GiteaServer) Pause() error { return g.signal(syscall.SIGSTOP) }
+// accepted by the kernel but nothing answers until Resume. It returns once
+// every thread of Gitea's process has stopped (at most 5 s): a thread
+// already running could otherwise still finish an answer.
+func (g *GiteaServer) Pause() error {
+	if err := g.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	g.life.Lock()
+	pid := g.cmd.Process.Pid
+	g.life.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for !allStopped(pid) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gitea (pid %d) did not stop within 5 s of SIGSTOP", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// allStopped reports whether every thread of process pid is stopped (state
+// T or t in /proc), or the process is gone.
+func allStopped(pid int) bool {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		return true
+	}
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // the thread ended
+		}
+		// pid (comm) state ...: comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
+}
 
 // Resume lets a paused Gitea run again (SIGCONT).
 func (g *GiteaServer) Resume() error { return g.signal(syscall.SIGCONT) }
