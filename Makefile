@@ -13,7 +13,7 @@ IMAGE ?= localhost/ensign:$(VERSION)
 BUILDAH ?= buildah --storage-driver vfs
 CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 
-.PHONY: all harness build image test unit e2e lint fuzz bench bench-bot demo clean
+.PHONY: all harness build image test unit e2e lint fuzz bench bench-bot faults demo clean
 
 all: lint test
 
@@ -73,6 +73,10 @@ bench:
 BENCHBOTFLAGS ?= -runs 20 -repeat 3
 bench-bot: harness build
 	$(GO) run ./cmd/ensign-bench -ensign bin/ensign $(BENCHBOTFLAGS)
+
+## faults: the fault suite: the real ensign run against the real servers, faults injected (about 40 min; FAULTS=-short for a few minutes)
+faults: harness
+	$(GO) run ./cmd/ensign-faults $(FAULTS)
 
 ## demo: the whole story on real Gitea + API server, narrated (ARGS=--keep to browse afterwards)
 demo: harness

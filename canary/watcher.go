@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
@@ -122,7 +121,7 @@ const namespaceInformerLimit = 8
 // Run starts the informers, waits for their caches, and handles keys until
 // ctx is done; then it stops taking new keys and waits for running handlers.
 func (w *Watcher) Run(ctx context.Context) error {
-	var factories []dynamicinformer.DynamicSharedInformerFactory
+	var informers []cache.SharedIndexInformer
 	var synced []cache.InformerSynced
 	for _, cl := range w.clusters {
 		scopes := cl.Namespaces
@@ -137,8 +136,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			scopes = []string{metav1.NamespaceAll}
 		}
 		for _, ns := range scopes {
-			f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(cl.Client, w.opts.Resync, ns, nil)
-			inf := f.ForResource(cluster.CanaryGVR).Informer()
+			inf := newInformer(cl.Client, ns, w.opts.Resync, w.opts.Logger.With("cluster", cl.Name))
 			if err := inf.SetTransform(w.toCanary); err != nil {
 				return fmt.Errorf("set canary transform: %w", err)
 			}
@@ -148,19 +146,18 @@ func (w *Watcher) Run(ctx context.Context) error {
 			w.mu.Lock()
 			w.indexes[cl.Name] = append(w.indexes[cl.Name], scopedIndexer{inf.GetIndexer(), only})
 			w.mu.Unlock()
-			factories = append(factories, f)
+			informers = append(informers, inf)
 			synced = append(synced, inf.HasSynced)
 		}
 	}
-	stop := make(chan struct{})
-	for _, f := range factories {
-		f.Start(stop)
+	infCtx, stopInformers := context.WithCancel(context.WithoutCancel(ctx))
+	var running sync.WaitGroup
+	for _, inf := range informers {
+		running.Go(func() { inf.RunWithContext(infCtx) })
 	}
 	defer func() {
-		close(stop)
-		for _, f := range factories {
-			f.Shutdown()
-		}
+		stopInformers()
+		running.Wait()
 	}()
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		w.queue.ShutDown()
@@ -168,7 +165,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		return fmt.Errorf("wait for canary caches: %w", ctx.Err())
 	}
 	w.synced.Store(true)
-	w.opts.Logger.Info("watching canaries", "clusters", len(w.clusters), "informers", len(factories))
+	w.opts.Logger.Info("watching canaries", "clusters", len(w.clusters), "informers", len(informers))
 
 	var wg sync.WaitGroup
 	for range w.opts.Workers {

@@ -36,6 +36,11 @@ type Set struct {
 // kubeconfig for.
 var ErrUnknownCluster = errors.New("unknown cluster")
 
+// ErrNoKustomization means no Flux Kustomization delivers a stage's
+// overlay and the policy names none: there is nothing to ask to reconcile,
+// and Flux applies the deploy branch on its own interval.
+var ErrNoKustomization = errors.New("no Flux Kustomization delivers the overlay")
+
 // NewSet returns a set of the given clients.
 func NewSet(clients ...*Client) *Set {
 	s := &Set{clients: map[string]*Client{}}
@@ -185,7 +190,7 @@ func (s *Set) RequestReconcile(ctx context.Context, stage *policy.Stage, now tim
 		return nil, err
 	}
 	if len(ks) == 0 {
-		return nil, fmt.Errorf("no Flux Kustomization delivers %s in cluster %s (set flux.kustomization for stage %s)", stage.Overlay, stage.Canary.Cluster, stage.Name)
+		return nil, fmt.Errorf("%w: %s in cluster %s (set flux.kustomization for stage %s)", ErrNoKustomization, stage.Overlay, stage.Canary.Cluster, stage.Name)
 	}
 	var refs []flux.Ref
 	seen := map[flux.Ref]bool{}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"text/template"
 	"time"
@@ -31,7 +32,9 @@ type GiteaServer struct {
 	// Dir holds the server's configuration, database, repositories and log.
 	Dir string
 
-	bin  string
+	bin string
+	// life guards cmd and done, which a restart replaces.
+	life sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
 }
@@ -170,7 +173,6 @@ func StartGitea(ctx context.Context, opts GiteaOptions) (*GiteaServer, error) {
 		AdminPassword: randomHex(12),
 		Dir:           dir,
 		bin:           bin,
-		done:          make(chan struct{}),
 	}
 	if _, err := g.cli(ctx, "migrate"); err != nil {
 		return nil, err
@@ -191,29 +193,40 @@ func StartGitea(ctx context.Context, opts GiteaOptions) (*GiteaServer, error) {
 	if g.AdminToken == "" {
 		return nil, fmt.Errorf("gitea admin user create: no token in output: %q", out)
 	}
-	logf, err := os.Create(filepath.Join(dir, "gitea.stdout"))
-	if err != nil {
+	if err := g.startWeb(); err != nil {
 		return nil, err
 	}
-	g.cmd = exec.Command(bin, "web", "--work-path", dir, "--config", conf)
-	g.cmd.Dir = dir
-	g.cmd.Env = giteaEnv()
-	g.cmd.Stdout, g.cmd.Stderr = logf, logf
-	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := g.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start gitea: %w", err)
-	}
-	go func() {
-		_ = g.cmd.Wait()
-		logf.Close()
-		close(g.done)
-	}()
 	if err := g.waitHealthy(ctx); err != nil {
 		_ = g.Stop()
 		return nil, err
 	}
 	return g, nil
+}
+
+// startWeb starts `gitea web` on the server's configuration, directory and
+// port, appending its output to gitea.stdout. It does not wait for it.
+func (g *GiteaServer) startWeb() error {
+	logf, err := os.OpenFile(filepath.Join(g.Dir, "gitea.stdout"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	cmd := exec.Command(g.bin, "web", "--work-path", g.Dir, "--config", filepath.Join(g.Dir, "app.ini"))
+	cmd.Dir = g.Dir
+	cmd.Env = giteaEnv()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start gitea: %w", err)
+	}
+	g.cmd, g.done = cmd, done
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(done)
+	}()
+	return nil
 }
 
 func giteaEnv() []string {
@@ -271,6 +284,8 @@ func (g *GiteaServer) logTail() string {
 // Stop kills the server and, if the harness made its directory, removes it.
 // It is safe to call more than once.
 func (g *GiteaServer) Stop() error {
+	g.life.Lock()
+	defer g.life.Unlock()
 	if g.cmd != nil && g.cmd.Process != nil {
 		_ = syscall.Kill(-g.cmd.Process.Pid, syscall.SIGTERM)
 		select {

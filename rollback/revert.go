@@ -125,6 +125,13 @@ func (s *Service) reconcile(ctx context.Context, stage *policy.Stage, out *Outco
 	for _, r := range refs {
 		out.Reconciled = append(out.Reconciled, r.String())
 	}
+	if errors.Is(err, cluster.ErrNoKustomization) {
+		// Nothing to ask, and asking again will not change that: Flux
+		// applies the revert on its interval. Retrying would run this
+		// rollback again every few seconds, forever.
+		out.Reason += "; no Flux Kustomization to ask to reconcile: " + err.Error()
+		return nil
+	}
 	if err != nil {
 		out.Reason += "; could not ask Flux to reconcile: " + err.Error()
 		return fmt.Errorf("ask Flux to reconcile %s: %w", stage.Name, err)

@@ -65,30 +65,6 @@ func (d *daemon) watchSuspensions(ctx context.Context) {
 	}
 }
 
-// catchUpWindow is how far back ensign looks for comment commands whose
-// delivery it missed.
-const catchUpWindow = 24 * time.Hour
-
-// catchUp answers missed comment commands when this replica starts to act
-// (a fail-over or restart loses the deliveries in between; Gitea does not
-// redeliver) and again every resync period.
-func (d *daemon) catchUp(ctx context.Context) {
-	b := d.bot
-	for {
-		for _, repo := range b.order {
-			n, err := d.disp.CatchUp(ctx, repo, time.Now().Add(-catchUpWindow))
-			if err != nil && ctx.Err() == nil {
-				b.log.Warn("catch up on missed comment commands", "repo", repo.String(), "answered", n, "err", err)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(b.cfg.Resync):
-		}
-	}
-}
-
 // windowsEvery is how often the window gauges are brought up to date.
 const windowsEvery = 15 * time.Second
 

@@ -137,6 +137,9 @@ type daemon struct {
 	mu         sync.Mutex
 	schedulers map[forge.Repo]*schedule.Scheduler
 	rewatch    chan forge.Repo
+	// catchUpNow asks the catch-up loop to look through a repository's
+	// comments now (a comment's handling failed).
+	catchUpNow chan forge.Repo
 }
 
 // maxForwardedBody bounds what a follower passes on to the leader; the
@@ -151,6 +154,7 @@ func (d *daemon) run(ctx context.Context) error {
 	b := d.bot
 	log := b.log
 	d.rewatch = make(chan forge.Repo, 16)
+	d.catchUpNow = make(chan forge.Repo, 16)
 	cc := command.Config{
 		Forge:    b.forge,
 		Repos:    b.router,
@@ -178,7 +182,7 @@ func (d *daemon) run(ctx context.Context) error {
 		return err
 	}
 	d.disp = disp
-	wc.Handlers.Comment = disp.HandleComment
+	wc.Handlers.Comment = d.handleComment
 	hooks, err := webhook.New(wc)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"code.gitea.io/sdk/gitea"
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
 	flaggerclient "github.com/fluxcd/flagger/pkg/client/clientset/versioned"
 	"github.com/go-git/go-billy/v5/memfs"
@@ -274,6 +275,39 @@ func (f *Fleet) PrepareFailure(ctx context.Context, a FleetApp, tag string) erro
 		return err
 	}
 	return f.setImage(ctx, a.Production.Namespace, a.Name, Image+":"+tag)
+}
+
+// PrepareFailureByPR is PrepareFailure through a pull request: a person
+// opens one that pins tag in the production overlay and merges it, so
+// ensign's rollback comments on it. It returns the pull request's number.
+func (f *Fleet) PrepareFailureByPR(ctx context.Context, a FleetApp, tag string) (int64, error) {
+	branch := fmt.Sprintf("hotfix-%s-%s-%d", a.Name, tag, time.Now().UnixNano())
+	title := "Hotfix " + a.Name + " " + tag + " to production"
+	if _, err := f.CommitOnBranch(ctx, f.Dev, branch, title, map[string]string{
+		a.Production.Overlay + "/kustomization.yaml": fleetOverlay(a.Production, tag),
+	}); err != nil {
+		return 0, err
+	}
+	c, err := f.Gitea.Client(ctx, f.Dev.Token)
+	if err != nil {
+		return 0, err
+	}
+	pr, _, err := c.CreatePullRequest(f.Org, f.Repo, gitea.CreatePullRequestOption{Head: branch, Base: "main", Title: title})
+	if err != nil {
+		return 0, fmt.Errorf("open pull request: %w", err)
+	}
+	err = Wait(ctx, time.Minute, "the merge of "+title, func() (bool, error) {
+		p, _, err := c.GetPullRequest(f.Org, f.Repo, pr.Index)
+		if err != nil || p.HasMerged {
+			return err == nil, err
+		}
+		_, _, _ = c.MergePullRequest(f.Org, f.Repo, pr.Index, gitea.MergePullRequestOption{Style: gitea.MergeStyleMerge})
+		return false, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return pr.Index, f.setImage(ctx, a.Production.Namespace, a.Name, Image+":"+tag)
 }
 
 // Fail ends a live app's production analysis as failed (warning event, then

@@ -1,0 +1,91 @@
+package canary
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/ensignbot/ensign/cluster"
+)
+
+// reconnectEvery is how often a list or watch of canaries is tried again
+// while the API server cannot be reached.
+const reconnectEvery = 250 * time.Millisecond
+
+// newInformer is a canary informer of one namespace (or all) of one
+// cluster whose list and watch wait for an unreachable API server instead
+// of failing: client-go's reflector backs off after each failed attempt,
+// up to 30 s and with jitter up to a minute, so after an API server
+// restart the watch could come back that long after the server did, and
+// canaries that failed in between would wait. Here it comes back within
+// reconnectEvery of the server answering.
+func newInformer(client dynamic.Interface, namespace string, resync time.Duration, log *slog.Logger) cache.SharedIndexInformer {
+	res := client.Resource(cluster.CanaryGVR).Namespace(namespace)
+	p := &patience{log: log.With("namespace", namespace)}
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			return retryUnreachable(ctx, p, func() (runtime.Object, error) { return res.List(ctx, opts) })
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return retryUnreachable(ctx, p, func() (watch.Interface, error) { return res.Watch(ctx, opts) })
+		},
+	}
+	return cache.NewSharedIndexInformerWithOptions(
+		cache.ToListWatcherWithWatchListSemantics(lw, client),
+		&unstructured.Unstructured{},
+		cache.SharedIndexInformerOptions{
+			ResyncPeriod:      resync,
+			Indexers:          cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
+			ObjectDescription: cluster.CanaryGVR.String(),
+		},
+	)
+}
+
+// patience logs once when the API server becomes unreachable and once
+// when it answers again.
+type patience struct {
+	log  *slog.Logger
+	down atomic.Bool
+}
+
+// retryUnreachable calls fn until the API server answers (a result or an
+// API error) or ctx ends.
+func retryUnreachable[T any](ctx context.Context, p *patience, fn func() (T, error)) (T, error) {
+	for {
+		v, err := fn()
+		if err == nil || !unreachable(err) || ctx.Err() != nil {
+			if err == nil && p.down.Swap(false) {
+				p.log.Info("the API server answers again; watching canaries")
+			}
+			return v, err
+		}
+		if !p.down.Swap(true) {
+			p.log.Warn("cannot reach the API server; retrying", "every", reconnectEvery, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(reconnectEvery):
+		}
+	}
+}
+
+// unreachable reports whether err says the API server could not be
+// reached or is not serving yet, rather than that it refused the request.
+func unreachable(err error) bool {
+	var st apierrors.APIStatus
+	if !errors.As(err, &st) {
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	}
+	return apierrors.IsServiceUnavailable(err) || apierrors.IsTooManyRequests(err)
+}
