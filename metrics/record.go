@@ -136,7 +136,7 @@ func (r *Registry) ObserveDelivery(event string, result DeliveryResult) {
 }
 
 // commandNames are the comment commands (policy.CommandNames).
-var commandNames = []string{"help", "status", "hold", "unhold", "promote", "promote-now", "rollback"}
+var commandNames = []string{"help", "status", "hold", "unhold", "promote", "promote-now", "rollback", "freeze", "unfreeze"}
 
 // CommandUnknown is the command label of a /word ensign answered with help.
 const CommandUnknown = "unknown"

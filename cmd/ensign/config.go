@@ -96,7 +96,7 @@ var configVars = [][2]string{
 	{"ENSIGN_ACTION_TIMEOUT", "bound on handling one canary result or one comment command, retried after (default 5m)"},
 	{"ENSIGN_GATE_TOKEN", "token Flagger's gate webhooks must send (Authorization: Bearer, or metadata token) to /flagger/gate; empty accepts any (never logged)"},
 	{"ENSIGN_PROTECT_BRANCHES", "branch prefix ensign protects in each repository so only ensign's account may push to it (a Gitea rule <prefix>**; needs admin on the repository); none to leave it to you (default ensign/)"},
-	{"ENSIGN_COMMAND_FLOORS", "command=level pairs, comma-separated: the lowest permission (none, read, write, admin, owner) a repository's policy may grant each comment command; default help=read,status=read,hold=write,unhold=write,promote=write,rollback=write,promote-now=admin"},
+	{"ENSIGN_COMMAND_FLOORS", "command=level pairs, comma-separated: the lowest permission (none, read, write, admin, owner) a repository's policy may grant each comment command; default help=read,status=read,hold=write,unhold=write,promote=write,rollback=write,promote-now=admin,freeze=admin,unfreeze=admin"},
 	{"ENSIGN_LEADER_ELECTION", "true: replicas elect a leader on a Lease and only the leader acts (default false; the Helm chart sets true)"},
 	{"ENSIGN_LEADER_ELECTION_ID", "name of the Lease (default ensign)"},
 	{"ENSIGN_LEADER_ELECTION_NAMESPACE", "namespace of the Lease (default $POD_NAMESPACE, the pod's own namespace)"},
