@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -133,7 +135,7 @@ func (s *Scheduler) loop(ctx context.Context) {
 		last     = s.clock.Now() // openings up to last have been handled
 		retryAt  time.Time       // zero: no retry pending
 		failures int
-		gates    string // the stages' gates at the last turn (see gates)
+		prev     *gates // the stages' gates at the last turn; nil before it
 	)
 	for {
 		now := s.clock.Now()
@@ -150,15 +152,15 @@ func (s *Scheduler) loop(ctx context.Context) {
 			}
 			// A policy change (a freeze lifted, a window edited) can open a
 			// stage, or change why it is closed, between two instants.
-			g, newlyOpen := stageGates(p, now, gates)
-			opened = opened || newlyOpen
-			regated := g != gates && !startup
-			gates = g
+			g := stageGates(p, now)
+			opened = opened || g.opensSince(prev)
+			regated := prev != nil && !g.equal(*prev)
+			prev = &g
 			if opened {
 				retryAt = time.Time{}
-				if open := openStages(p, now); len(open) == 0 {
+				if len(g.open) == 0 {
 					s.log.Info("window opening passed but no stage is open now; not merging", "now", now)
-				} else if err := s.run(ctx, now, open); err != nil {
+				} else if err := s.run(ctx, now, g.open); err != nil {
 					failures++
 					retryAt = now.Add(s.backoff(failures))
 					s.log.Error("merge queued promotions", "err", err, "retry_at", retryAt)
@@ -244,74 +246,67 @@ func recoverTo(err *error, what string) {
 	}
 }
 
-// stageGates describes every stage's gate at now, one line each
-// ("app/stage open" or "app/stage closed by <deny window>: <why>"), and
-// reports whether a stage is open now that was not open in prev.
-func stageGates(p *policy.Policy, now time.Time, prev string) (string, bool) {
-	var b strings.Builder
-	newlyOpen := false
-	was := map[string]bool{}
-	for line := range strings.SplitSeq(prev, "\n") {
-		if name, ok := strings.CutSuffix(line, " open"); ok {
-			was[name] = true
-		}
-	}
+// gates is every stage's gate at one instant.
+type gates struct {
+	// open names the open stages ("app/stage"), in policy order.
+	open []string
+	// closed says, per closed stage, which deny window closes it and why
+	// (empty when no deny window does: it is outside its allow windows).
+	closed map[string]string
+}
+
+// stageGates returns every stage's gate at now.
+func stageGates(p *policy.Policy, now time.Time) gates {
+	g := gates{closed: map[string]string{}}
 	for ai := range p.Apps {
 		a := &p.Apps[ai]
 		for si := range a.Stages {
 			s := &a.Stages[si]
 			name := a.Name + "/" + s.Name
 			if p.EvaluateStage(s, now).Open {
-				fmt.Fprintf(&b, "%s open\n", name)
-				newlyOpen = newlyOpen || (prev != "" && !was[name])
+				g.open = append(g.open, name)
 				continue
 			}
 			w, _ := p.ActiveDeny(s, now)
-			fmt.Fprintf(&b, "%s closed by %s: %s\n", name, w.Name, w.Description)
+			g.closed[name] = w.Name + ": " + w.Description
 		}
 	}
-	return b.String(), newlyOpen
+	return g
 }
 
-// openStages names the stages ("app/stage") open at now.
-func openStages(p *policy.Policy, now time.Time) []string {
-	var out []string
-	for ai := range p.Apps {
-		a := &p.Apps[ai]
-		for si := range a.Stages {
-			if p.EvaluateStage(&a.Stages[si], now).Open {
-				out = append(out, a.Name+"/"+a.Stages[si].Name)
-			}
+// opensSince reports whether a stage is open in g that was not open in
+// prev; false without prev.
+func (g gates) opensSince(prev *gates) bool {
+	if prev == nil {
+		return false
+	}
+	for _, name := range g.open {
+		if !slices.Contains(prev.open, name) {
+			return true
 		}
 	}
-	return out
+	return false
+}
+
+func (g gates) equal(o gates) bool {
+	return slices.Equal(g.open, o.open) && maps.Equal(g.closed, o.closed)
 }
 
 // nextOpening returns the earliest instant after t at which some stage with
 // windows goes from closed to open; zero if none within policy's horizon.
 func nextOpening(p *policy.Policy, t time.Time) time.Time {
-	var first time.Time
-	seen := map[string]bool{}
-	for ai := range p.Apps {
-		a := &p.Apps[ai]
-		for si := range a.Stages {
-			s := &a.Stages[si]
-			key := p.WindowsKey(s)
-			if key == "" || seen[key] {
-				continue
-			}
-			seen[key] = true
-			if n := p.EvaluateStage(s, t).Next; !n.IsZero() && (first.IsZero() || n.Before(first)) {
-				first = n
-			}
-		}
-	}
-	return first
+	return earliest(p, t, func(st policy.State) time.Time { return st.Next })
 }
 
 // nextChange returns the earliest instant after t at which some stage with
 // windows opens or closes; zero if none within the policy's horizon.
 func nextChange(p *policy.Policy, t time.Time) time.Time {
+	return earliest(p, t, func(st policy.State) time.Time { return st.Until })
+}
+
+// earliest returns the earliest non-zero instant pick takes from the state
+// at t of each distinct set of windows gating a stage.
+func earliest(p *policy.Policy, t time.Time, pick func(policy.State) time.Time) time.Time {
 	var first time.Time
 	seen := map[string]bool{}
 	for ai := range p.Apps {
@@ -323,8 +318,8 @@ func nextChange(p *policy.Policy, t time.Time) time.Time {
 				continue
 			}
 			seen[key] = true
-			if u := p.EvaluateStage(s, t).Until; !u.IsZero() && (first.IsZero() || u.Before(first)) {
-				first = u
+			if n := pick(p.EvaluateStage(s, t)); !n.IsZero() && (first.IsZero() || n.Before(first)) {
+				first = n
 			}
 		}
 	}
