@@ -195,9 +195,10 @@ func (s *Service) facts(ctx context.Context, pol *policy.Policy, pr forge.PullRe
 // Stage returns the gate's view of one stage now, and whether it is gated
 // (it has windows, or Flux is suspended for it).
 func (s *Service) stage(ctx context.Context, pol *policy.Policy, app *policy.App, st *policy.Stage) (Stage, bool, error) {
-	state := pol.EvaluateStage(st, s.now())
+	now := s.now()
+	state := pol.EvaluateStage(st, now)
 	g := Stage{App: app.Name, Stage: st.Name, Open: state.Open, Reason: state.Reason, Until: state.Until}
-	if w, ok := pol.ActiveDeny(st, s.now()); ok && !state.Open {
+	if w, ok := pol.ActiveDeny(st, now); ok && !state.Open {
 		g.Frozen, g.Freeze, g.FrozenWhy = w.Name, w.IsFreeze(), w.Description
 	}
 	refs, err := s.clusters.Suspended(ctx, st)
