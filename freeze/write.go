@@ -14,7 +14,8 @@ import (
 
 // change rewrites the policy's freezes on the deploy branch to what plan
 // returns for the policy at the tip (plan may run again if the branch
-// moves), in a commit as ensign with message(). plan's errors (errNothing,
+// moves), in a commit as ensign with message() (called after plan). plan
+// must not change the policy it is given. plan's errors (errNothing,
 // ErrBadRequest) stop it. If the branch refuses the push, the change goes
 // to a pull request (not for expire) and the outcome is ActionProposed.
 func (s *Service) change(ctx context.Context, req Request, verb string, plan func(*policy.Policy) ([]policy.Freeze, error), message func() string) (Outcome, error) {
@@ -28,6 +29,11 @@ func (s *Service) change(ctx context.Context, req Request, verb string, plan fun
 		return Outcome{}, fmt.Errorf("%w: the policy on %s does not load; fix it first: %w", ErrBadRequest, s.ws.Branch, snap.Invalid)
 	case snap.Policy == nil:
 		return Outcome{}, fmt.Errorf("%w: %s has no policy file %s", ErrBadRequest, s.ws.Branch, s.ws.PolicyFile)
+	}
+	// Plan on the policy already read first: errNothing and bad requests
+	// end here, and message() sees what the plan decided.
+	if _, err := plan(snap.Policy); err != nil {
+		return Outcome{}, err
 	}
 	id := snap.Policy.Identity
 	edit := func(t *gitops.TreeEditor) error {
@@ -48,14 +54,6 @@ func (s *Service) change(ctx context.Context, req Request, verb string, plan fun
 			return fmt.Errorf("%w: %w", ErrBadRequest, err)
 		}
 		return t.WriteFile(s.ws.PolicyFile, edited)
-	}
-	// A dry run on the tip settles errNothing and bad requests first.
-	ed, err := s.ws.Git.Snapshot(snap.Tip)
-	if err != nil {
-		return Outcome{}, err
-	}
-	if err := edit(ed); err != nil {
-		return Outcome{}, err
 	}
 	msg := message()
 	meta := gitops.CommitMeta{
