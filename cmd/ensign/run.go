@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -264,13 +265,16 @@ func (d *daemon) act(ctx context.Context) error {
 			}
 			return snap.Policy, err
 		}
-		onChange := func(ctx context.Context, _ time.Time) {
+		onChange := func(ctx context.Context, now time.Time) {
 			// A freeze that ended leaves the policy file; the push that
-			// removes it comes back as a webhook and replans.
-			if out, err := svc.freeze.Expire(ctx); err != nil {
-				b.log.Warn("remove ended freezes", "repo", repo.String(), "err", err)
-			} else if out.Action == freeze.ActionExpired {
-				b.log.Info("removed ended freezes", "repo", repo.String(), "commit", out.Commit, "count", len(out.Removed))
+			// removes it comes back as a webhook and replans. Only then is
+			// the repository locked and fetched for it.
+			if hasEnded(b.router.PolicyInForce(repo), now) {
+				if out, err := svc.freeze.Expire(ctx); err != nil {
+					b.log.Warn("remove ended freezes", "repo", repo.String(), "err", err)
+				} else if out.Action == freeze.ActionExpired {
+					b.log.Info("removed ended freezes", "repo", repo.String(), "commit", out.Commit, "count", len(out.Removed))
+				}
 			}
 			if err := svc.gate.RefreshAll(ctx); err != nil {
 				b.log.Warn("update the window gate", "repo", repo.String(), "err", err)
@@ -381,4 +385,9 @@ func (d *daemon) onPush(ctx context.Context, ev webhook.PushEvent) error {
 		}
 	}
 	return nil
+}
+
+// hasEnded reports whether pol holds a freeze that has ended at now.
+func hasEnded(pol *policy.Policy, now time.Time) bool {
+	return pol != nil && slices.ContainsFunc(pol.Freezes, func(f policy.Freeze) bool { return f.Ended(now) })
 }
