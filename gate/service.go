@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -92,14 +93,21 @@ func (s *Service) RefreshAll(ctx context.Context) error {
 		return fmt.Errorf("gate of %s: %w", s.ws.Repo, err)
 	}
 	var errs []error
+	heads := map[string]bool{}
 	for _, pr := range prs {
 		if pr.BaseBranch != s.ws.Branch {
 			continue
 		}
+		heads[pr.HeadSHA] = true
 		if _, err := s.refresh(ctx, pol, pr); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	// Forget the heads no open pull request has any more, so the memory
+	// of written statuses stays as large as the open pull requests.
+	s.mu.Lock()
+	maps.DeleteFunc(s.written, func(head string, _ Verdict) bool { return !heads[head] })
+	s.mu.Unlock()
 	return errors.Join(errs...)
 }
 
@@ -165,11 +173,7 @@ func (s *Service) facts(ctx context.Context, pol *policy.Policy, pr forge.PullRe
 		return f, err
 	}
 	for _, st := range touched(pol, files) {
-		g, gated, err := s.stage(ctx, pol, st.app, st.stage)
-		if err != nil {
-			return f, err
-		}
-		if gated {
+		if g, gated := s.stage(ctx, pol, st.app, st.stage); gated {
 			f.Stages = append(f.Stages, g)
 		}
 	}
@@ -194,7 +198,7 @@ func (s *Service) facts(ctx context.Context, pol *policy.Policy, pr forge.PullRe
 
 // Stage returns the gate's view of one stage now, and whether it is gated
 // (it has windows, or Flux is suspended for it).
-func (s *Service) stage(ctx context.Context, pol *policy.Policy, app *policy.App, st *policy.Stage) (Stage, bool, error) {
+func (s *Service) stage(ctx context.Context, pol *policy.Policy, app *policy.App, st *policy.Stage) (Stage, bool) {
 	now := s.now()
 	state := pol.EvaluateStage(st, now)
 	g := Stage{App: app.Name, Stage: st.Name, Open: state.Open, Reason: state.Reason, Until: state.Until}
@@ -210,7 +214,7 @@ func (s *Service) stage(ctx context.Context, pol *policy.Policy, app *policy.App
 	for _, r := range refs {
 		g.Suspended = append(g.Suspended, r.String())
 	}
-	return g, pol.Gated(st) || len(g.Suspended) > 0, nil
+	return g, pol.Gated(st) || len(g.Suspended) > 0
 }
 
 // touchedStage is a stage whose overlay a change touches.
@@ -305,10 +309,7 @@ func (s *Service) Allow(ctx context.Context, ref policy.CanaryRef) (bool, string
 	if sameImages(target, primary) {
 		return true, "the rollout brings back what the primary runs (a rollback): windows never hold it", nil
 	}
-	g, gated, err := s.stage(ctx, pol, app, st)
-	if err != nil {
-		return false, "", err
-	}
+	g, gated := s.stage(ctx, pol, app, st)
 	var f Facts
 	if gated {
 		f.Stages = []Stage{g}
