@@ -48,26 +48,17 @@ func partition(ctx context.Context, s *servers, o Options, row *Row) error {
 
 func giteaCase(ctx context.Context, s *servers, o Options, row *Row, name string, f fault) error {
 	row.Fault = f.what
-	r, err := s.newRig(ctx, name, 1, 8)
+	r, _, err := s.openRig(ctx, name, 1)
 	if err != nil {
 		return err
 	}
 	defer r.close()
-	defer r.book.close()
-	if _, err := r.start(ctx, "ensign", nil, true); err != nil {
-		return err
-	}
 	fl := r.fleets[0]
 	pr, err := r.commandPR(ctx, fl)
 	if err != nil {
 		return err
 	}
-	for range max(o.Reps, 1) {
-		if err := giteaFault(ctx, r, o, row, f, pr); err != nil {
-			return err
-		}
-	}
-	return finish(ctx, r, row)
+	return repeat(ctx, r, o, row, func() error { return giteaFault(ctx, r, o, row, f, pr) })
 }
 
 // giteaFault plays one round of a Gitea case: a burst fired just before

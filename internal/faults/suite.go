@@ -225,6 +225,16 @@ func finish(ctx context.Context, r *rig, row *Row) error {
 	return nil
 }
 
+// repeat plays round max(o.Reps, 1) times, then finishes the case.
+func repeat(ctx context.Context, r *rig, o Options, row *Row, round func() error) error {
+	for range max(o.Reps, 1) {
+		if err := round(); err != nil {
+			return err
+		}
+	}
+	return finish(ctx, r, row)
+}
+
 // recovered waits until the ledger is right after a fault that ended at
 // end (but the promotions, if the rig says so), and records the times in
 // the row.
