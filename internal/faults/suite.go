@@ -110,11 +110,15 @@ func (r Row) Recovered(target time.Duration) bool {
 // caseFunc runs one case on a rig and fills in its row.
 type caseFunc func(ctx context.Context, s *servers, o Options, row *Row) error
 
-// Cases are the suite's cases in the order they run.
-var Cases = []struct {
+// Case is one case of the suite.
+type Case struct {
+	// Name is what Options.Only and the table call the case.
 	Name string
 	run  caseFunc
-}{
+}
+
+// Cases are the suite's cases in the order they run.
+var Cases = []Case{
 	{"gitea-kill", giteaKill},
 	{"gitea-freeze", giteaFreeze},
 	{"partition", partition},
@@ -134,12 +138,7 @@ func Run(ctx context.Context, o Options) ([]Row, error) {
 		o.Log = io.Discard
 	}
 	for _, name := range o.Only {
-		if !slices.ContainsFunc(Cases, func(c struct {
-			Name string
-			run  caseFunc
-		}) bool {
-			return c.Name == name
-		}) {
+		if !slices.ContainsFunc(Cases, func(c Case) bool { return c.Name == name }) {
 			return nil, fmt.Errorf("unknown case %q", name)
 		}
 	}
