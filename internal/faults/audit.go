@@ -84,17 +84,11 @@ func (l *ledger) audit(ctx context.Context) (audit, error) {
 		return out, err
 	}
 	for _, f := range l.r.fleets {
-		c, err := l.r.gitea.Client(ctx, f.Bot.Token)
-		if err != nil {
-			return out, err
-		}
 		issueMarkers := map[string]int{}
 		for page := 1; ; page++ {
-			issues, _, err := c.ListRepoIssues(f.Org, f.Repo, gitea.ListIssueOption{
-				ListOptions: gitea.ListOptions{Page: page, PageSize: 50}, State: gitea.StateAll,
-			})
+			issues, err := l.r.issues(ctx, f, page)
 			if err != nil {
-				return out, fmt.Errorf("list issues of %s/%s: %w", f.Org, f.Repo, err)
+				return out, err
 			}
 			for _, is := range issues {
 				if is.Poster != nil && strings.EqualFold(is.Poster.UserName, f.Bot.Name) && is.PullRequest == nil {
@@ -153,6 +147,28 @@ func (l *ledger) audit(ctx context.Context) (audit, error) {
 		}
 	}
 	return out, nil
+}
+
+// callTimeout bounds each of the suite's own calls to Gitea's SDK and the
+// API server, which have no timeout of their own.
+const callTimeout = 30 * time.Second
+
+// issues lists page (of 50) of fleet f's issues and pull requests, open and
+// closed, as ensign's account.
+func (r *rig) issues(ctx context.Context, f *scenario.Fleet, page int) ([]*gitea.Issue, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	c, err := r.gitea.Client(ctx, f.Bot.Token)
+	if err != nil {
+		return nil, err
+	}
+	issues, _, err := c.ListRepoIssues(f.Org, f.Repo, gitea.ListIssueOption{
+		ListOptions: gitea.ListOptions{Page: page, PageSize: 50}, State: gitea.StateAll,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list issues of %s/%s: %w", f.Org, f.Repo, err)
+	}
+	return issues, nil
 }
 
 // rollbackPrefix starts every rollback marker (vocab.RollbackMarker).

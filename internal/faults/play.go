@@ -125,7 +125,7 @@ func (r *rig) commandPR(ctx context.Context, f *scenario.Fleet) (int64, error) {
 // command posts a comment command on pull request pr of fleet f as the
 // developer, and writes it in the ledger.
 func (r *rig) command(ctx context.Context, f *scenario.Fleet, pr int64, text string) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	c, err := r.gitea.Client(ctx, f.Dev.Token)
 	if err != nil {

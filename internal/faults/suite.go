@@ -12,6 +12,7 @@ import (
 
 	flaggerclient "github.com/fluxcd/flagger/pkg/client/clientset/versioned"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/ensignbot/ensign/harness"
 	"github.com/ensignbot/ensign/internal/ensignproc"
@@ -170,8 +171,10 @@ func Run(ctx context.Context, o Options) ([]Row, error) {
 		return nil, err
 	}
 	defer k.Stop()
+	cfg := rest.CopyConfig(k.Config)
+	cfg.Timeout = callTimeout
 	s := &servers{gitea: g, kube: k, bin: bin, dir: dir, log: o.Log,
-		kc: kubernetes.NewForConfigOrDie(k.Config), flagger: flaggerclient.NewForConfigOrDie(k.Config)}
+		kc: kubernetes.NewForConfigOrDie(cfg), flagger: flaggerclient.NewForConfigOrDie(cfg)}
 	var rows []Row
 	for _, c := range Cases {
 		if len(o.Only) > 0 && !slices.Contains(o.Only, c.Name) {
