@@ -34,12 +34,7 @@ func kubeRestart(ctx context.Context, s *servers, o Options, row *Row) error {
 // kubeFault plays one round of kube-restart.
 func kubeFault(ctx context.Context, r *rig, o Options, row *Row, pr int64) error {
 	fl := r.fleets[0]
-	promoting, failing := apps(fl)
-	before, err := r.prepare(ctx, fl, promoting[:1], failing[:2])
-	if err != nil {
-		return err
-	}
-	after, err := r.prepare(ctx, fl, promoting[1:], failing[2:])
+	before, after, err := r.prepareRound(ctx, fl)
 	if err != nil {
 		return err
 	}

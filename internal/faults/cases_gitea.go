@@ -65,12 +65,7 @@ func giteaCase(ctx context.Context, s *servers, o Options, row *Row, name string
 // the fault, another during it, and waits until Git is right after it.
 func giteaFault(ctx context.Context, r *rig, o Options, row *Row, f fault, pr int64) error {
 	fl := r.fleets[0]
-	promoting, failing := apps(fl)
-	before, err := r.prepare(ctx, fl, promoting[:1], failing[:2])
-	if err != nil {
-		return err
-	}
-	during, err := r.prepare(ctx, fl, promoting[1:], failing[2:])
+	before, during, err := r.prepareRound(ctx, fl)
 	if err != nil {
 		return err
 	}

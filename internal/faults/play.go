@@ -66,6 +66,20 @@ func (r *rig) prepare(ctx context.Context, f *scenario.Fleet, promoting, failing
 	return b, nil
 }
 
+// prepareRound readies the two bursts of an outage round on fleet f: one
+// promoting and two failing apps to fire before the fault, the rest to
+// fire during or right after it.
+func (r *rig) prepareRound(ctx context.Context, f *scenario.Fleet) (first, second *burst, err error) {
+	promoting, failing := apps(f)
+	if first, err = r.prepare(ctx, f, promoting[:1], failing[:2]); err != nil {
+		return nil, nil, err
+	}
+	if second, err = r.prepare(ctx, f, promoting[1:], failing[2:]); err != nil {
+		return nil, nil, err
+	}
+	return first, second, nil
+}
+
 // fire ends every analysis of the burst, failures first, and writes each
 // result in the ledger. It needs only the API server.
 func (r *rig) fire(ctx context.Context, b *burst) error {
