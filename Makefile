@@ -74,7 +74,8 @@ BENCHBOTFLAGS ?= -runs 20 -repeat 3
 bench-bot: harness build
 	$(GO) run ./cmd/ensign-bench -ensign bin/ensign $(BENCHBOTFLAGS)
 
-## faults: the fault suite: the real ensign run against the real servers, faults injected (about 40 min; FAULTS=-short for a few minutes)
+## faults: the fault suite: the real ensign run against the real servers, faults injected (FAULTS=-short for short outages;
+## the full suite was not timed whole: five of its cases with -reps 2 -kills 8 took 44 min, BENCHMARKS.md)
 faults: harness
 	$(GO) run ./cmd/ensign-faults $(FAULTS)
 

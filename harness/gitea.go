@@ -287,13 +287,7 @@ func (g *GiteaServer) Stop() error {
 	g.life.Lock()
 	defer g.life.Unlock()
 	if g.cmd != nil && g.cmd.Process != nil {
-		_ = syscall.Kill(-g.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-g.done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-g.cmd.Process.Pid, syscall.SIGKILL)
-			<-g.done
-		}
+		terminate(g.cmd.Process.Pid, g.done)
 	}
 	if root, _ := scratch(); root != "" && strings.HasPrefix(g.Dir, root+string(filepath.Separator)) {
 		return os.RemoveAll(g.Dir)

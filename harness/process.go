@@ -115,13 +115,7 @@ func (p *Process) Stop() error {
 		case <-p.done:
 			err = fmt.Errorf("%s had exited before Stop: %v: %s", p.Name, p.waitErr, p.Log(10))
 		default:
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-			select {
-			case <-p.done:
-			case <-time.After(10 * time.Second):
-				_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-				<-p.done
-			}
+			terminate(p.cmd.Process.Pid, p.done)
 		}
 		if p.cleanup != nil {
 			p.cleanup()
@@ -131,6 +125,18 @@ func (p *Process) Stop() error {
 		}
 	})
 	return err
+}
+
+// terminate sends SIGTERM to the process group pgid, waits up to 10 s for
+// done to close, then SIGKILLs the group and waits for done.
+func terminate(pgid int, done <-chan struct{}) {
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-done
+	}
 }
 
 // waitUntil polls check every 100 ms until it returns nil, the process exits,

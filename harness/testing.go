@@ -60,28 +60,46 @@ func Main(m *testing.M) int {
 func StopShared() error {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
-	var errs []error
-	if shared.flagger != nil {
-		errs = append(errs, shared.flagger.Stop())
-		shared.flagger = nil
+	return errors.Join(
+		stopShared(&shared.flagger),
+		stopShared(&shared.flux),
+		stopShared(&shared.workloads),
+		stopShared(&shared.kube),
+		stopShared(&shared.gitea),
+	)
+}
+
+// stopShared stops the shared server *srv, if it was started, and forgets
+// it.
+func stopShared[S any, P interface {
+	*S
+	Stop() error
+}](srv **S) error {
+	if *srv == nil {
+		return nil
 	}
-	if shared.flux != nil {
-		errs = append(errs, shared.flux.Stop())
-		shared.flux = nil
+	err := P(*srv).Stop()
+	*srv = nil
+	return err
+}
+
+// startShared starts a shared server with start (given 2 minutes) unless it
+// runs or failed to start before, logs "harness: <started(srv)> in <time>",
+// and skips or fails t when it is unavailable (what names it then). The
+// caller holds shared.mu.
+func startShared[S any](t testing.TB, what string, srv **S, errp *error, start func(context.Context) (*S, error), started func(*S) string) *S {
+	t.Helper()
+	if *srv == nil && *errp == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		t0 := time.Now()
+		*srv, *errp = start(ctx)
+		if *errp == nil {
+			t.Logf("harness: %s in %v", started(*srv), time.Since(t0).Round(time.Millisecond))
+		}
 	}
-	if shared.workloads != nil {
-		errs = append(errs, shared.workloads.Stop())
-		shared.workloads = nil
-	}
-	if shared.kube != nil {
-		errs = append(errs, shared.kube.Stop())
-		shared.kube = nil
-	}
-	if shared.gitea != nil {
-		errs = append(errs, shared.gitea.Stop())
-		shared.gitea = nil
-	}
-	return errors.Join(errs...)
+	unavailable(t, what, *errp)
+	return *srv
 }
 
 // Gitea returns the test binary's shared Gitea, starting it on first use.
@@ -91,17 +109,9 @@ func Gitea(t testing.TB) *GiteaServer {
 	t.Helper()
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
-	if shared.gitea == nil && shared.giteaErr == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		start := time.Now()
-		shared.gitea, shared.giteaErr = StartGitea(ctx, GiteaOptions{})
-		if shared.giteaErr == nil {
-			t.Logf("harness: gitea %s started at %s in %v", GiteaVersion, shared.gitea.URL, time.Since(start).Round(time.Millisecond))
-		}
-	}
-	unavailable(t, "gitea", shared.giteaErr)
-	return shared.gitea
+	return startShared(t, "gitea", &shared.gitea, &shared.giteaErr,
+		func(ctx context.Context) (*GiteaServer, error) { return StartGitea(ctx, GiteaOptions{}) },
+		func(g *GiteaServer) string { return fmt.Sprintf("gitea %s started at %s", GiteaVersion, g.URL) })
 }
 
 // Kube returns the test binary's shared kube-apiserver + etcd, starting them
@@ -115,17 +125,10 @@ func Kube(t testing.TB) *KubeServer {
 
 func kubeLocked(t testing.TB) *KubeServer {
 	t.Helper()
-	if shared.kube == nil && shared.kubeErr == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		start := time.Now()
-		shared.kube, shared.kubeErr = StartKube(ctx)
-		if shared.kubeErr == nil {
-			t.Logf("harness: kube-apiserver %s + etcd %s started in %v", KubernetesVersion, EtcdVersion, time.Since(start).Round(time.Millisecond))
-		}
-	}
-	unavailable(t, "kube-apiserver", shared.kubeErr)
-	return shared.kube
+	return startShared(t, "kube-apiserver", &shared.kube, &shared.kubeErr, StartKube,
+		func(*KubeServer) string {
+			return fmt.Sprintf("kube-apiserver %s + etcd %s started", KubernetesVersion, EtcdVersion)
+		})
 }
 
 // Workloads returns the test binary's shared kube-controller-manager,
@@ -138,23 +141,16 @@ func Workloads(t testing.TB) (*KubeServer, *WorkloadServer) {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	k := kubeLocked(t)
-	workloadsLocked(t, k)
-	return k, shared.workloads
+	return k, workloadsLocked(t, k)
 }
 
-func workloadsLocked(t testing.TB, k *KubeServer) {
+func workloadsLocked(t testing.TB, k *KubeServer) *WorkloadServer {
 	t.Helper()
-	if shared.workloads == nil && shared.workloadsErr == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		start := time.Now()
-		shared.workloads, shared.workloadsErr = StartWorkloads(ctx, k, WorkloadOptions{})
-		if shared.workloadsErr == nil {
-			t.Logf("harness: kube-controller-manager and kube-scheduler %s, kwok %s with node %v started in %v",
-				KubernetesVersion, KwokVersion, shared.workloads.Nodes, time.Since(start).Round(time.Millisecond))
-		}
-	}
-	unavailable(t, "kube-controller-manager, kube-scheduler and kwok", shared.workloadsErr)
+	return startShared(t, "kube-controller-manager, kube-scheduler and kwok", &shared.workloads, &shared.workloadsErr,
+		func(ctx context.Context) (*WorkloadServer, error) { return StartWorkloads(ctx, k, WorkloadOptions{}) },
+		func(w *WorkloadServer) string {
+			return fmt.Sprintf("kube-controller-manager and kube-scheduler %s, kwok %s with node %v started", KubernetesVersion, KwokVersion, w.Nodes)
+		})
 }
 
 // Flagger returns the test binary's shared Flagger (-mesh-provider=kubernetes,
@@ -167,17 +163,9 @@ func Flagger(t testing.TB) (*KubeServer, *FlaggerServer) {
 	defer shared.mu.Unlock()
 	k := kubeLocked(t)
 	workloadsLocked(t, k)
-	if shared.flagger == nil && shared.flaggerErr == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		start := time.Now()
-		shared.flagger, shared.flaggerErr = StartFlagger(ctx, k, FlaggerOptions{})
-		if shared.flaggerErr == nil {
-			t.Logf("harness: flagger %s started in %v", FlaggerVersion, time.Since(start).Round(time.Millisecond))
-		}
-	}
-	unavailable(t, "flagger", shared.flaggerErr)
-	return k, shared.flagger
+	return k, startShared(t, "flagger", &shared.flagger, &shared.flaggerErr,
+		func(ctx context.Context) (*FlaggerServer, error) { return StartFlagger(ctx, k, FlaggerOptions{}) },
+		func(*FlaggerServer) string { return fmt.Sprintf("flagger %s started", FlaggerVersion) })
 }
 
 // Flux returns the test binary's shared Flux source-controller and
@@ -190,17 +178,11 @@ func Flux(t testing.TB) (*KubeServer, *FluxServer) {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	k := kubeLocked(t)
-	if shared.flux == nil && shared.fluxErr == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		start := time.Now()
-		shared.flux, shared.fluxErr = StartFlux(ctx, k)
-		if shared.fluxErr == nil {
-			t.Logf("harness: flux source-controller and kustomize-controller %s started in %v", FluxVersion, time.Since(start).Round(time.Millisecond))
-		}
-	}
-	unavailable(t, "flux", shared.fluxErr)
-	return k, shared.flux
+	return k, startShared(t, "flux", &shared.flux, &shared.fluxErr,
+		func(ctx context.Context) (*FluxServer, error) { return StartFlux(ctx, k) },
+		func(*FluxServer) string {
+			return fmt.Sprintf("flux source-controller and kustomize-controller %s started", FluxVersion)
+		})
 }
 
 // unavailable skips or fails t when a server could not be started.

@@ -57,23 +57,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *short {
 		o = faults.Short()
 	}
-	for _, x := range []struct {
-		set *time.Duration
-		v   time.Duration
-	}{{&o.Outage, *outage}, {&o.Errors, *errs}, {&o.Lease, *lease}} {
-		if x.v > 0 {
-			*x.set = x.v
-		}
-	}
-	if *reps > 0 {
-		o.Reps = *reps
-	}
-	if *kills > 0 {
-		o.Kills = *kills
-	}
-	if *failovers > 0 {
-		o.Failovers = *failovers
-	}
+	override(&o.Outage, *outage)
+	override(&o.Errors, *errs)
+	override(&o.Lease, *lease)
+	override(&o.Reps, *reps)
+	override(&o.Kills, *kills)
+	override(&o.Failovers, *failovers)
 	if *only != "" {
 		o.Only = strings.Split(*only, ",")
 	}
@@ -94,6 +83,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// override sets *dst to v when the flag was given (v above 0).
+func override[T int | time.Duration](dst *T, v T) {
+	if v > 0 {
+		*dst = v
+	}
 }
 
 func caseNames() string {

@@ -27,8 +27,14 @@ func promotionPRs(ctx context.Context, fc *forge.Client, f *scenario.Fleet) (map
 	if err != nil {
 		return nil, err
 	}
+	return promotedImages(append(open, closed...), f), nil
+}
+
+// promotedImages counts the promotion pull requests among prs that
+// ensign opened on fleet f, by "app image" (one entry per image).
+func promotedImages(prs []forge.PullRequest, f *scenario.Fleet) map[string]int {
 	out := map[string]int{}
-	for _, pr := range append(open, closed...) {
+	for _, pr := range prs {
 		if !strings.EqualFold(pr.Author, f.Bot.Name) {
 			continue
 		}
@@ -36,6 +42,22 @@ func promotionPRs(ctx context.Context, fc *forge.Client, f *scenario.Fleet) (map
 			for _, img := range m.Images {
 				out[m.App+" "+img]++
 			}
+		}
+	}
+	return out
+}
+
+// botMarkers counts the first lines (ensign's markers) of ensign's
+// comments on issue or pull request number of fleet f.
+func botMarkers(ctx context.Context, fc *forge.Client, f *scenario.Fleet, number int64) (map[string]int, error) {
+	comments, err := fc.ListComments(ctx, f.ForgeRepo(), number)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, c := range comments {
+		if strings.EqualFold(c.Author, f.Bot.Name) {
+			out[strings.TrimSpace(firstLine(c.Body))]++
 		}
 	}
 	return out, nil
@@ -62,47 +84,32 @@ func (l *ledger) audit(ctx context.Context) (audit, error) {
 		return out, err
 	}
 	for _, f := range l.r.fleets {
-		c, err := l.r.gitea.Client(ctx, f.Bot.Token)
-		if err != nil {
-			return out, err
-		}
 		issueMarkers := map[string]int{}
 		for page := 1; ; page++ {
-			issues, _, err := c.ListRepoIssues(f.Org, f.Repo, gitea.ListIssueOption{
-				ListOptions: gitea.ListOptions{Page: page, PageSize: 50}, State: gitea.StateAll,
-			})
+			issues, err := l.r.issues(ctx, f, page)
 			if err != nil {
-				return out, fmt.Errorf("list issues of %s/%s: %w", f.Org, f.Repo, err)
+				return out, err
 			}
 			for _, is := range issues {
 				if is.Poster != nil && strings.EqualFold(is.Poster.UserName, f.Bot.Name) && is.PullRequest == nil {
-					first, _, _ := strings.Cut(is.Body, "\n")
-					issueMarkers[strings.TrimSpace(first)]++
-					if strings.HasPrefix(strings.TrimSpace(first), rollbackPrefix) {
+					first := strings.TrimSpace(firstLine(is.Body))
+					issueMarkers[first]++
+					if strings.HasPrefix(first, rollbackPrefix) {
 						out.RollbackNotes++
 					}
 				}
 				if is.Comments == 0 {
 					continue
 				}
-				comments, err := fc.ListComments(ctx, f.ForgeRepo(), is.Index)
+				markers, err := botMarkers(ctx, fc, f, is.Index)
 				if err != nil {
 					return out, err
 				}
-				markers := map[string]int{}
-				for _, cm := range comments {
-					if strings.EqualFold(cm.Author, f.Bot.Name) {
-						first, _, _ := strings.Cut(cm.Body, "\n")
-						if first = strings.TrimSpace(first); strings.HasPrefix(first, "<!-- ensign:") {
-							markers[first]++
-						}
-						if strings.HasPrefix(first, rollbackPrefix) {
-							out.RollbackNotes++
-						}
-					}
-				}
 				for m, n := range markers {
-					if n > 1 {
+					if strings.HasPrefix(m, rollbackPrefix) {
+						out.RollbackNotes += n
+					}
+					if n > 1 && strings.HasPrefix(m, "<!-- ensign:") {
 						out.Duplicates = append(out.Duplicates, fmt.Sprintf("%s/%s#%d: %d comments %s", f.Org, f.Repo, is.Index, n, m))
 					}
 				}
@@ -140,6 +147,28 @@ func (l *ledger) audit(ctx context.Context) (audit, error) {
 		}
 	}
 	return out, nil
+}
+
+// callTimeout bounds each of the suite's own calls to Gitea's SDK and the
+// API server, which have no timeout of their own.
+const callTimeout = 30 * time.Second
+
+// issues lists page (of 50) of fleet f's issues and pull requests, open and
+// closed, as ensign's account.
+func (r *rig) issues(ctx context.Context, f *scenario.Fleet, page int) ([]*gitea.Issue, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	c, err := r.gitea.Client(ctx, f.Bot.Token)
+	if err != nil {
+		return nil, err
+	}
+	issues, _, err := c.ListRepoIssues(f.Org, f.Repo, gitea.ListIssueOption{
+		ListOptions: gitea.ListOptions{Page: page, PageSize: 50}, State: gitea.StateAll,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list issues of %s/%s: %w", f.Org, f.Repo, err)
+	}
+	return issues, nil
 }
 
 // rollbackPrefix starts every rollback marker (vocab.RollbackMarker).

@@ -18,37 +18,23 @@ import (
 // and handle them within seconds.
 func kubeRestart(ctx context.Context, s *servers, o Options, row *Row) error {
 	row.Fault = fmt.Sprintf("kube-apiserver and etcd stopped for %v, started again (same port and data)", o.Outage)
-	r, err := s.newRig(ctx, "kube-restart", 1, 8)
+	r, _, err := s.openRig(ctx, "kube-restart", 1)
 	if err != nil {
 		return err
 	}
 	defer r.close()
-	defer r.book.close()
-	if _, err := r.start(ctx, "ensign", nil, true); err != nil {
-		return err
-	}
 	fl := r.fleets[0]
 	pr, err := r.commandPR(ctx, fl)
 	if err != nil {
 		return err
 	}
-	for range max(o.Reps, 1) {
-		if err := kubeFault(ctx, r, o, row, pr); err != nil {
-			return err
-		}
-	}
-	return finish(ctx, r, row)
+	return repeat(ctx, r, o, row, func() error { return kubeFault(ctx, r, o, row, pr) })
 }
 
 // kubeFault plays one round of kube-restart.
 func kubeFault(ctx context.Context, r *rig, o Options, row *Row, pr int64) error {
 	fl := r.fleets[0]
-	promoting, failing := apps(fl)
-	before, err := r.prepare(ctx, fl, promoting[:1], failing[:2])
-	if err != nil {
-		return err
-	}
-	after, err := r.prepare(ctx, fl, promoting[1:], failing[2:])
+	before, after, err := r.prepareRound(ctx, fl)
 	if err != nil {
 		return err
 	}
@@ -87,16 +73,11 @@ func kubeFault(ctx context.Context, r *rig, o Options, row *Row, pr int64) error
 // it again at once, and measures from the restart until Git is right.
 func ensignKill(ctx context.Context, s *servers, o Options, row *Row) error {
 	row.Fault = fmt.Sprintf("`ensign run` SIGKILLed %d times at a random moment (0-2 s) of a burst, started again at once", o.Kills)
-	r, err := s.newRig(ctx, "ensign-kill", 1, 8)
+	r, p, err := s.openRig(ctx, "ensign-kill", 1)
 	if err != nil {
 		return err
 	}
 	defer r.close()
-	defer r.book.close()
-	p, err := r.start(ctx, "ensign", nil, true)
-	if err != nil {
-		return err
-	}
 	fl := r.fleets[0]
 	pr, err := r.commandPR(ctx, fl)
 	if err != nil {
@@ -149,16 +130,11 @@ func pick(list []scenario.FleetApp, i, n int) []scenario.FleetApp {
 // ensign: it must find and answer each command once, in order.
 func commandsDown(ctx context.Context, s *servers, o Options, row *Row) error {
 	row.Fault = "`ensign run` down (SIGKILL) while 3 commands are posted and results fire; started again"
-	r, err := s.newRig(ctx, "commands-down", 1, 8)
+	r, p, err := s.openRig(ctx, "commands-down", 1)
 	if err != nil {
 		return err
 	}
 	defer r.close()
-	defer r.book.close()
-	p, err := r.start(ctx, "ensign", nil, true)
-	if err != nil {
-		return err
-	}
 	fl := r.fleets[0]
 	pr, err := r.commandPR(ctx, fl)
 	if err != nil {
@@ -194,12 +170,11 @@ func commandsDown(ctx context.Context, s *servers, o Options, row *Row) error {
 // soon after the standby leads.
 func leaderFailover(ctx context.Context, s *servers, o Options, row *Row) error {
 	row.Fault = fmt.Sprintf("two replicas with leader election (lease %v); the leader SIGKILLed mid-burst %d times", o.Lease, o.Failovers)
-	r, err := s.newRig(ctx, "leader-failover", 1, 8)
+	r, err := s.newRig(ctx, "leader-failover", 1)
 	if err != nil {
 		return err
 	}
 	defer r.close()
-	defer r.book.close()
 	ns, err := r.namespace(ctx)
 	if err != nil {
 		return err

@@ -19,27 +19,17 @@ import (
 // must be reverted promptly: a read error is not an invalid policy.
 func pushDuring503(ctx context.Context, s *servers, o Options, row *Row) error {
 	row.Fault = fmt.Sprintf("Gitea answers ensign 503 for %v; a push webhook and two failures during it, two right after", o.Errors)
-	r, err := s.newRig(ctx, "push-503", 1, 8)
+	r, p, err := s.openRig(ctx, "push-503", 1)
 	if err != nil {
 		return err
 	}
 	defer r.close()
-	defer r.book.close()
-	p, err := r.start(ctx, "ensign", nil, true)
-	if err != nil {
-		return err
-	}
 	fl := r.fleets[0]
 	pr, err := r.commandPR(ctx, fl)
 	if err != nil {
 		return err
 	}
-	for range max(o.Reps, 1) {
-		if err := errorsFault(ctx, r, o, row, p, pr); err != nil {
-			return err
-		}
-	}
-	if err := finish(ctx, r, row); err != nil {
+	if err := repeat(ctx, r, o, row, func() error { return errorsFault(ctx, r, o, row, p, pr) }); err != nil {
 		return err
 	}
 	row.Notes = append(row.Notes, "/readyz after: "+readyz(p))
@@ -92,15 +82,11 @@ func errorsFault(ctx context.Context, r *rig, o Options, row *Row, p *ensignproc
 // last valid policy.
 func invalidPolicy(ctx context.Context, s *servers, o Options, row *Row) error {
 	row.Fault = fmt.Sprintf("invalid policy in repository A; Gitea answers 503 for %v while a canary of A and one of B fail", o.Errors/2)
-	r, err := s.newRig(ctx, "invalid-policy", 2, 8)
+	r, _, err := s.openRig(ctx, "invalid-policy", 2)
 	if err != nil {
 		return err
 	}
 	defer r.close()
-	defer r.book.close()
-	if _, err := r.start(ctx, "ensign", nil, true); err != nil {
-		return err
-	}
 	bad, good := r.fleets[0], r.fleets[1]
 	pr, err := r.commandPR(ctx, good)
 	if err != nil {

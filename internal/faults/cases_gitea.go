@@ -48,38 +48,24 @@ func partition(ctx context.Context, s *servers, o Options, row *Row) error {
 
 func giteaCase(ctx context.Context, s *servers, o Options, row *Row, name string, f fault) error {
 	row.Fault = f.what
-	r, err := s.newRig(ctx, name, 1, 8)
+	r, _, err := s.openRig(ctx, name, 1)
 	if err != nil {
 		return err
 	}
 	defer r.close()
-	defer r.book.close()
-	if _, err := r.start(ctx, "ensign", nil, true); err != nil {
-		return err
-	}
 	fl := r.fleets[0]
 	pr, err := r.commandPR(ctx, fl)
 	if err != nil {
 		return err
 	}
-	for range max(o.Reps, 1) {
-		if err := giteaFault(ctx, r, o, row, f, pr); err != nil {
-			return err
-		}
-	}
-	return finish(ctx, r, row)
+	return repeat(ctx, r, o, row, func() error { return giteaFault(ctx, r, o, row, f, pr) })
 }
 
 // giteaFault plays one round of a Gitea case: a burst fired just before
 // the fault, another during it, and waits until Git is right after it.
 func giteaFault(ctx context.Context, r *rig, o Options, row *Row, f fault, pr int64) error {
 	fl := r.fleets[0]
-	promoting, failing := apps(fl)
-	before, err := r.prepare(ctx, fl, promoting[:1], failing[:2])
-	if err != nil {
-		return err
-	}
-	during, err := r.prepare(ctx, fl, promoting[1:], failing[2:])
+	before, during, err := r.prepareRound(ctx, fl)
 	if err != nil {
 		return err
 	}

@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +37,11 @@ type promotion struct {
 	fleet *scenario.Fleet
 	app   scenario.FleetApp
 	tag   string
+}
+
+// key names the promotion as promotedImages does: "app image".
+func (p promotion) key() string {
+	return p.app.Name + " " + scenario.Image + ":" + p.tag
 }
 
 // command is a comment command the suite posted: ensign must answer it
@@ -174,23 +177,15 @@ func (l *ledger) count(ctx context.Context) (count, error) {
 					return out, err
 				}
 			}
-			out.Promotions.add(prs[x.app.Name+" "+scenario.Image+":"+x.tag])
+			out.Promotions.add(prs[x.key()])
 		}
 	}
 	replies := map[string]map[string]int{} // fleet org#pr -> marker -> count
 	for _, x := range cs {
 		key := fmt.Sprintf("%s#%d", x.fleet.Org, x.pr)
 		if replies[key] == nil {
-			comments, err := fc.ListComments(ctx, x.fleet.ForgeRepo(), x.pr)
-			if err != nil {
+			if replies[key], err = botMarkers(ctx, fc, x.fleet, x.pr); err != nil {
 				return out, err
-			}
-			replies[key] = map[string]int{}
-			for _, c := range comments {
-				if strings.EqualFold(c.Author, x.fleet.Bot.Name) {
-					first, _, _ := strings.Cut(c.Body, "\n")
-					replies[key][strings.TrimSpace(first)]++
-				}
 			}
 		}
 		out.Commands.add(replies[key][vocab.ReplyMarker(x.id)])
@@ -306,40 +301,25 @@ func (l *ledger) waitRight(ctx context.Context, from time.Time, within time.Dura
 				last = err
 				continue
 			}
-			have := map[string]bool{}
-			for _, pr := range open {
-				if m, err := vocab.ParsePromotion(pr.Body); err == nil && strings.EqualFold(pr.Author, f.Bot.Name) {
-					for _, img := range m.Images {
-						have[m.App+" "+img] = true
-					}
-				}
-			}
-			ps = slices.DeleteFunc(ps, func(x promotion) bool { return x.fleet == f && have[x.app.Name+" "+scenario.Image+":"+x.tag] })
+			have := promotedImages(open, f)
+			ps = slices.DeleteFunc(ps, func(x promotion) bool { return x.fleet == f && have[x.key()] > 0 })
 		}
-		answered := map[int64]bool{}
-		listed := map[string]bool{}
+		replies := map[string]map[string]int{} // fleet org#pr -> marker -> count
 		for _, x := range cs {
 			key := fmt.Sprintf("%s#%d", x.fleet.Org, x.pr)
-			if listed[key] {
+			if _, listed := replies[key]; listed {
 				continue
 			}
-			listed[key] = true
-			comments, err := fc.ListComments(ctx, x.fleet.ForgeRepo(), x.pr)
+			m, err := botMarkers(ctx, fc, x.fleet, x.pr)
 			if err != nil {
 				last = err
 				break
 			}
-			for _, c := range comments {
-				if strings.EqualFold(c.Author, x.fleet.Bot.Name) {
-					first, _, _ := strings.Cut(c.Body, "\n")
-					if id, ok := strings.CutPrefix(strings.TrimSpace(first), "<!-- ensign:reply:"); ok {
-						n, _ := strconv.ParseInt(strings.TrimSuffix(id, " -->"), 10, 64)
-						answered[n] = true
-					}
-				}
-			}
+			replies[key] = m
 		}
-		cs = slices.DeleteFunc(cs, func(x command) bool { return answered[x.id] })
+		cs = slices.DeleteFunc(cs, func(x command) bool {
+			return replies[fmt.Sprintf("%s#%d", x.fleet.Org, x.pr)][vocab.ReplyMarker(x.id)] > 0
+		})
 		now := max(time.Since(from), 0)
 		if !gitDone && len(fs) == 0 && len(ps) == 0 {
 			out.Git, gitDone = now, true

@@ -66,6 +66,20 @@ func (r *rig) prepare(ctx context.Context, f *scenario.Fleet, promoting, failing
 	return b, nil
 }
 
+// prepareRound readies the two bursts of an outage round on fleet f: one
+// promoting and two failing apps to fire before the fault, the rest to
+// fire during or right after it.
+func (r *rig) prepareRound(ctx context.Context, f *scenario.Fleet) (first, second *burst, err error) {
+	promoting, failing := apps(f)
+	if first, err = r.prepare(ctx, f, promoting[:1], failing[:2]); err != nil {
+		return nil, nil, err
+	}
+	if second, err = r.prepare(ctx, f, promoting[1:], failing[2:]); err != nil {
+		return nil, nil, err
+	}
+	return first, second, nil
+}
+
 // fire ends every analysis of the burst, failures first, and writes each
 // result in the ledger. It needs only the API server.
 func (r *rig) fire(ctx context.Context, b *burst) error {
@@ -125,7 +139,7 @@ func (r *rig) commandPR(ctx context.Context, f *scenario.Fleet) (int64, error) {
 // command posts a comment command on pull request pr of fleet f as the
 // developer, and writes it in the ledger.
 func (r *rig) command(ctx context.Context, f *scenario.Fleet, pr int64, text string) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	c, err := r.gitea.Client(ctx, f.Dev.Token)
 	if err != nil {

@@ -57,11 +57,15 @@ type rig struct {
 	revertsOnly bool
 }
 
+// appsPerNamespace is how many apps each fleet has in each of its two
+// namespaces, all live.
+const appsPerNamespace = 8
+
 // newRig sets up a case: fleets fleets of apps (each its own organization
 // and repository, all apps live, half promoting and half failing), a
 // proxy in front of Gitea, and ensign's environment naming every
-// repository. Nothing runs yet.
-func (s *servers) newRig(ctx context.Context, name string, fleets int, apps int) (*rig, error) {
+// repository. Nothing runs yet. The caller closes the rig.
+func (s *servers) newRig(ctx context.Context, name string, fleets int) (*rig, error) {
 	u, err := url.Parse(s.gitea.URL)
 	if err != nil {
 		return nil, err
@@ -78,7 +82,7 @@ func (s *servers) newRig(ctx context.Context, name string, fleets int, apps int)
 		if fleets > 1 {
 			prefix = harness.UniqueName(fmt.Sprintf("%s%c", name, 'a'+i)) + "-"
 		}
-		f, err := scenario.SetupFleet(ctx, s.gitea, s.kube, scenario.FleetOptions{Prefix: prefix, Namespaces: 2, PerNamespace: apps, Live: apps})
+		f, err := scenario.SetupFleet(ctx, s.gitea, s.kube, scenario.FleetOptions{Prefix: prefix, Namespaces: 2, PerNamespace: appsPerNamespace, Live: appsPerNamespace})
 		if err != nil {
 			r.close()
 			return nil, fmt.Errorf("%s: set up fleet: %w", name, err)
@@ -106,6 +110,21 @@ func (s *servers) newRig(ctx context.Context, name string, fleets int, apps int)
 		g.Bot = f.Bot
 	}
 	return r, nil
+}
+
+// openRig sets up a case's rig (newRig) and starts `ensign run` on it as
+// replica "ensign", waiting until it is ready. The caller closes the rig.
+func (s *servers) openRig(ctx context.Context, name string, fleets int) (*rig, *ensignproc.Proc, error) {
+	r, err := s.newRig(ctx, name, fleets)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := r.start(ctx, "ensign", nil, true)
+	if err != nil {
+		r.close()
+		return nil, nil, err
+	}
+	return r, p, nil
 }
 
 // forge is a Gitea client as ensign's account, straight to Gitea (not
@@ -180,7 +199,8 @@ func (r *rig) nextTag() string {
 	return fmt.Sprintf("2.%d.0", r.tag)
 }
 
-// close stops every ensign process and the proxy.
+// close stops every ensign process and the proxy, and releases the
+// ledger's Git caches.
 func (r *rig) close() {
 	for _, p := range r.procs {
 		_ = p.Stop()
@@ -188,6 +208,7 @@ func (r *rig) close() {
 	if r.proxy != nil {
 		_ = r.proxy.Close()
 	}
+	r.book.close()
 }
 
 // logTails returns the end of every ensign log of the case, for a report

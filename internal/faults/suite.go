@@ -12,6 +12,7 @@ import (
 
 	flaggerclient "github.com/fluxcd/flagger/pkg/client/clientset/versioned"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/ensignbot/ensign/harness"
 	"github.com/ensignbot/ensign/internal/ensignproc"
@@ -110,11 +111,15 @@ func (r Row) Recovered(target time.Duration) bool {
 // caseFunc runs one case on a rig and fills in its row.
 type caseFunc func(ctx context.Context, s *servers, o Options, row *Row) error
 
-// Cases are the suite's cases in the order they run.
-var Cases = []struct {
+// Case is one case of the suite.
+type Case struct {
+	// Name is what Options.Only and the table call the case.
 	Name string
 	run  caseFunc
-}{
+}
+
+// Cases are the suite's cases in the order they run.
+var Cases = []Case{
 	{"gitea-kill", giteaKill},
 	{"gitea-freeze", giteaFreeze},
 	{"partition", partition},
@@ -134,12 +139,7 @@ func Run(ctx context.Context, o Options) ([]Row, error) {
 		o.Log = io.Discard
 	}
 	for _, name := range o.Only {
-		if !slices.ContainsFunc(Cases, func(c struct {
-			Name string
-			run  caseFunc
-		}) bool {
-			return c.Name == name
-		}) {
+		if !slices.ContainsFunc(Cases, func(c Case) bool { return c.Name == name }) {
 			return nil, fmt.Errorf("unknown case %q", name)
 		}
 	}
@@ -171,8 +171,10 @@ func Run(ctx context.Context, o Options) ([]Row, error) {
 		return nil, err
 	}
 	defer k.Stop()
+	cfg := rest.CopyConfig(k.Config)
+	cfg.Timeout = callTimeout
 	s := &servers{gitea: g, kube: k, bin: bin, dir: dir, log: o.Log,
-		kc: kubernetes.NewForConfigOrDie(k.Config), flagger: flaggerclient.NewForConfigOrDie(k.Config)}
+		kc: kubernetes.NewForConfigOrDie(cfg), flagger: flaggerclient.NewForConfigOrDie(cfg)}
 	var rows []Row
 	for _, c := range Cases {
 		if len(o.Only) > 0 && !slices.Contains(o.Only, c.Name) {
@@ -223,6 +225,16 @@ func finish(ctx context.Context, r *rig, row *Row) error {
 		r.say("odd events: %s", e)
 	}
 	return nil
+}
+
+// repeat plays round max(o.Reps, 1) times, then finishes the case.
+func repeat(ctx context.Context, r *rig, o Options, row *Row, round func() error) error {
+	for range max(o.Reps, 1) {
+		if err := round(); err != nil {
+			return err
+		}
+	}
+	return finish(ctx, r, row)
 }
 
 // recovered waits until the ledger is right after a fault that ended at

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"code.gitea.io/sdk/gitea"
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
 	flaggerclient "github.com/fluxcd/flagger/pkg/client/clientset/versioned"
 	"github.com/go-git/go-billy/v5/memfs"
@@ -282,28 +281,9 @@ func (f *Fleet) PrepareFailure(ctx context.Context, a FleetApp, tag string) erro
 // ensign's rollback comments on it. It returns the pull request's number.
 func (f *Fleet) PrepareFailureByPR(ctx context.Context, a FleetApp, tag string) (int64, error) {
 	branch := fmt.Sprintf("hotfix-%s-%s-%d", a.Name, tag, time.Now().UnixNano())
-	title := "Hotfix " + a.Name + " " + tag + " to production"
-	if _, err := f.CommitOnBranch(ctx, f.Dev, branch, title, map[string]string{
+	pr, err := f.mergeByHand(ctx, branch, "Hotfix "+a.Name+" "+tag+" to production", map[string]string{
 		a.Production.Overlay + "/kustomization.yaml": fleetOverlay(a.Production, tag),
-	}); err != nil {
-		return 0, err
-	}
-	c, err := f.Gitea.Client(ctx, f.Dev.Token)
-	if err != nil {
-		return 0, err
-	}
-	pr, _, err := c.CreatePullRequest(f.Org, f.Repo, gitea.CreatePullRequestOption{Head: branch, Base: "main", Title: title})
-	if err != nil {
-		return 0, fmt.Errorf("open pull request: %w", err)
-	}
-	err = Wait(ctx, time.Minute, "the merge of "+title, func() (bool, error) {
-		p, _, err := c.GetPullRequest(f.Org, f.Repo, pr.Index)
-		if err != nil || p.HasMerged {
-			return err == nil, err
-		}
-		_, _, _ = c.MergePullRequest(f.Org, f.Repo, pr.Index, gitea.MergePullRequestOption{Style: gitea.MergeStyleMerge})
-		return false, nil
-	})
+	}, time.Minute)
 	if err != nil {
 		return 0, err
 	}

@@ -60,37 +60,45 @@ type MergedChange struct {
 // a branch, a pull request, a merge commit on main.
 func (e *Env) PromoteByHand(ctx context.Context, s Stage, tag string) (MergedChange, error) {
 	branch := fmt.Sprintf("promote-%s-%s-%d", s.Name, tag, time.Now().UnixNano())
-	if _, err := e.CommitOnBranch(ctx, e.Dev, branch, "Promote podinfo "+tag+" to "+s.Name, map[string]string{
+	merged, err := e.mergeByHand(ctx, branch, "Promote podinfo "+tag+" to "+s.Name, map[string]string{
 		s.Overlay + "/kustomization.yaml": overlayYAML(s, tag),
-	}); err != nil {
+	}, 30*time.Second)
+	if err != nil {
 		return MergedChange{}, err
+	}
+	return MergedChange{PR: merged.Index, MergeSHA: *merged.MergedCommitID}, nil
+}
+
+// mergeByHand is a person bringing files into main through a pull request:
+// a commit titled title on a new branch, a pull request with that title,
+// and its merge (a merge commit) within the given time. It returns the
+// merged pull request.
+func (e *Env) mergeByHand(ctx context.Context, branch, title string, files map[string]string, within time.Duration) (*gitea.PullRequest, error) {
+	if _, err := e.CommitOnBranch(ctx, e.Dev, branch, title, files); err != nil {
+		return nil, err
 	}
 	c, err := e.Gitea.Client(ctx, e.Dev.Token)
 	if err != nil {
-		return MergedChange{}, err
+		return nil, err
 	}
-	pr, _, err := c.CreatePullRequest(e.Org, e.Repo, gitea.CreatePullRequestOption{
-		Head: branch, Base: "main", Title: "Promote podinfo " + tag + " to " + s.Name,
-	})
+	pr, _, err := c.CreatePullRequest(e.Org, e.Repo, gitea.CreatePullRequestOption{Head: branch, Base: "main", Title: title})
 	if err != nil {
-		return MergedChange{}, fmt.Errorf("open pull request: %w", err)
+		return nil, fmt.Errorf("open pull request: %w", err)
 	}
 	var merged *gitea.PullRequest
-	err = Wait(ctx, 30*time.Second, "the person's merge", func() (bool, error) {
-		if _, _, err := c.MergePullRequest(e.Org, e.Repo, pr.Index, gitea.MergePullRequestOption{Style: gitea.MergeStyleMerge}); err != nil {
-			return false, err
-		}
+	err = Wait(ctx, within, "the merge of "+title, func() (bool, error) {
 		p, _, err := c.GetPullRequest(e.Org, e.Repo, pr.Index)
-		if err != nil || !p.HasMerged {
-			return false, err
+		if err != nil || p.HasMerged {
+			merged = p
+			return err == nil, err
 		}
-		merged = p
-		return true, nil
+		_, _, err = c.MergePullRequest(e.Org, e.Repo, pr.Index, gitea.MergePullRequestOption{Style: gitea.MergeStyleMerge})
+		return false, err
 	})
 	if err != nil {
-		return MergedChange{}, err
+		return nil, err
 	}
-	return MergedChange{PR: pr.Index, MergeSHA: *merged.MergedCommitID}, nil
+	return merged, nil
 }
 
 // CommitOnBranch is Commit on a new branch made from main.
