@@ -37,10 +37,8 @@ type ortMerge struct {
 	dirRenameCounts [3]map[string]*countMap
 	dirRenames      [3]map[string]string
 	renameLimit     int
-	neededLimit     int
 
 	conflicts []Conflict // in the order found
-	unclean   bool       // a conflict that leaves no unmerged path
 }
 
 // mergeRenameLimit is the rename limit merges use (git's merge.renameLimit
@@ -65,7 +63,6 @@ type mergePath struct {
 	walked bool // a directory whose entries were collected
 
 	stages       [3]version
-	pathnames    [3]string
 	filemask     uint8
 	dirmask      uint8
 	matchMask    uint8
@@ -322,7 +319,6 @@ func (m *ortMerge) visit(dir string, r row) error {
 		dfConflict: filemask != 0 && dirmask != 0}
 	for i := range r.e {
 		info.stages[i] = versionOf(r.e[i])
-		info.pathnames[i] = full
 	}
 	info.isNull = dirmask != 0
 	m.setPath(full, info)

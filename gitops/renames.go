@@ -120,7 +120,6 @@ type renameDetector struct {
 	dirsRemoved map[string]int       // dirs_removed; updated (self → ancestor)
 	counts      map[string]*countMap // dir_rename_count: old dir → new dirs
 	limit       int
-	neededLimit int
 
 	srcs   []*renameSrc
 	dsts   []*renameDst

@@ -23,7 +23,6 @@ func (d *renameDetector) run() {
 		return
 	}
 	if d.limit > 0 && left*len(d.srcs) > d.limit*d.limit {
-		d.neededLimit = max(left, len(d.srcs))
 		return
 	}
 	d.matrix(left)
