@@ -140,7 +140,7 @@ func (a *attrReader) lookup(path, name string) (string, error) {
 			}
 		}
 	}
-	base := path[strings.LastIndexByte(path, '/')+1:]
+	base := baseName(path)
 	for i := len(dirs) - 1; i >= 0; i-- {
 		f := files[i]
 		if f == nil {

@@ -121,20 +121,11 @@ type renameDetector struct {
 	counts      map[string]*countMap // dir_rename_count: old dir → new dirs
 	limit       int
 
-	srcs   []*renameSrc
-	dsts   []*renameDst
+	srcs   []*filePair // deletions that may be rename sources
+	dsts   []*filePair // additions; status 'R' once paired
 	setup  bool
 	idxMap map[string]int
 	guess  map[string]string
-}
-
-type renameSrc struct {
-	pair *filePair
-}
-
-type renameDst struct {
-	pair     *filePair
-	isRename bool
 }
 
 // detect pairs deletions with additions in q (in q's order, which decides
@@ -145,11 +136,11 @@ func (d *renameDetector) detect(q []*filePair) []*filePair {
 		switch {
 		case !p.one.valid():
 			if p.two.hash != emptyBlobHash {
-				d.dsts = append(d.dsts, &renameDst{pair: p})
+				d.dsts = append(d.dsts, p)
 			}
 		case p.one.hash == emptyBlobHash:
 		case !p.two.valid():
-			d.srcs = append(d.srcs, &renameSrc{pair: p})
+			d.srcs = append(d.srcs, p)
 		}
 	}
 	if len(d.dsts) > 0 && len(d.srcs) > 0 {
