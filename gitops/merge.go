@@ -69,7 +69,7 @@ func (m *ortMerge) mergeText(p string, b, o, t plumbing.Hash) ([]byte, ConflictK
 		if h.IsZero() {
 			continue
 		}
-		data, err := m.objs.blob(h)
+		data, err := m.blobs.blob(h)
 		if err != nil {
 			return nil, "", err
 		}

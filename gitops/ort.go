@@ -96,7 +96,7 @@ func newOrtMerge(objs *objectSet, attrs *attrReader) *ortMerge {
 		children:    map[string]*orderedSet{},
 		renameLimit: mergeRenameLimit,
 	}
-	m.blobs = &blobInfo{objs: objs, binary: attrs.diffBinary, data: map[plumbing.Hash][]byte{}, spans: map[spanKey][]span{}}
+	m.blobs = newBlobInfo(objs, attrs.diffBinary)
 	for s := 1; s <= 2; s++ {
 		m.dirsRemoved[s] = map[string]int{}
 		m.relevant[s] = map[string]int{}
