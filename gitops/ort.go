@@ -87,16 +87,18 @@ func (o *orderedValues) put(k string, v uint8) {
 	o.val[k] = v
 }
 
-func newOrtMerge(objs *objectSet, attrs *attrReader) *ortMerge {
+// newOrtMerge prepares a merge that takes .gitattributes from the tree
+// attrRoot (for a revert, the branch tip's).
+func newOrtMerge(objs *objectSet, attrRoot plumbing.Hash) *ortMerge {
 	m := &ortMerge{
 		objs:        objs,
-		attrs:       attrs,
 		trees:       map[plumbing.Hash][]entry{},
 		paths:       map[string]*mergePath{},
 		children:    map[string]*orderedSet{},
 		renameLimit: mergeRenameLimit,
 	}
-	m.blobs = newBlobInfo(objs, attrs.diffBinary)
+	m.attrs = newAttrReader(objs, m.tree, attrRoot)
+	m.blobs = newBlobInfo(objs, m.attrs.diffBinary)
 	for s := 1; s <= 2; s++ {
 		m.dirsRemoved[s] = map[string]int{}
 		m.relevant[s] = map[string]int{}
