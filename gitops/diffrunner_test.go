@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,6 +42,26 @@ type caseResult struct {
 	gitRefused string
 	sha, head  string
 	renamed    bool // git diff -M pairs paths in one of the revert's two diffs
+}
+
+// diffSeed returns the differential tests' seed (ENSIGN_DIFF_SEED), a
+// generator seeded with it, and the directory disagreeing cases are kept
+// in (ENSIGN_DIFF_DUMP, else a temporary one).
+func diffSeed(t *testing.T) (int64, *rand.Rand, string) {
+	seed := int64(envInt("ENSIGN_DIFF_SEED", 20260102))
+	dump := os.Getenv("ENSIGN_DIFF_DUMP")
+	if dump == "" {
+		dump = t.TempDir()
+	}
+	return seed, rand.New(rand.NewSource(seed)), dump
+}
+
+// keepCase saves a case's fast-import stream as dir/name, for replay
+// (TestReplayDump), and returns its path.
+func keepCase(dir, name string, h *history) string {
+	p := filepath.Join(dir, name)
+	_ = os.WriteFile(p, h.stream.Bytes(), 0o644)
+	return p
 }
 
 func newDiffRunner(t *testing.T) *diffRunner {
