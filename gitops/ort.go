@@ -56,11 +56,10 @@ func (v version) null() bool { return v.mode == 0 }
 // mergePath is what the merge knows about one path (merge-ort's
 // merged_info and conflict_info in one).
 type mergePath struct {
-	dir    string // containing directory, "" at the top
-	clean  bool   // resolved; result holds the outcome
-	isNull bool   // resolved to nothing
-	result version
-	walked bool // a directory whose entries were collected
+	dir    string  // containing directory, "" at the top
+	clean  bool    // resolved; result holds the outcome
+	result version // the outcome once resolved (null: nothing)
+	walked bool    // a directory whose entries were collected
 
 	stages       [3]version
 	filemask     uint8
@@ -300,7 +299,7 @@ func (m *ortMerge) visit(dir string, r row) error {
 		matchMask = 6
 	}
 	resolved := func(e *entry) {
-		m.setPath(full, &mergePath{dir: dir, clean: true, result: versionOf(e), isNull: e == nil})
+		m.setPath(full, &mergePath{dir: dir, clean: true, result: versionOf(e)})
 	}
 	switch {
 	case s1base && s2base:
@@ -322,7 +321,6 @@ func (m *ortMerge) visit(dir string, r row) error {
 	for i := range r.e {
 		info.stages[i] = versionOf(r.e[i])
 	}
-	info.isNull = dirmask != 0
 	m.setPath(full, info)
 	if dirmask == 0 {
 		return nil
@@ -435,7 +433,6 @@ func (m *ortMerge) handleDeferred() error {
 
 func resolveTrivialDir(info *mergePath, side int) {
 	info.result = info.stages[side]
-	info.isNull = info.result.null()
 	info.matchMask = 0
 	info.clean = true
 }

@@ -350,8 +350,7 @@ func (m *ortMerge) processRenames(renames []*filePair) error {
 			}
 		}
 		if !typeChanged {
-			oldInfo.isNull = true
-			oldInfo.clean = true
+			oldInfo.clean, oldInfo.result = true, version{}
 		}
 	}
 	return nil
@@ -374,8 +373,7 @@ func (m *ortMerge) renameRename(oldPath, p1, p2 string) error {
 	if p1 == p2 {
 		s1.stages[0] = base.stages[0]
 		s1.filemask |= 1
-		base.isNull = true
-		base.clean = true
+		base.clean, base.result = true, version{}
 		return nil
 	}
 	merged, clean, _, err := m.contentMerge(oldPath, base.stages[0], s1.stages[1], s2.stages[2])
