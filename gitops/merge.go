@@ -25,8 +25,9 @@ func (m *ortMerge) contentMerge(p string, o, a, b version) (res version, ok bool
 		res.mode = b.mode
 	} else {
 		res.mode = a.mode
-		ok = b.mode == o.mode
-		kind = ConflictMode
+		if b.mode != o.mode {
+			ok, kind = false, ConflictMode
+		}
 	}
 	switch {
 	case a.hash == b.hash || a.hash == o.hash:
@@ -50,9 +51,6 @@ func (m *ortMerge) contentMerge(p string, o, a, b version) (res version, ok bool
 		// Symlinks never merge; submodules would need the submodule's own
 		// history, which git does not have either without a checkout.
 		return version{mode: res.mode, hash: a.hash}, false, typeConflictKind([3]version{o, a, b}), nil
-	}
-	if ok {
-		kind = ""
 	}
 	return res, ok, kind, nil
 }
