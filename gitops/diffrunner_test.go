@@ -2,7 +2,6 @@ package gitops
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -190,7 +189,8 @@ func (r *diffRunner) classify(res []caseResult, stdin string) error {
 
 func (r *diffRunner) revertWithEnsign(res []caseResult) error {
 	// ensign reads the git-made repository directly as its object store.
-	repo, err := Open(context.Background(), Options{Dir: filepath.Join(r.dir, ".git"), URL: "http://127.0.0.1:1/unused.git"})
+	ctx := testCtx(r.t)
+	repo, err := Open(ctx, Options{Dir: filepath.Join(r.dir, ".git"), URL: "http://127.0.0.1:1/unused.git"})
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func (r *diffRunner) revertWithEnsign(res []caseResult) error {
 	}
 	for k := range res {
 		c := &res[k]
-		tree, rerr := repo.RevertTree(context.Background(), hash(c.head), RevertRequest{Commit: hash(c.sha), Author: botIdentity})
+		tree, rerr := repo.RevertTree(ctx, hash(c.head), RevertRequest{Commit: hash(c.sha), Author: botIdentity})
 		c.got, c.err = outcome(tree.String(), rerr), rerr
 	}
 	return nil
