@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -91,12 +89,7 @@ func TestRevertAttributesDifferentialVsGit(t *testing.T) {
 		t.Skip("differential test skipped in -short mode")
 	}
 	cases := envInt("ENSIGN_ATTR_CASES", 150)
-	seed := int64(envInt("ENSIGN_DIFF_SEED", 20260102))
-	rng := rand.New(rand.NewSource(seed))
-	dump := t.TempDir()
-	if d := os.Getenv("ENSIGN_DIFF_DUMP"); d != "" {
-		dump = d
-	}
+	seed, rng, dump := diffSeed(t)
 	r := newDiffRunner(t)
 	var agree, declined, gitRefused, conflicts int
 	r.each(cases, func(i int) (*history, int) { return genAttrCase(rng, fmt.Sprintf("case%d", i)) },
@@ -114,8 +107,7 @@ func TestRevertAttributesDifferentialVsGit(t *testing.T) {
 			case errors.As(c.err, &ae):
 				declined++
 			default:
-				p := filepath.Join(dump, fmt.Sprintf("attr-case-%d-seed-%d.fi", i, seed))
-				_ = os.WriteFile(p, h.stream.Bytes(), 0o644)
+				p := keepCase(dump, fmt.Sprintf("attr-case-%d-seed-%d.fi", i, seed), h)
 				t.Errorf("case %d: ensign %q, git %q (stream, target mark :%d, in %s)", i, c.got, c.want, target, p)
 			}
 		})

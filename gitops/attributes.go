@@ -45,12 +45,13 @@ const (
 // for ensign and are not read.
 type attrReader struct {
 	objs  *objectSet
-	root  plumbing.Hash
-	files map[string]*attrFile // by directory; nil entry: none there
+	tree  func(plumbing.Hash) ([]entry, error) // the merge's cached tree reads
+	files map[string]*attrFile                 // by directory; nil entry: none there
+	dirs  map[string]plumbing.Hash             // by directory; zero: not a directory
 }
 
-func newAttrReader(objs *objectSet, root plumbing.Hash) *attrReader {
-	return &attrReader{objs: objs, root: root, files: map[string]*attrFile{}}
+func newAttrReader(objs *objectSet, tree func(plumbing.Hash) ([]entry, error), root plumbing.Hash) *attrReader {
+	return &attrReader{objs: objs, tree: tree, files: map[string]*attrFile{}, dirs: map[string]plumbing.Hash{"": root}}
 }
 
 // Attribute values besides a string: set, unset ("-name") and explicitly
@@ -140,7 +141,7 @@ func (a *attrReader) lookup(path, name string) (string, error) {
 			}
 		}
 	}
-	base := path[strings.LastIndexByte(path, '/')+1:]
+	base := baseName(path)
 	for i := len(dirs) - 1; i >= 0; i-- {
 		f := files[i]
 		if f == nil {
@@ -172,15 +173,9 @@ func (a *attrReader) file(dir string) (*attrFile, error) {
 }
 
 func (a *attrReader) readFile(dir string) (*attrFile, error) {
-	h := a.root
-	if dir != "" {
-		for _, part := range strings.Split(dir, "/") {
-			e, err := a.entry(h, part)
-			if err != nil || e == nil || !e.isTree() {
-				return nil, err
-			}
-			h = e.hash
-		}
+	h, err := a.dirTree(dir)
+	if err != nil || h.IsZero() {
+		return nil, err
 	}
 	e, err := a.entry(h, ".gitattributes")
 	if err != nil || e == nil || e.isTree() {
@@ -198,8 +193,31 @@ func (a *attrReader) readFile(dir string) (*attrFile, error) {
 	return parseAttributes(data, dir == ""), nil
 }
 
+// dirTree returns the tree of directory dir, or zero if the tree has no
+// such directory; it starts from the parent's, which lookup asked for
+// first.
+func (a *attrReader) dirTree(dir string) (plumbing.Hash, error) {
+	if h, ok := a.dirs[dir]; ok {
+		return h, nil
+	}
+	parent, err := a.dirTree(dirName(dir))
+	if err != nil || parent.IsZero() {
+		return plumbing.ZeroHash, err
+	}
+	e, err := a.entry(parent, baseName(dir))
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	var h plumbing.Hash
+	if e != nil && e.isTree() {
+		h = e.hash
+	}
+	a.dirs[dir] = h
+	return h, nil
+}
+
 func (a *attrReader) entry(tree plumbing.Hash, name string) (*entry, error) {
-	ents, err := a.objs.tree(tree)
+	ents, err := a.tree(tree)
 	if err != nil {
 		return nil, err
 	}

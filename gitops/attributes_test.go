@@ -73,7 +73,7 @@ func TestAttributesMatchGitCheckAttr(t *testing.T) {
 
 		r := openLocal(t, w.dir)
 		objs := newObjectSet(r)
-		ar := newAttrReader(objs, hash(head))
+		ar := newAttrReader(objs, objs.tree, hash(head))
 		for _, line := range strings.Split(out, "\n") {
 			path, rest, _ := strings.Cut(line, ": ")
 			name, want, _ := strings.Cut(rest, ": ")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -163,12 +162,7 @@ func TestRevertDifferentialVsGit(t *testing.T) {
 		t.Skip("differential test skipped in -short mode")
 	}
 	cases := envInt("ENSIGN_DIFF_CASES", 300)
-	seed := int64(envInt("ENSIGN_DIFF_SEED", 20260102))
-	rng := rand.New(rand.NewSource(seed))
-	dump := t.TempDir()
-	if d := os.Getenv("ENSIGN_DIFF_DUMP"); d != "" {
-		dump = d
-	}
+	seed, rng, dump := diffSeed(t)
 	var agree, clean, conflicts, already, disagree int
 	r := newDiffRunner(t)
 	r.each(cases, func(i int) (*history, int) { return genCase(rng, fmt.Sprintf("case%d", i)) },
@@ -187,8 +181,7 @@ func TestRevertDifferentialVsGit(t *testing.T) {
 				}
 			default:
 				disagree++
-				p := filepath.Join(dump, fmt.Sprintf("case-%d-seed-%d.fi", i, seed))
-				_ = os.WriteFile(p, h.stream.Bytes(), 0o644)
+				p := keepCase(dump, fmt.Sprintf("case-%d-seed-%d.fi", i, seed), h)
 				t.Errorf("case %d: ensign %q, git %q (fast-import stream with mark :%d as target saved to %s)", i, got, want, target, p)
 			}
 		})

@@ -2,9 +2,9 @@ package gitops
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,6 +41,26 @@ type caseResult struct {
 	gitRefused string
 	sha, head  string
 	renamed    bool // git diff -M pairs paths in one of the revert's two diffs
+}
+
+// diffSeed returns the differential tests' seed (ENSIGN_DIFF_SEED), a
+// generator seeded with it, and the directory disagreeing cases are kept
+// in (ENSIGN_DIFF_DUMP, else a temporary one).
+func diffSeed(t *testing.T) (int64, *rand.Rand, string) {
+	seed := int64(envInt("ENSIGN_DIFF_SEED", 20260102))
+	dump := os.Getenv("ENSIGN_DIFF_DUMP")
+	if dump == "" {
+		dump = t.TempDir()
+	}
+	return seed, rand.New(rand.NewSource(seed)), dump
+}
+
+// keepCase saves a case's fast-import stream as dir/name, for replay
+// (TestReplayDump), and returns its path.
+func keepCase(dir, name string, h *history) string {
+	p := filepath.Join(dir, name)
+	_ = os.WriteFile(p, h.stream.Bytes(), 0o644)
+	return p
 }
 
 func newDiffRunner(t *testing.T) *diffRunner {
@@ -169,7 +189,8 @@ func (r *diffRunner) classify(res []caseResult, stdin string) error {
 
 func (r *diffRunner) revertWithEnsign(res []caseResult) error {
 	// ensign reads the git-made repository directly as its object store.
-	repo, err := Open(context.Background(), Options{Dir: filepath.Join(r.dir, ".git"), URL: "http://127.0.0.1:1/unused.git"})
+	ctx := testCtx(r.t)
+	repo, err := Open(ctx, Options{Dir: filepath.Join(r.dir, ".git"), URL: "http://127.0.0.1:1/unused.git"})
 	if err != nil {
 		return err
 	}
@@ -181,7 +202,7 @@ func (r *diffRunner) revertWithEnsign(res []caseResult) error {
 	}
 	for k := range res {
 		c := &res[k]
-		tree, rerr := repo.RevertTree(context.Background(), hash(c.head), RevertRequest{Commit: hash(c.sha), Author: botIdentity})
+		tree, rerr := repo.RevertTree(ctx, hash(c.head), RevertRequest{Commit: hash(c.sha), Author: botIdentity})
 		c.got, c.err = outcome(tree.String(), rerr), rerr
 	}
 	return nil

@@ -3,8 +3,6 @@ package gitops
 import (
 	"fmt"
 	"math/rand"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -106,12 +104,7 @@ func TestRevertDirFileDifferentialVsGit(t *testing.T) {
 		t.Skip("differential test skipped in -short mode")
 	}
 	cases := envInt("ENSIGN_DF_CASES", 200)
-	seed := int64(envInt("ENSIGN_DIFF_SEED", 20260102))
-	rng := rand.New(rand.NewSource(seed))
-	dump := t.TempDir()
-	if d := os.Getenv("ENSIGN_DIFF_DUMP"); d != "" {
-		dump = d
-	}
+	seed, rng, dump := diffSeed(t)
 	r := newDiffRunner(t)
 	var st diffStats
 	r.each(cases, func(i int) (*history, int) { return genDFCase(rng, fmt.Sprintf("case%d", i)) },
@@ -120,8 +113,7 @@ func TestRevertDirFileDifferentialVsGit(t *testing.T) {
 			if c.got == c.want {
 				return
 			}
-			p := filepath.Join(dump, fmt.Sprintf("df-case-%d-seed-%d.fi", i, seed))
-			_ = os.WriteFile(p, h.stream.Bytes(), 0o644)
+			p := keepCase(dump, fmt.Sprintf("df-case-%d-seed-%d.fi", i, seed), h)
 			t.Errorf("case %d (rename case: %v): ensign %q, git %q (stream, target mark :%d, in %s)", i, c.renamed, c.got, c.want, target, p)
 		})
 	r.logTime()

@@ -25,8 +25,9 @@ func (m *ortMerge) contentMerge(p string, o, a, b version) (res version, ok bool
 		res.mode = b.mode
 	} else {
 		res.mode = a.mode
-		ok = b.mode == o.mode
-		kind = ConflictMode
+		if b.mode != o.mode {
+			ok, kind = false, ConflictMode
+		}
 	}
 	switch {
 	case a.hash == b.hash || a.hash == o.hash:
@@ -51,9 +52,6 @@ func (m *ortMerge) contentMerge(p string, o, a, b version) (res version, ok bool
 		// history, which git does not have either without a checkout.
 		return version{mode: res.mode, hash: a.hash}, false, typeConflictKind([3]version{o, a, b}), nil
 	}
-	if ok {
-		kind = ""
-	}
 	return res, ok, kind, nil
 }
 
@@ -69,7 +67,7 @@ func (m *ortMerge) mergeText(p string, b, o, t plumbing.Hash) ([]byte, ConflictK
 		if h.IsZero() {
 			continue
 		}
-		data, err := m.objs.blob(h)
+		data, err := m.blobs.blob(h)
 		if err != nil {
 			return nil, "", err
 		}

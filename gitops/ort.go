@@ -37,10 +37,8 @@ type ortMerge struct {
 	dirRenameCounts [3]map[string]*countMap
 	dirRenames      [3]map[string]string
 	renameLimit     int
-	neededLimit     int
 
 	conflicts []Conflict // in the order found
-	unclean   bool       // a conflict that leaves no unmerged path
 }
 
 // mergeRenameLimit is the rename limit merges use (git's merge.renameLimit
@@ -58,14 +56,12 @@ func (v version) null() bool { return v.mode == 0 }
 // mergePath is what the merge knows about one path (merge-ort's
 // merged_info and conflict_info in one).
 type mergePath struct {
-	dir    string // containing directory, "" at the top
-	clean  bool   // resolved; result holds the outcome
-	isNull bool   // resolved to nothing
-	result version
-	walked bool // a directory whose entries were collected
+	dir    string  // containing directory, "" at the top
+	clean  bool    // resolved; result holds the outcome
+	result version // the outcome once resolved (null: nothing)
+	walked bool    // a directory whose entries were collected
 
 	stages       [3]version
-	pathnames    [3]string
 	filemask     uint8
 	dirmask      uint8
 	matchMask    uint8
@@ -90,16 +86,18 @@ func (o *orderedValues) put(k string, v uint8) {
 	o.val[k] = v
 }
 
-func newOrtMerge(objs *objectSet, attrs *attrReader) *ortMerge {
+// newOrtMerge prepares a merge that takes .gitattributes from the tree
+// attrRoot (for a revert, the branch tip's).
+func newOrtMerge(objs *objectSet, attrRoot plumbing.Hash) *ortMerge {
 	m := &ortMerge{
 		objs:        objs,
-		attrs:       attrs,
 		trees:       map[plumbing.Hash][]entry{},
 		paths:       map[string]*mergePath{},
 		children:    map[string]*orderedSet{},
 		renameLimit: mergeRenameLimit,
 	}
-	m.blobs = &blobInfo{objs: objs, binary: attrs.diffBinary, data: map[plumbing.Hash][]byte{}, spans: map[spanKey][]span{}}
+	m.attrs = newAttrReader(objs, m.tree, attrRoot)
+	m.blobs = newBlobInfo(objs, m.attrs.diffBinary)
 	for s := 1; s <= 2; s++ {
 		m.dirsRemoved[s] = map[string]int{}
 		m.relevant[s] = map[string]int{}
@@ -301,7 +299,7 @@ func (m *ortMerge) visit(dir string, r row) error {
 		matchMask = 6
 	}
 	resolved := func(e *entry) {
-		m.setPath(full, &mergePath{dir: dir, clean: true, result: versionOf(e), isNull: e == nil})
+		m.setPath(full, &mergePath{dir: dir, clean: true, result: versionOf(e)})
 	}
 	switch {
 	case s1base && s2base:
@@ -322,9 +320,7 @@ func (m *ortMerge) visit(dir string, r row) error {
 		dfConflict: filemask != 0 && dirmask != 0}
 	for i := range r.e {
 		info.stages[i] = versionOf(r.e[i])
-		info.pathnames[i] = full
 	}
-	info.isNull = dirmask != 0
 	m.setPath(full, info)
 	if dirmask == 0 {
 		return nil
@@ -437,7 +433,6 @@ func (m *ortMerge) handleDeferred() error {
 
 func resolveTrivialDir(info *mergePath, side int) {
 	info.result = info.stages[side]
-	info.isNull = info.result.null()
 	info.matchMask = 0
 	info.clean = true
 }

@@ -99,9 +99,6 @@ func (m *ortMerge) resolvePath(p string, mp *mergePath) (version, error) {
 	if mp.walked {
 		return m.dirVersion(p)
 	}
-	if mp.isNull {
-		return version{}, nil
-	}
 	return mp.result, nil
 }
 
@@ -116,7 +113,7 @@ func (m *ortMerge) processEntry(p string, c *mergePath) (version, error) {
 		if err != nil {
 			return version{}, err
 		}
-		c.result, c.isNull = dir, dir.null()
+		c.result = dir
 		if c.filemask == 0 {
 			return dir, nil
 		}
@@ -125,7 +122,6 @@ func (m *ortMerge) processEntry(p string, c *mergePath) (version, error) {
 	switch {
 	case c.dfConflict && c.result.mode == 0:
 		c.dfConflict = false
-		c.isNull = false
 		dropDirPart(c)
 	case c.dfConflict:
 		if c.filemask == 1 {

@@ -69,7 +69,6 @@ func (m *ortMerge) detectSide(s int) {
 		limit:       m.renameLimit,
 	}
 	m.pairs[s] = d.detect(m.pairs[s])
-	m.neededLimit = max(m.neededLimit, d.neededLimit)
 }
 
 // provisionalDirRenames turns side s's directory rename counts into
@@ -97,7 +96,6 @@ func (m *ortMerge) provisionalDirRenames(s int) {
 }
 
 func (m *ortMerge) messageConflict(p string, kind ConflictKind) {
-	m.unclean = true
 	m.conflicts = append(m.conflicts, Conflict{Path: p, Kind: kind})
 }
 
@@ -207,7 +205,6 @@ func (m *ortMerge) dirRenameTarget(p string, s int, collisions *[3]map[string]*c
 	default:
 		return np
 	}
-	m.unclean = true
 	return ""
 }
 
@@ -247,7 +244,7 @@ func (m *ortMerge) moveToRenamedDir(p *filePair, np string) error {
 		parent = missing[i]
 	}
 	if ci.dirmask == 0 {
-		m.removePath(oldPath)
+		delete(m.paths, oldPath)
 	} else {
 		// A directory stays at the old path until its entries are done;
 		// only the file part moves. (git clears stage 1 here, whichever
@@ -273,7 +270,6 @@ func (m *ortMerge) moveToRenamedDir(p *filePair, np string) error {
 			existing.dfConflict = true
 		}
 		i := ci.filemask >> 1
-		existing.pathnames[i] = ci.pathnames[i]
 		existing.stages[i] = ci.stages[i]
 		ci = existing
 	}
@@ -281,10 +277,6 @@ func (m *ortMerge) moveToRenamedDir(p *filePair, np string) error {
 	ci.pathKind = ConflictFileLocation
 	p.two.path = np
 	return nil
-}
-
-func (m *ortMerge) removePath(p string) {
-	delete(m.paths, p)
 }
 
 // processRenames folds each rename into the records of its old and new
@@ -346,7 +338,6 @@ func (m *ortMerge) processRenames(renames []*filePair) error {
 		default:
 			newInfo.stages[0] = oldInfo.stages[0]
 			newInfo.filemask |= 1
-			newInfo.pathnames[0] = oldPath
 			switch {
 			case typeChanged:
 				oldInfo.stages[0] = version{}
@@ -356,12 +347,10 @@ func (m *ortMerge) processRenames(renames []*filePair) error {
 			default:
 				newInfo.stages[other] = oldInfo.stages[other]
 				newInfo.filemask |= oldSideMask
-				newInfo.pathnames[other] = oldPath
 			}
 		}
 		if !typeChanged {
-			oldInfo.isNull = true
-			oldInfo.clean = true
+			oldInfo.clean, oldInfo.result = true, version{}
 		}
 	}
 	return nil
@@ -384,8 +373,7 @@ func (m *ortMerge) renameRename(oldPath, p1, p2 string) error {
 	if p1 == p2 {
 		s1.stages[0] = base.stages[0]
 		s1.filemask |= 1
-		base.isNull = true
-		base.clean = true
+		base.clean, base.result = true, version{}
 		return nil
 	}
 	merged, clean, _, err := m.contentMerge(oldPath, base.stages[0], s1.stages[1], s2.stages[2])

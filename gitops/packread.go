@@ -61,41 +61,42 @@ func newPackReader(gitDir string) *packReader {
 
 // read returns the object's type and content, or ok false.
 func (r *packReader) read(h plumbing.Hash) (plumbing.ObjectType, []byte, bool) {
-	for attempt := 0; attempt < 2; attempt++ {
-		for _, p := range r.packs {
-			if off, found := p.find(h); found {
-				t, data, err := r.readAt(p, off, 0)
-				if err != nil {
-					return 0, nil, false
-				}
-				ot := plumbing.ObjectType(t)
-				if plumbing.ComputeHash(ot, data) != h {
-					return 0, nil, false
-				}
-				// The cache keeps data; callers get their own copy.
-				return ot, bytes.Clone(data), true
-			}
-		}
-		if !r.rescan() {
-			break
-		}
+	p, off := r.locate(h)
+	if p == nil {
+		return 0, nil, false
 	}
-	return 0, nil, false
+	t, data, err := r.readAt(p, off, 0)
+	if err != nil {
+		return 0, nil, false
+	}
+	ot := plumbing.ObjectType(t)
+	if plumbing.ComputeHash(ot, data) != h {
+		return 0, nil, false
+	}
+	// The cache keeps data; callers get their own copy.
+	return ot, bytes.Clone(data), true
 }
 
 // has reports whether a pack holds h.
 func (r *packReader) has(h plumbing.Hash) bool {
+	p, _ := r.locate(h)
+	return p != nil
+}
+
+// locate finds the pack and offset holding h (nil if none does), mapping
+// new packs once if the mapped ones do not have it.
+func (r *packReader) locate(h plumbing.Hash) (*mappedPack, int64) {
 	for attempt := 0; attempt < 2; attempt++ {
 		for _, p := range r.packs {
-			if _, found := p.find(h); found {
-				return true
+			if off, found := p.find(h); found {
+				return p, off
 			}
 		}
 		if !r.rescan() {
 			break
 		}
 	}
-	return false
+	return nil, 0
 }
 
 // rescan maps packs that appeared since the last scan; it reports whether

@@ -2,9 +2,6 @@ package gitops
 
 import (
 	"fmt"
-	"math/rand"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -36,12 +33,7 @@ func TestRevertRenameLimitVsGit(t *testing.T) {
 }
 
 func runRenameDiff(t *testing.T, cases, limit int) {
-	seed := int64(envInt("ENSIGN_DIFF_SEED", 20260102))
-	rng := rand.New(rand.NewSource(seed))
-	dump := t.TempDir()
-	if d := os.Getenv("ENSIGN_DIFF_DUMP"); d != "" {
-		dump = d
-	}
+	seed, rng, dump := diffSeed(t)
 	r := newDiffRunner(t)
 	r.renameLimit = limit
 	var st diffStats
@@ -52,8 +44,7 @@ func runRenameDiff(t *testing.T, cases, limit int) {
 			if c.got == c.want {
 				return
 			}
-			p := filepath.Join(dump, fmt.Sprintf("rename-case-%d-seed-%d-limit-%d.fi", i, seed, limit))
-			_ = os.WriteFile(p, h.stream.Bytes(), 0o644)
+			p := keepCase(dump, fmt.Sprintf("rename-case-%d-seed-%d-limit-%d.fi", i, seed, limit), h)
 			msg := fmt.Sprintf("case %d (rename case: %v): ensign %q, git %q (stream, target mark :%d, in %s)", i, c.renamed, c.got, c.want, target, p)
 			if c.renamed {
 				t.Log(msg)

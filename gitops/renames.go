@@ -62,12 +62,13 @@ func isRegular(m filemode.FileMode) bool {
 	return m == filemode.Regular || m == filemode.Executable || m == filemode.Deprecated
 }
 
-// blobInfo reads blobs for similarity estimates and caches their chunk
-// counts.
+// blobInfo reads the blobs of one merge (once each, for similarity
+// estimates and content merges alike) and caches their chunk counts.
 type blobInfo struct {
 	objs   *objectSet
 	binary func(path string) (forced bool, binary bool) // from attributes
 	data   map[plumbing.Hash][]byte
+	text   map[fileVersion]bool // whether a version is counted as text
 	spans  map[spanKey][]span
 	err    error
 }
@@ -77,29 +78,51 @@ type spanKey struct {
 	text bool
 }
 
-func (b *blobInfo) content(h plumbing.Hash) []byte {
+func newBlobInfo(objs *objectSet, binary func(path string) (forced bool, binary bool)) *blobInfo {
+	return &blobInfo{objs: objs, binary: binary, data: map[plumbing.Hash][]byte{},
+		text: map[fileVersion]bool{}, spans: map[spanKey][]span{}}
+}
+
+// blob returns a blob's content, reading it on first use.
+func (b *blobInfo) blob(h plumbing.Hash) ([]byte, error) {
 	if d, ok := b.data[h]; ok {
-		return d
+		return d, nil
 	}
 	d, err := b.objs.blob(h)
+	if err != nil {
+		return nil, err
+	}
+	b.data[h] = d
+	return d, nil
+}
+
+// content is blob for rename detection, which cannot fail midway: the
+// first error is kept in b.err (and the content is empty).
+func (b *blobInfo) content(h plumbing.Hash) []byte {
+	d, err := b.blob(h)
 	if err != nil && b.err == nil {
 		b.err = err
 	}
-	b.data[h] = d
 	return d
 }
 
+// counts returns v's chunk counts. Whether v counts as text (content and
+// diff attribute) is decided once per version: the similarity matrix asks
+// for the same versions over and over.
 func (b *blobInfo) counts(v fileVersion) []span {
-	data := b.content(v.hash)
-	text := !isBinary(data)
-	if forced, bin := b.binary(v.path); forced {
-		text = !bin
+	text, ok := b.text[v]
+	if !ok {
+		text = !isBinary(b.content(v.hash))
+		if forced, bin := b.binary(v.path); forced {
+			text = !bin
+		}
+		b.text[v] = text
 	}
 	k := spanKey{v.hash, text}
 	if s, ok := b.spans[k]; ok {
 		return s
 	}
-	s := spanCounts(data, text)
+	s := spanCounts(b.content(v.hash), text)
 	b.spans[k] = s
 	return s
 }
@@ -120,22 +143,12 @@ type renameDetector struct {
 	dirsRemoved map[string]int       // dirs_removed; updated (self → ancestor)
 	counts      map[string]*countMap // dir_rename_count: old dir → new dirs
 	limit       int
-	neededLimit int
 
-	srcs   []*renameSrc
-	dsts   []*renameDst
+	srcs   []*filePair // deletions that may be rename sources
+	dsts   []*filePair // additions; status 'R' once paired
 	setup  bool
 	idxMap map[string]int
 	guess  map[string]string
-}
-
-type renameSrc struct {
-	pair *filePair
-}
-
-type renameDst struct {
-	pair     *filePair
-	isRename bool
 }
 
 // detect pairs deletions with additions in q (in q's order, which decides
@@ -146,11 +159,11 @@ func (d *renameDetector) detect(q []*filePair) []*filePair {
 		switch {
 		case !p.one.valid():
 			if p.two.hash != emptyBlobHash {
-				d.dsts = append(d.dsts, &renameDst{pair: p})
+				d.dsts = append(d.dsts, p)
 			}
 		case p.one.hash == emptyBlobHash:
 		case !p.two.valid():
-			d.srcs = append(d.srcs, &renameSrc{pair: p})
+			d.srcs = append(d.srcs, p)
 		}
 	}
 	if len(d.dsts) > 0 && len(d.srcs) > 0 {

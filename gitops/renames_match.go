@@ -23,7 +23,6 @@ func (d *renameDetector) run() {
 		return
 	}
 	if d.limit > 0 && left*len(d.srcs) > d.limit*d.limit {
-		d.neededLimit = max(left, len(d.srcs))
 		return
 	}
 	d.matrix(left)
@@ -34,15 +33,15 @@ func (d *renameDetector) run() {
 func (d *renameDetector) exact() int {
 	byHash := map[[20]byte][]int{}
 	for i, s := range d.srcs {
-		h := s.pair.one.hash
+		h := s.one.hash
 		byHash[h] = append(byHash[h], i)
 	}
 	n := 0
 	for di, dst := range d.dsts {
-		target := dst.pair.two
+		target := dst.two
 		best, bestScore, tries := -1, -1, 100
 		for _, si := range byHash[target.hash] {
-			src := d.srcs[si].pair
+			src := d.srcs[si]
 			if (!isRegular(src.one.mode) || !isRegular(target.mode)) && src.one.mode != target.mode {
 				continue
 			}
@@ -72,11 +71,10 @@ func (d *renameDetector) exact() int {
 }
 
 func (d *renameDetector) record(di, si int) {
-	src, dst := d.srcs[si].pair, d.dsts[di]
+	src, dst := d.srcs[si], d.dsts[di]
 	src.used = true
-	dst.isRename = true
-	dst.pair.one = src.one
-	dst.pair.status = 'R'
+	dst.one = src.one
+	dst.status = 'R'
 }
 
 // cull drops used sources and, when relevantOnly, sources the merge does
@@ -84,10 +82,10 @@ func (d *renameDetector) record(di, si int) {
 func (d *renameDetector) cull(relevantOnly bool) {
 	kept := d.srcs[:0]
 	for _, s := range d.srcs {
-		if s.pair.used {
+		if s.used {
 			continue
 		}
-		if _, ok := d.relevant[s.pair.one.path]; relevantOnly && !ok {
+		if _, ok := d.relevant[s.one.path]; relevantOnly && !ok {
 			continue
 		}
 		kept = append(kept, s)
@@ -97,7 +95,7 @@ func (d *renameDetector) cull(relevantOnly bool) {
 
 // basenameSame reports whether two paths end in the same file name.
 func basenameSame(a, b string) bool {
-	return a[strings.LastIndexByte(a, '/')+1:] == b[strings.LastIndexByte(b, '/')+1:]
+	return baseName(a) == baseName(b)
 }
 
 func baseName(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
@@ -115,11 +113,11 @@ func (d *renameDetector) initDirRenameInfo() {
 	d.setup = true
 	d.idxMap = map[string]int{}
 	for i, dst := range d.dsts {
-		if !dst.isRename {
-			d.idxMap[dst.pair.two.path] = i
+		if dst.status != 'R' {
+			d.idxMap[dst.two.path] = i
 			continue
 		}
-		d.countDirRename(dst.pair.one.path, dst.pair.two.path)
+		d.countDirRename(dst.one.path, dst.two.path)
 	}
 	d.guess = map[string]string{}
 	for old, c := range d.counts {
@@ -152,7 +150,7 @@ func (d *renameDetector) possibleRename(src string) int {
 func (d *renameDetector) basenames(minScore int) int {
 	sources, dests := map[string]int{}, map[string]int{}
 	for i, s := range d.srcs {
-		b := baseName(s.pair.one.path)
+		b := baseName(s.one.path)
 		if _, dup := sources[b]; dup {
 			sources[b] = -1
 		} else {
@@ -160,10 +158,10 @@ func (d *renameDetector) basenames(minScore int) int {
 		}
 	}
 	for i, dst := range d.dsts {
-		if dst.isRename {
+		if dst.status == 'R' {
 			continue
 		}
-		b := baseName(dst.pair.two.path)
+		b := baseName(dst.two.path)
 		if _, dup := dests[b]; dup {
 			dests[b] = -1
 		} else {
@@ -172,7 +170,7 @@ func (d *renameDetector) basenames(minScore int) int {
 	}
 	n := 0
 	for i, s := range d.srcs {
-		name := s.pair.one.path
+		name := s.one.path
 		if _, ok := d.relevant[name]; !ok {
 			continue
 		}
@@ -185,10 +183,10 @@ func (d *renameDetector) basenames(minScore int) int {
 		if si == -1 || di == -1 {
 			si, di = i, d.possibleRename(name)
 		}
-		if di == -1 || d.dsts[di].isRename {
+		if di == -1 || d.dsts[di].status == 'R' {
 			continue
 		}
-		one, two := d.srcs[si].pair.one, d.dsts[di].pair.two
+		one, two := d.srcs[si].one, d.dsts[di].two
 		if d.blobs.estimate(one, two, minScore) < minScore {
 			continue
 		}
@@ -204,7 +202,7 @@ func (d *renameDetector) basenames(minScore int) int {
 // directory (handle_early_known_dir_renames).
 func (d *renameDetector) earlyKnownDirRenames() {
 	for _, s := range d.srcs {
-		for dir := dirName(s.pair.one.path); dir != "" && d.dirsRemoved[dir] != dirNotRelevant; dir = dirName(dir) {
+		for dir := dirName(s.one.path); dir != "" && d.dirsRemoved[dir] != dirNotRelevant; dir = dirName(dir) {
 			d.increment(dir, unknownDir)
 		}
 	}
@@ -215,7 +213,7 @@ func (d *renameDetector) earlyKnownDirRenames() {
 	}
 	kept := d.srcs[:0]
 	for _, s := range d.srcs {
-		p := s.pair.one.path
+		p := s.one.path
 		if d.relevant[p] == srcLocation && !d.neededForDir(p) {
 			d.relevant[p] = srcNoMore
 			continue
@@ -297,7 +295,7 @@ func recordIfBetter(m []diffScore, o diffScore) {
 func (d *renameDetector) matrix(left int) {
 	mx := make([]diffScore, 0, left*candidatesPerDst)
 	for di, dst := range d.dsts {
-		if dst.isRename {
+		if dst.status == 'R' {
 			continue
 		}
 		m := make([]diffScore, candidatesPerDst)
@@ -305,7 +303,7 @@ func (d *renameDetector) matrix(left int) {
 			m[j].dst = -1
 		}
 		for si, s := range d.srcs {
-			one, two := s.pair.one, dst.pair.two
+			one, two := s.one, dst.two
 			cand := diffScore{src: si, dst: di, score: d.blobs.estimate(one, two, defaultRenameScore)}
 			if basenameSame(one.path, two.path) {
 				cand.nameScore = 1
@@ -319,10 +317,10 @@ func (d *renameDetector) matrix(left int) {
 		if c.dst < 0 || c.score < defaultRenameScore {
 			break
 		}
-		if d.dsts[c.dst].isRename || d.srcs[c.src].pair.used {
+		if d.dsts[c.dst].status == 'R' || d.srcs[c.src].used {
 			continue
 		}
 		d.record(c.dst, c.src)
-		d.countDirRename(d.srcs[c.src].pair.one.path, d.dsts[c.dst].pair.two.path)
+		d.countDirRename(d.srcs[c.src].one.path, d.dsts[c.dst].two.path)
 	}
 }

@@ -88,7 +88,7 @@ func (r *Repo) revertTree(ctx context.Context, objs *objectSet, head *CommitInfo
 	if err != nil {
 		return plumbing.ZeroHash, CommitMeta{}, fmt.Errorf("revert %s: read parent: %w", sha, err)
 	}
-	m := newOrtMerge(objs, newAttrReader(objs, head.Tree))
+	m := newOrtMerge(objs, head.Tree)
 	tree, err := m.run(c.Tree, head.Tree, pc.Tree)
 	if err != nil {
 		return plumbing.ZeroHash, CommitMeta{}, fmt.Errorf("revert %s: merge: %w", sha, err)

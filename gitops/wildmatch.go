@@ -1,5 +1,7 @@
 package gitops
 
+import "strings"
+
 // wildmatch matches a gitattributes (or gitignore) pattern against a path
 // the way git's wildmatch does. With pathname set, '*' and '?' do not match
 // '/', and "**" between slashes (or at either end) matches any number of
@@ -79,17 +81,15 @@ func starAt(pat string, pi int, text string, pathname bool) wmResult {
 		}
 	}
 	if pi == len(pat) {
-		if !matchSlash && containsSlash(text) {
+		if !matchSlash && strings.Contains(text, "/") {
 			return wmNoMatch
 		}
 		return wmMatch
 	}
 	if !matchSlash && pat[pi] == '/' {
 		// One '*' then '/': the rest starts at the next slash.
-		for i := 0; i < len(text); i++ {
-			if text[i] == '/' {
-				return wildAt(pat, pi, text[i:], pathname)
-			}
+		if i := strings.IndexByte(text, '/'); i >= 0 {
+			return wildAt(pat, pi, text[i:], pathname)
 		}
 		return wmNoMatch
 	}
@@ -113,15 +113,6 @@ func starAt(pat string, pi int, text string, pathname bool) wmResult {
 		}
 	}
 	return wmAbortAll
-}
-
-func containsSlash(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '/' {
-			return true
-		}
-	}
-	return false
 }
 
 func isGlobSpecial(c byte) bool {

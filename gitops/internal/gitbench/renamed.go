@@ -60,15 +60,15 @@ func (b *bench) revertRenamed(runs int) error {
 // rename detection says: main has the reverted commit's parent's content
 // at the renamed path.
 func (b *bench) checkRevertedAtNewPath(sha string) error {
-	dir, err := b.appDirOf(sha)
+	files, err := b.changedFiles(sha)
 	if err != nil {
 		return err
 	}
-	out, err := exec.Command("git", "-C", b.srvRepo, "diff-tree", "--no-commit-id", "--name-only", "-r", sha).Output()
+	dir, err := appDirOfFiles(sha, files)
 	if err != nil {
 		return err
 	}
-	for _, f := range strings.Fields(string(out)) {
+	for _, f := range files {
 		want, err := exec.Command("git", "-C", b.srvRepo, "rev-parse", sha+"^:"+f).Output()
 		if err != nil {
 			return err
@@ -87,11 +87,16 @@ func (b *bench) checkRevertedAtNewPath(sha string) error {
 
 // appDirOf is the apps/teamT/appA directory a commit changed.
 func (b *bench) appDirOf(sha string) (string, error) {
-	out, err := exec.Command("git", "-C", b.srvRepo, "diff-tree", "--no-commit-id", "--name-only", "-r", sha).Output()
+	files, err := b.changedFiles(sha)
 	if err != nil {
 		return "", err
 	}
-	files := strings.Fields(string(out))
+	return appDirOfFiles(sha, files)
+}
+
+// appDirOfFiles is the apps/teamT/appA directory of files, which commit
+// sha changed.
+func appDirOfFiles(sha string, files []string) (string, error) {
 	if len(files) == 0 {
 		return "", fmt.Errorf("%s changes nothing", sha)
 	}

@@ -210,11 +210,10 @@ func (b *bench) candidates(back, n int) ([]string, error) {
 	used := map[string]bool{promoteFile: true}
 	var picked []string
 	for _, sha := range strings.Fields(string(out)) {
-		files, err := exec.Command("git", "-C", b.srvRepo, "diff-tree", "--no-commit-id", "--name-only", "-r", sha).Output()
+		fl, err := b.changedFiles(sha)
 		if err != nil {
 			return nil, err
 		}
-		fl := strings.Fields(string(files))
 		clash := len(fl) == 0
 		for _, f := range fl {
 			clash = clash || used[f]
@@ -238,6 +237,15 @@ func (b *bench) candidates(back, n int) ([]string, error) {
 		}
 	}
 	return nil, errors.New("not enough clean revert candidates")
+}
+
+// changedFiles lists the paths commit sha changed on the server.
+func (b *bench) changedFiles(sha string) ([]string, error) {
+	out, err := exec.Command("git", "-C", b.srvRepo, "diff-tree", "--no-commit-id", "--name-only", "-r", sha).Output()
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(out)), nil
 }
 
 func (b *bench) revert(runs int) error {
