@@ -35,6 +35,40 @@ func (r *Repo) Log(ctx context.Context, branch string, opts LogOptions, fn func(
 }
 
 func (r *Repo) log(ctx context.Context, branch string, opts LogOptions, fn func(*CommitInfo) error) error {
+	var parts []string
+	if opts.Path != "" {
+		var err error
+		if parts, err = splitPath(strings.TrimSuffix(opts.Path, "/")); err != nil {
+			return fmt.Errorf("log %s: %w", branch, err)
+		}
+	}
+	return r.walk(ctx, branch, opts.Max, func(objs *objectSet, c, parent *CommitInfo) error {
+		if parts != nil {
+			var before plumbing.Hash
+			var err error
+			if parent != nil {
+				if before, err = objs.pathHash(parent.Tree, parts); err != nil {
+					return fmt.Errorf("log %s: %w", branch, err)
+				}
+			}
+			after, err := objs.pathHash(c.Tree, parts)
+			if err != nil {
+				return fmt.Errorf("log %s: %w", branch, err)
+			}
+			if before == after {
+				return nil
+			}
+		}
+		return fn(c)
+	})
+}
+
+// walk visits the first-parent history of branch from its last fetched
+// tip, newest first, calling visit with each commit and its first parent
+// (nil at the root; history a shallow cache lacks is fetched on demand),
+// until max commits (0: 10000), the root, or visit returning ErrStopWalk.
+// It is the walk of Log and LogPaths; the caller holds r.opMu.
+func (r *Repo) walk(ctx context.Context, branch string, max int, visit func(objs *objectSet, c, parent *CommitInfo) error) error {
 	tip, ok, err := r.Tip(branch)
 	if err != nil {
 		return err
@@ -42,13 +76,6 @@ func (r *Repo) log(ctx context.Context, branch string, opts LogOptions, fn func(
 	if !ok {
 		return fmt.Errorf("log %s: %w (fetch it first)", branch, ErrBranchMissing)
 	}
-	var parts []string
-	if opts.Path != "" {
-		if parts, err = splitPath(strings.TrimSuffix(opts.Path, "/")); err != nil {
-			return fmt.Errorf("log %s: %w", branch, err)
-		}
-	}
-	max := opts.Max
 	if max <= 0 {
 		max = 10000
 	}
@@ -68,26 +95,10 @@ func (r *Repo) log(ctx context.Context, branch string, opts LogOptions, fn func(
 				return fmt.Errorf("log %s: %w", branch, err)
 			}
 		}
-		match := true
-		if parts != nil {
-			var before plumbing.Hash
-			if parent != nil {
-				if before, err = objs.pathHash(parent.Tree, parts); err != nil {
-					return fmt.Errorf("log %s: %w", branch, err)
-				}
-			}
-			after, err := objs.pathHash(c.Tree, parts)
-			if err != nil {
-				return fmt.Errorf("log %s: %w", branch, err)
-			}
-			match = before != after
-		}
-		if match {
-			if err := fn(c); errors.Is(err, ErrStopWalk) {
-				return nil
-			} else if err != nil {
-				return err
-			}
+		if err := visit(objs, c, parent); errors.Is(err, ErrStopWalk) {
+			return nil
+		} else if err != nil {
+			return err
 		}
 		if parent == nil {
 			return nil
@@ -124,7 +135,7 @@ func (r *Repo) commitDeepening(ctx context.Context, objs *objectSet, branch stri
 // pathHash returns the hash of the entry at parts under tree, or zero.
 func (s *objectSet) pathHash(tree plumbing.Hash, parts []string) (plumbing.Hash, error) {
 	h := tree
-	for _, name := range parts {
+	for i, name := range parts {
 		ents, err := s.tree(h)
 		if err != nil {
 			return plumbing.ZeroHash, err
@@ -133,6 +144,9 @@ func (s *objectSet) pathHash(tree plumbing.Hash, parts []string) (plumbing.Hash,
 		for _, e := range ents {
 			if e.name == name {
 				h, found = e.hash, true
+				if i < len(parts)-1 && !e.isTree() {
+					return plumbing.ZeroHash, nil // a file where the path needs a directory
+				}
 				break
 			}
 		}

@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -19,6 +20,11 @@ type RevertRequest struct {
 	Author    Identity
 	Committer Identity  // zero means Author
 	When      time.Time // zero means time.Now()
+	// Also, if set, edits the reverted tree before it is committed, so that
+	// more changes travel in the same commit (ensign excludes the failed tag
+	// from an image automation's policy there). It may run several times,
+	// each on a fresh editor, and must not fail for retryable reasons.
+	Also func(*TreeEditor) error
 }
 
 // Revert writes a commit that undoes req.Commit on top of the base branch's
@@ -99,6 +105,15 @@ func (r *Repo) revertTree(ctx context.Context, objs *objectSet, head *CommitInfo
 	if tree.IsZero() {
 		tree = objs.put(plumbing.TreeObject, nil)
 	}
+	if req.Also != nil && tree != head.Tree {
+		ed := newTreeEditor(objs, tree)
+		if err := req.Also(ed); err != nil {
+			return plumbing.ZeroHash, CommitMeta{}, fmt.Errorf("revert %s: extra edit: %w", sha, err)
+		}
+		if tree, err = ed.Write(); err != nil {
+			return plumbing.ZeroHash, CommitMeta{}, fmt.Errorf("revert %s: write tree: %w", sha, err)
+		}
+	}
 	if tree == head.Tree {
 		return plumbing.ZeroHash, CommitMeta{}, fmt.Errorf("revert %s: %w", sha, ErrAlreadyReverted)
 	}
@@ -124,4 +139,71 @@ func (r *Repo) revertTree(ctx context.Context, objs *objectSet, head *CommitInfo
 func subjectOf(msg string) string {
 	para, _, _ := strings.Cut(strings.TrimLeft(msg, "\n"), "\n\n")
 	return strings.Join(strings.Fields(strings.ReplaceAll(para, "\n", " ")), " ")
+}
+
+// RevertOutcome is what RevertAll did with one request: Commit is its revert
+// (on the pushed branch), or Err says why it was left out, with the same
+// sentinels and errors as Revert (ErrAlreadyReverted, *ConflictError, a
+// wrapped ErrNotFound, ...).
+type RevertOutcome struct {
+	Commit plumbing.Hash
+	Err    error
+}
+
+// errNoReverts stops land when no request of a batch made a commit.
+var errNoReverts = errors.New("no revert to push")
+
+// RevertAll writes the reverts of reqs one on top of the other, in order,
+// on the base branch's tip, and pushes them to target in one push: a burst
+// of failures costs one round trip to the server, and each revert keeps its
+// own commit, message and trailers. A request whose revert cannot be
+// written is left out with its error in its RevertOutcome and the others go
+// on (a later request sees the earlier ones' reverts, so reverting the same
+// commit twice gives ErrAlreadyReverted the second time). On a lost race
+// the whole chain is rebuilt on the new tip, as Revert does.
+//
+// The outcomes are in reqs' order. An error means nothing was pushed;
+// Result is nil when no request made a commit.
+func (r *Repo) RevertAll(ctx context.Context, target Target, reqs []RevertRequest) (*Result, []RevertOutcome, error) {
+	outs := make([]RevertOutcome, len(reqs))
+	res, err := r.land(ctx, target, func(ctx context.Context, objs *objectSet, base *CommitInfo) (plumbing.Hash, error) {
+		head := base
+		for i, req := range reqs {
+			if err := req.Author.validate(); err != nil {
+				outs[i] = RevertOutcome{Err: fmt.Errorf("revert %s: author: %w", req.Commit, err)}
+				continue
+			}
+			outs[i] = RevertOutcome{}
+			tree, meta, err := r.revertTree(ctx, objs, head, req)
+			if ctx.Err() != nil {
+				return plumbing.ZeroHash, ctx.Err()
+			}
+			if err != nil {
+				outs[i].Err = err
+				continue
+			}
+			h, err := buildCommit(objs, tree, []plumbing.Hash{head.Hash}, meta)
+			if err != nil {
+				return plumbing.ZeroHash, err
+			}
+			if head, err = objs.commit(h); err != nil {
+				return plumbing.ZeroHash, err
+			}
+			outs[i].Commit = h
+		}
+		if head == base {
+			return plumbing.ZeroHash, errNoReverts
+		}
+		return head.Hash, nil
+	})
+	switch {
+	case errors.Is(err, errNoReverts):
+		return nil, outs, nil
+	case err != nil:
+		for i := range outs {
+			outs[i].Commit = plumbing.ZeroHash
+		}
+		return nil, outs, err
+	}
+	return res, outs, nil
 }
