@@ -55,6 +55,26 @@ func (f *File) load(data []byte) error {
 	return nil
 }
 
+// Documents parses every document of a YAML stream the way overlay files
+// are parsed, for other readers of repository files: UTF-8 only, and a
+// panic of the YAML parser on hostile input comes back as an error
+// wrapping ErrParse instead of taking the bot down.
+func Documents(data []byte) ([]*yaml.Node, error) { return parseDocs(data) }
+
+// MappingValue returns the value of key in mapping m, or nil when m is nil,
+// not a mapping, or has no such key.
+func MappingValue(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
 // parseDocs decodes every document of a stream into nodes.
 func parseDocs(data []byte) (docs []*yaml.Node, err error) {
 	if len(data) >= 2 && (data[0] == 0xFE && data[1] == 0xFF || data[0] == 0xFF && data[1] == 0xFE) {

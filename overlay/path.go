@@ -80,17 +80,7 @@ func (f *File) matches(r *yaml.Node, sel Selector) bool {
 	if r.Kind != yaml.MappingNode {
 		return false
 	}
-	get := func(m *yaml.Node, key string) *yaml.Node {
-		if m == nil || m.Kind != yaml.MappingNode {
-			return nil
-		}
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			if m.Content[i].Value == key {
-				return m.Content[i+1]
-			}
-		}
-		return nil
-	}
+	get := MappingValue
 	eq := func(n *yaml.Node, want string) bool {
 		return want == "" || n != nil && n.Kind == yaml.ScalarNode && n.Value == want
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +39,7 @@ func SetFreezes(name string, data []byte, fs []Freeze) ([]byte, error) {
 	if bytes.Contains(data, []byte("\r\n")) {
 		nl = "\r\n"
 	}
-	lines := splitLines(data)
+	lines := slices.Collect(strings.Lines(string(data)))
 	start, end := -1, -1 // the block's lines [start, end), 0-based
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		if root.Content[i].Value != "freezes" {
@@ -88,21 +89,6 @@ func SetFreezes(name string, data []byte, fs []Freeze) ([]byte, error) {
 		return nil, fmt.Errorf("%w %s: the edited file does not hold the freezes written (are they referred to by anchor?)", ErrCannotEdit, name)
 	}
 	return out.Bytes(), nil
-}
-
-// splitLines splits data after every "\n", keeping the line ends.
-func splitLines(data []byte) []string {
-	var lines []string
-	for s := string(data); s != ""; {
-		i := strings.IndexByte(s, '\n')
-		if i < 0 {
-			lines = append(lines, s)
-			break
-		}
-		lines = append(lines, s[:i+1])
-		s = s[i+1:]
-	}
-	return lines
 }
 
 // trimTail backs end off over the blank, comment-only and document-end
