@@ -58,7 +58,9 @@ func FromConfig(name string, cfg *rest.Config) (*Client, error) {
 	// per stream, and canary objects are small.
 	cfg.DisableCompression = true
 	if cfg.QPS == 0 {
-		cfg.QPS, cfg.Burst = 20, 40
+		// Flux's controllers' defaults: a burst of 100 failed canaries
+		// costs a few hundred requests (images, events, reconcile requests).
+		cfg.QPS, cfg.Burst = 50, 300
 	}
 	kc, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

@@ -121,6 +121,16 @@ func renderStatus(rep status.Report) string {
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", s.Name, codes(s.Pinned), s.Phase, codes(s.Running), window, dash(strings.Join(prs, ", ")))
 		}
+		n := 0
+		for _, s := range a.Stages {
+			for _, e := range s.Excluded {
+				fmt.Fprintf(&b, "\n- %s: tag `%s` is excluded from Flux's image automation (ImageRepository `%s`): %s; `/promote` of it lifts that", s.Name, e.Tag, e.Repository, e.Note)
+				n++
+			}
+		}
+		if n > 0 {
+			b.WriteString("\n")
+		}
 	}
 	return b.String()
 }

@@ -105,6 +105,16 @@ func TestServiceAccountCanDoWhatEnsignDoes(t *testing.T) {
 			}
 		}
 	})
+	t.Run("image automation", func(t *testing.T) {
+		repo, err := set.ImageRepositoryOf(ctx, "production", rbacNS, "podinfo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		repo.Exclusions, repo.Notes = []string{`^.*\.sig$`, `^6\.5\.1$`}, map[string]string{`^6\.5\.1$`: "rbac check"}
+		if err := set.SetImageExclusions(ctx, repo); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("nothing more", func(t *testing.T) {
 		kc := kubernetes.NewForConfigOrDie(sa)
 		forbidden := map[string]error{}
@@ -195,6 +205,9 @@ func seedWorkloads(t *testing.T, admin *rest.Config) {
 		{flux.GitRepositoryGVR, "GitRepository", "gitops", map[string]any{"url": "https://gitea.example.com/platform/gitops.git", "interval": "10m"}},
 		{flux.KustomizationGVR, "Kustomization", "podinfo", map[string]any{"path": "./apps/podinfo/production", "interval": "10m", "prune": true,
 			"sourceRef": map[string]any{"kind": "GitRepository", "name": "gitops"}}},
+		{cluster.ImageRepositoryGVR, "ImageRepository", "podinfo", map[string]any{"image": "ghcr.io/stefanprodan/podinfo", "interval": "5m"}},
+		{cluster.ImagePolicyGVR, "ImagePolicy", "podinfo", map[string]any{"imageRepositoryRef": map[string]any{"name": "podinfo"},
+			"policy": map[string]any{"semver": map[string]any{"range": "6.x"}}}},
 	} {
 		u := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": o.gvr.GroupVersion().String(), "kind": o.kind,

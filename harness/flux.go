@@ -133,12 +133,17 @@ func FluxGitSecret(namespace, name, user, token string) *corev1.Secret {
 }
 
 // FluxCRDFiles lists the Flux CRD manifests that build.sh (fluxcrds, part of
-// all) copied from the source-controller and kustomize-controller modules.
+// all) copied from the source-controller, kustomize-controller and
+// image-reflector-controller modules.
 func FluxCRDFiles() ([]string, error) {
-	dir := filepath.Join(BinDir(), "flux-crds")
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("flux CRDs not found in %s: %w", dir, ErrNoBinaries)
+	var all []string
+	for _, d := range []string{"flux-crds", "image-crds"} {
+		dir := filepath.Join(BinDir(), d)
+		files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+		if err != nil || len(files) == 0 {
+			return nil, fmt.Errorf("flux CRDs not found in %s (harness/build/build.sh fluxcrds): %w", dir, ErrNoBinaries)
+		}
+		all = append(all, files...)
 	}
-	return files, nil
+	return all, nil
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // KubeServer is a running kube-apiserver + etcd on 127.0.0.1 with Flagger's
-// CRDs (from the flagger module) and Flux's source and kustomize CRDs (from
+// CRDs (from the flagger module) and Flux's source, kustomize and image-reflector CRDs (from
 // the modules build.sh built the Flux controllers from) installed.
 type KubeServer struct {
 	// Config reaches the API server as a cluster admin.

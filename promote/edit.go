@@ -45,8 +45,18 @@ type promotion struct {
 	source overlay.Reader
 }
 
-// apply edits the target overlay in t and returns what changed.
+// apply edits the target overlay in t and returns what changed. A
+// promotion that changes the overlay also lifts ensign's exclusions of the
+// promoted tags from Flux's image automation (liftExclusions).
 func (p promotion) apply(t overlay.Tree) ([]Change, error) {
+	changes, err := p.edit(t)
+	if err != nil || len(changes) == 0 {
+		return changes, err
+	}
+	return p.liftExclusions(t, changes)
+}
+
+func (p promotion) edit(t overlay.Tree) ([]Change, error) {
 	switch p.to.Promotion.Strategy {
 	case policy.StrategyCopy:
 		return p.copyFiles(t)

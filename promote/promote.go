@@ -95,6 +95,7 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 					return out, err
 				}
 				out.Action, out.Commit, out.Changes, out.Reason = ActionPushed, res.Commit.String(), changes, st.Reason
+				s.liftInCluster(ctx, to, out.Commit, &out)
 				s.closeSuperseded(ctx, open, "", fmt.Sprintf("Closed by ensign: superseded by commit %s, pushed to %s.", short(res.Commit.String()), s.ws.Branch))
 				return out, nil
 			}

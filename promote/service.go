@@ -13,6 +13,7 @@ import (
 	"github.com/ensignbot/ensign/cluster"
 	"github.com/ensignbot/ensign/flux"
 	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/imageguard"
 	"github.com/ensignbot/ensign/internal/logctx"
 	"github.com/ensignbot/ensign/policy"
 	"github.com/ensignbot/ensign/workspace"
@@ -41,6 +42,10 @@ type Clusters interface {
 	RecordEvent(ctx context.Context, clusterName string, c *flaggerv1.Canary, n cluster.Note, now time.Time) error
 	Canary(ctx context.Context, ref policy.CanaryRef) (*flaggerv1.Canary, error)
 	Suspended(ctx context.Context, stage *policy.Stage) ([]flux.Ref, error)
+	// ImageRepositoryOf and SetImageExclusions lift ensign's exclusions of
+	// a promoted tag from an image automation in the cluster.
+	ImageRepositoryOf(ctx context.Context, cluster, namespace, name string) (cluster.ImageRepository, error)
+	SetImageExclusions(ctx context.Context, r cluster.ImageRepository) error
 }
 
 // Service promotes verified versions in one repository.
@@ -139,6 +144,11 @@ type Outcome struct {
 	Images []string `json:"images,omitempty"`
 	// Changes lists what the promotion changes in the target overlay.
 	Changes []Change `json:"changes,omitempty"`
+	// ClusterLifted are ensign's image-automation exclusions of the
+	// promoted tags removed in the cluster once the promotion landed;
+	// LiftSkipped says why one was not.
+	ClusterLifted []imageguard.Exclusion `json:"clusterLifted,omitempty"`
+	LiftSkipped   []string               `json:"liftSkipped,omitempty"`
 }
 
 // Succeeded handles a canary that reached Succeeded: it promotes the version

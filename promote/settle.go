@@ -50,6 +50,7 @@ func (s *Service) settle(ctx context.Context, pol *policy.Policy, app *policy.Ap
 		if merged, err := s.forge.GetPullRequest(ctx, s.ws.Repo, pr.Number); err == nil {
 			out.Commit = merged.MergeCommitSHA
 		}
+		s.liftInCluster(ctx, to, out.Commit, &out)
 		if _, err := s.forge.RemoveLabel(ctx, s.ws.Repo, pr.Number, pol.Labels.Queued); err != nil {
 			s.logger(ctx).Warn("remove queued label after merge", "pr", pr.Number, "err", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/ensignbot/ensign/cluster"
 	"github.com/ensignbot/ensign/flux"
 	"github.com/ensignbot/ensign/forge"
+	"github.com/ensignbot/ensign/imageguard"
 	"github.com/ensignbot/ensign/overlay"
 	"github.com/ensignbot/ensign/policy"
 	"github.com/ensignbot/ensign/vocab"
@@ -27,6 +28,7 @@ type Clusters interface {
 	Canary(ctx context.Context, ref policy.CanaryRef) (*flaggerv1.Canary, error)
 	PrimaryImages(ctx context.Context, cluster string, c *flaggerv1.Canary) ([]cluster.Container, error)
 	Suspended(ctx context.Context, stage *policy.Stage) ([]flux.Ref, error)
+	ImageRepositoryOf(ctx context.Context, cluster, namespace, name string) (cluster.ImageRepository, error)
 }
 
 // Reporter builds status reports for one repository.
@@ -94,6 +96,10 @@ type StageReport struct {
 	Queued []int64 `json:"queued,omitempty"`
 	// Open are the other open promotion pull requests into the stage.
 	Open []int64 `json:"open,omitempty"`
+	// Excluded are the tags ensign keeps from Flux's image automation for
+	// this stage (after rollbacks), in the repository or the cluster; a
+	// person's /promote of the version lifts each.
+	Excluded []imageguard.Exclusion `json:"excluded,omitempty"`
 }
 
 // Build reads the current state. app limits it to one app ("" means all).
@@ -135,6 +141,7 @@ func (r *Reporter) Build(ctx context.Context, app string) (Report, error) {
 			st := &a.Stages[i]
 			sr := StageReport{Name: st.Name, From: st.From, Overlay: st.Overlay, Canary: st.Canary.String()}
 			sr.Pinned = pinnedImages(tree, st.Overlay)
+			sr.Excluded = r.exclusions(ctx, tree, st)
 			sr.Phase, sr.Running, sr.Unreachable = r.canaryState(ctx, st.Canary)
 			w := pol.EvaluateStage(st, now)
 			sr.WindowOpen, sr.Window = w.Open, w.Reason
@@ -187,6 +194,21 @@ func (r *Reporter) canaryState(ctx context.Context, ref policy.CanaryRef) (phase
 		images = append(images, ct.Image)
 	}
 	return phase, images, ""
+}
+
+// exclusions lists ensign's image-automation exclusions for the stage: in
+// the repository's manifests, and in its cluster for policies the
+// repository does not hold. A report shows what it can read.
+func (r *Reporter) exclusions(ctx context.Context, tree imageguard.Reader, st *policy.Stage) []imageguard.Exclusion {
+	in, remote, err := imageguard.InForce(tree, st.Overlay)
+	if err != nil {
+		return nil
+	}
+	if len(remote) > 0 {
+		more, _ := imageguard.InForceInCluster(ctx, r.Clusters, st.Canary.Cluster, remote)
+		in = append(in, more...)
+	}
+	return in
 }
 
 func pinnedImages(tree overlay.Reader, dir string) []string {

@@ -395,6 +395,13 @@ func statusText(rep status.Report) string {
 				fmt.Fprintf(&b, " | canary unreachable: %s", s.Unreachable)
 			}
 			b.WriteString("\n")
+			for _, e := range s.Excluded {
+				where := e.File
+				if where == "" {
+					where = "in the cluster"
+				}
+				fmt.Fprintf(&b, "  %-14s image automation: tag %s excluded in ImageRepository %s (%s): %s\n", "", e.Tag, e.Repository, where, e.Note)
+			}
 		}
 	}
 	return b.String()

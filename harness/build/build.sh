@@ -9,7 +9,7 @@
 #
 # Usage: harness/build/build.sh [gitea|kube|etcd|fluxcrds|controllers|helm|all]
 # (default: all). `all` builds etcd, kube-apiserver and Gitea and copies Flux's CRDs
-# (fluxcrds: a download of two modules, no build); it also builds the controllers
+# (fluxcrds: a download of three modules, no build); it also builds the controllers
 # when ENSIGN_CONTROLLERS is set (their first build takes about 12 minutes on 2 idle
 # cores, 40 on a busy one, see README). Prints the cache directory on its last line.
 # ENSIGN_HARNESS_CACHE overrides the cache location (default: ~/.cache/ensign-harness).
@@ -22,6 +22,7 @@ K8S_VERSION=v1.37.2
 ETCD_VERSION=v3.7.3
 FLAGGER_VERSION=v1.44.0
 FLUX_VERSION=v1.9.6 # source-controller and kustomize-controller
+IMAGE_REFLECTOR_VERSION=v1.2.4 # image-reflector-controller, for its CRDs
 KWOK_VERSION=v0.8.0
 bin="$cache/bin"
 mkdir -p "$bin"
@@ -105,6 +106,7 @@ build_fluxcrds() {
   local out="$bin/flux-crds"
   if [[ -f "$out/.version" && "$(cat "$out/.version")" == "$FLUX_VERSION" ]]; then
     echo "harness: flux CRDs $FLUX_VERSION cached"
+    build_imagecrds
     return
   fi
   rm -rf "$out" "$out.tmp"
@@ -121,6 +123,28 @@ build_fluxcrds() {
   echo "$FLUX_VERSION" >"$out.tmp/.version"
   mv "$out.tmp" "$out"
   echo "harness: copied flux CRDs $FLUX_VERSION"
+  build_imagecrds
+}
+
+# build_imagecrds copies the ImagePolicy and ImageRepository CRDs of Flux's
+# image-reflector-controller $IMAGE_REFLECTOR_VERSION to $bin/image-crds (a
+# directory of its own, so that its version moves independently).
+build_imagecrds() {
+  local out="$bin/image-crds" m=github.com/fluxcd/image-reflector-controller dir
+  if [[ -f "$out/.version" && "$(cat "$out/.version")" == "$IMAGE_REFLECTOR_VERSION" ]]; then
+    echo "harness: image-reflector CRDs $IMAGE_REFLECTOR_VERSION cached"
+    return
+  fi
+  rm -rf "$out" "$out.tmp"
+  mkdir -p "$out.tmp"
+  dir=$(cd / && go mod download -json "$m@$IMAGE_REFLECTOR_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -n "$dir" ]] || { echo "harness: cannot download $m@$IMAGE_REFLECTOR_VERSION" >&2; exit 1; }
+  cp "$dir"/config/crd/bases/*.yaml "$out.tmp/"
+  chmod -R u+w "$out.tmp"
+  echo "$IMAGE_REFLECTOR_VERSION" >"$out.tmp/.version"
+  mv "$out.tmp" "$out"
+  echo "harness: copied image-reflector CRDs $IMAGE_REFLECTOR_VERSION"
 }
 
 # build_controllers builds kube-controller-manager and kube-scheduler (from the
