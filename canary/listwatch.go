@@ -28,10 +28,10 @@ const reconnectEvery = 250 * time.Millisecond
 // up to 30 s and with jitter up to a minute, so after an API server
 // restart the watch could come back that long after the server did, and
 // canaries that failed in between would wait. Here it comes back within
-// reconnectEvery of the server answering.
-func newInformer(client dynamic.Interface, namespace string, resync time.Duration, log *slog.Logger) cache.SharedIndexInformer {
+// reconnectEvery of the server answering, and recovered is called then.
+func newInformer(client dynamic.Interface, namespace string, resync time.Duration, log *slog.Logger, recovered func()) cache.SharedIndexInformer {
 	res := client.Resource(cluster.CanaryGVR).Namespace(namespace)
-	p := &patience{log: log.With("namespace", namespace)}
+	p := &patience{log: log.With("namespace", namespace), recovered: recovered}
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			return retryUnreachable(ctx, p, func() (runtime.Object, error) { return res.List(ctx, opts) })
@@ -54,8 +54,9 @@ func newInformer(client dynamic.Interface, namespace string, resync time.Duratio
 // patience logs once when the API server becomes unreachable and once
 // when it answers again.
 type patience struct {
-	log  *slog.Logger
-	down atomic.Bool
+	log       *slog.Logger
+	down      atomic.Bool
+	recovered func() // may be nil
 }
 
 // retryUnreachable calls fn until the API server answers (a result or an
@@ -66,6 +67,9 @@ func retryUnreachable[T any](ctx context.Context, p *patience, fn func() (T, err
 		if err == nil || !unreachable(err) || ctx.Err() != nil {
 			if err == nil && p.down.Swap(false) {
 				p.log.Info("the API server answers again; watching canaries")
+				if p.recovered != nil {
+					p.recovered()
+				}
 			}
 			return v, err
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +19,9 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+
+	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
 
 	"github.com/ensignbot/ensign/cluster"
 )
@@ -89,13 +93,7 @@ func TestRetryUnreachable(t *testing.T) {
 // growing backoff (0.8, 1.6, 3.2, 6.4 ... s: about 25 s after these six
 // refusals), and then delivers what the list found.
 func TestInformerWaitsOutUnreachableServer(t *testing.T) {
-	c := &unstructured.Unstructured{}
-	c.SetAPIVersion("flagger.app/v1beta1")
-	c.SetKind("Canary")
-	c.SetNamespace("apps")
-	c.SetName("web")
-	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
-		map[schema.GroupVersionResource]string{cluster.CanaryGVR: "CanaryList"}, c)
+	client := fakeCanaryClient(t, "")
 	var mu sync.Mutex
 	refusals := 6
 	client.PrependReactor("list", "canaries", func(k8stesting.Action) (bool, runtime.Object, error) {
@@ -107,7 +105,8 @@ func TestInformerWaitsOutUnreachableServer(t *testing.T) {
 		refusals--
 		return true, nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 	})
-	inf := newInformer(client, "apps", time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var recovered atomic.Int32
+	inf := newInformer(client, "apps", time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)), func() { recovered.Add(1) })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { inf.RunWithContext(ctx); close(done) }()
@@ -122,5 +121,68 @@ func TestInformerWaitsOutUnreachableServer(t *testing.T) {
 	if keys := inf.GetStore().ListKeys(); len(keys) != 1 || keys[0] != "apps/web" {
 		t.Fatalf("cached %v, want [apps/web]", keys)
 	}
+	if n := recovered.Load(); n != 1 {
+		t.Fatalf("told of the recovery %d times, want once", n)
+	}
 	t.Logf("synced %v after six refusals", time.Since(start).Round(time.Millisecond))
+}
+
+// A Failed canary whose handling failed waits out its retry backoff (here
+// an hour, so only RetryNow can bring it back in this test); RetryNow,
+// called when an API server answers again, hands it to the handler at once.
+func TestRetryNowSkipsTheBackoff(t *testing.T) {
+	client := fakeCanaryClient(t, "Failed")
+	calls := make(chan int, 10)
+	var n atomic.Int32
+	w := NewWatcher([]Cluster{{Name: "prod", Client: client, Namespaces: []string{"apps"}}},
+		handlerFunc(func(context.Context, string, *flaggerv1.Canary) error {
+			calls <- int(n.Add(1))
+			return errors.New("gitea is down")
+		}), Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	w.urgent = workqueue.NewTypedRateLimitingQueue[Key](workqueue.NewTypedItemExponentialFailureRateLimiter[Key](time.Hour, time.Hour))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	wait := func(want int) {
+		t.Helper()
+		select {
+		case got := <-calls:
+			if got != want {
+				t.Fatalf("handler call %d, want %d", got, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("handler call %d never came", want)
+		}
+	}
+	wait(1) // fails: an hour's backoff
+	for {   // until the failure is noted as waiting for a retry
+		w.retryMu.Lock()
+		waiting := len(w.retrying[w.urgent])
+		w.retryMu.Unlock()
+		if waiting == 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.RetryNow()
+	wait(2)
+}
+
+// fakeCanaryClient is a fake dynamic client holding canary apps/web, in
+// phase (none if empty), for tests of one decision of the watch.
+func fakeCanaryClient(t *testing.T, phase string) *dynamicfake.FakeDynamicClient {
+	t.Helper()
+	c := &unstructured.Unstructured{}
+	c.SetAPIVersion("flagger.app/v1beta1")
+	c.SetKind("Canary")
+	c.SetNamespace("apps")
+	c.SetName("web")
+	if phase != "" {
+		if err := unstructured.SetNestedField(c.Object, phase, "status", "phase"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{cluster.CanaryGVR: "CanaryList"}, c)
 }

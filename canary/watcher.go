@@ -51,6 +51,12 @@ type Options struct {
 	// Workers handling keys concurrently (default 2). One key is never
 	// handled by two workers at once.
 	Workers int
+	// UrgentWorkers handle Failed canaries (default 128). Their handlers
+	// mostly wait, for their repository's batch of reverts and then for
+	// Gitea and the API server, and a batch can take only the failures
+	// whose handlers are running: with too few, a burst of failures is
+	// pushed a few at a time.
+	UrgentWorkers int
 	// Resync re-delivers every cached canary this often (default 10m).
 	Resync time.Duration
 	// Logger for watcher events (default slog.Default()).
@@ -70,12 +76,20 @@ type Watcher struct {
 	mu      sync.RWMutex
 	indexes map[string][]scopedIndexer // cluster -> the caches of its informers
 	synced  atomic.Bool
+
+	// retrying holds the keys waiting out a retry backoff, by queue, so
+	// that they can be retried at once when an API server answers again.
+	retryMu  sync.Mutex
+	retrying map[workqueue.TypedRateLimitingInterface[Key]]map[Key]bool
 }
 
 // NewWatcher returns a watcher over clusters that calls h.
 func NewWatcher(clusters []Cluster, h Handler, opts Options) *Watcher {
 	if opts.Workers <= 0 {
 		opts.Workers = 2
+	}
+	if opts.UrgentWorkers <= 0 {
+		opts.UrgentWorkers = 128
 	}
 	if opts.Resync <= 0 {
 		opts.Resync = 10 * time.Minute
@@ -93,7 +107,8 @@ func NewWatcher(clusters []Cluster, h Handler, opts Options) *Watcher {
 		urgent: workqueue.NewTypedRateLimitingQueueWithConfig(
 			retryLimiter(),
 			workqueue.TypedRateLimitingQueueConfig[Key]{Name: "failed-canaries"}),
-		indexes: map[string][]scopedIndexer{},
+		indexes:  map[string][]scopedIndexer{},
+		retrying: map[workqueue.TypedRateLimitingInterface[Key]]map[Key]bool{},
 	}
 }
 
@@ -136,7 +151,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			scopes = []string{metav1.NamespaceAll}
 		}
 		for _, ns := range scopes {
-			inf := newInformer(cl.Client, ns, w.opts.Resync, w.opts.Logger.With("cluster", cl.Name))
+			inf := newInformer(cl.Client, ns, w.opts.Resync, w.opts.Logger.With("cluster", cl.Name), w.RetryNow)
 			if err := inf.SetTransform(w.toCanary); err != nil {
 				return fmt.Errorf("set canary transform: %w", err)
 			}
@@ -168,8 +183,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 	w.opts.Logger.Info("watching canaries", "clusters", len(w.clusters), "informers", len(informers))
 
 	var wg sync.WaitGroup
-	for range w.opts.Workers {
-		for _, q := range []workqueue.TypedRateLimitingInterface[Key]{w.queue, w.urgent} {
+	for q, n := range map[workqueue.TypedRateLimitingInterface[Key]]int{w.queue: w.opts.Workers, w.urgent: w.opts.UrgentWorkers} {
+		for range n {
 			wg.Go(func() {
 				for w.next(ctx, q) {
 				}
@@ -282,9 +297,58 @@ func (w *Watcher) next(ctx context.Context, q workqueue.TypedRateLimitingInterfa
 	default:
 		w.opts.Logger.Warn("canary handling failed; will retry", "canary", key.String(), "phase", c.Status.Phase,
 			"retries", q.NumRequeues(key), "err", err)
+		w.markRetrying(q, key, true)
 		q.AddRateLimited(key)
+		return true
 	}
+	w.markRetrying(q, key, false)
 	return true
+}
+
+func (w *Watcher) markRetrying(q workqueue.TypedRateLimitingInterface[Key], key Key, on bool) {
+	w.retryMu.Lock()
+	defer w.retryMu.Unlock()
+	if on {
+		if w.retrying[q] == nil {
+			w.retrying[q] = map[Key]bool{}
+		}
+		w.retrying[q][key] = true
+	} else {
+		delete(w.retrying[q], key)
+	}
+}
+
+// otherWorkAfter is how long RetryNow lets rollbacks go first before it
+// retries other results.
+const otherWorkAfter = time.Second
+
+// RetryNow queues at once every key waiting out a retry backoff: called
+// when an API server answers again after an outage, so that results whose
+// handling failed meanwhile are handled now, not when a backoff that grew
+// during the outage ends. (The backoff's own re-add later is handled as a
+// repeat, which handlers are made for.) Failed canaries go at once, other
+// results otherWorkAfter later.
+func (w *Watcher) RetryNow() {
+	w.retryMu.Lock()
+	defer w.retryMu.Unlock()
+	n := 0
+	for q, keys := range w.retrying {
+		for key := range keys {
+			if q == w.urgent {
+				q.Add(key)
+			} else {
+				// Rollbacks first: the re-list's Failed canaries and the
+				// retried ones take the repository's lock before a
+				// promotion does.
+				q.AddAfter(key, otherWorkAfter)
+			}
+			n++
+		}
+		clear(keys)
+	}
+	if n > 0 {
+		w.opts.Logger.Info("retrying canary results at once", "results", n)
+	}
 }
 
 func (w *Watcher) handle(ctx context.Context, key Key, c *flaggerv1.Canary) (err error) {
