@@ -23,5 +23,11 @@
 // reports rather than guesses when Git no longer contains the failing version.
 //
 // A Service works on one repository; its methods are safe for concurrent use
-// and actions on the repository run one at a time.
+// and actions on the repository run one at a time. Failures that arrive
+// together are decided and written together (batch.go): one fetch, one walk
+// of the history for all their overlays, and one push carrying each
+// failure's own revert commit; while the Git server cannot be reached the
+// batch keeps the repository's lock and tries again every half second, so
+// the reverts land first when it is back. Comments, reconcile requests and
+// events follow after the lock is released.
 package rollback

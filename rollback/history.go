@@ -47,54 +47,110 @@ func (s *Service) failingImages(ctx context.Context, f failure) ([]imageref.Ref,
 	return out, nil
 }
 
-// findFailureRevert looks for ensign's revert of this failure on the deploy branch.
-func (s *Service) findFailureRevert(ctx context.Context, stage *policy.Stage, id string) (*gitops.CommitInfo, error) {
-	var found *gitops.CommitInfo
-	err := s.ws.Git.Log(ctx, s.ws.Branch, gitops.LogOptions{Path: stage.Overlay, Max: s.history}, func(c *gitops.CommitInfo) error {
-		for _, v := range gitops.TrailerValues(c.Message, vocab.TrailerFailure) {
-			if v == id {
-				found = c
-				return gitops.ErrStopWalk
+// recent is what a batch of failures reads from the deploy branch's history
+// once for all of them instead of once each: ensign's reverts of failures
+// among the newest commits, and the newest changes of each failing
+// overlay.
+type recent struct {
+	byID map[string]*gitops.CommitInfo
+	// all are the commits with an Ensign-Failure trailer, newest first.
+	all []*gitops.CommitInfo
+	// overlays are the newest commits changing each overlay, by path.
+	overlays map[string]*overlayChanges
+}
+
+// overlayChanges are the newest commits changing an overlay, newest first;
+// complete when they are all the search would look at.
+type overlayChanges struct {
+	commits  []*gitops.CommitInfo
+	complete bool
+}
+
+// changesWanted is how many of each overlay's changes a batch collects: the
+// introducing commit is almost always the newest change, and an overlay
+// that needs more is searched on its own.
+const changesWanted = 8
+
+// readRecent walks the deploy branch once for a batch: it indexes ensign's
+// reverts of failures among the newest s.history commits and keeps, for
+// each overlay of paths, its newest changesWanted changes (looking at most
+// maxExamined commits back).
+func (s *Service) readRecent(ctx context.Context, paths []string) (*recent, error) {
+	idx := &recent{byID: map[string]*gitops.CommitInfo{}, overlays: map[string]*overlayChanges{}}
+	for _, p := range paths {
+		idx.overlays[p] = &overlayChanges{}
+	}
+	short := len(paths) // overlays with fewer than changesWanted changes so far
+	n := 0
+	err := s.ws.Git.LogPaths(ctx, s.ws.Branch, paths, maxExamined, func(c *gitops.CommitInfo, changed []int) error {
+		if n++; n <= s.history {
+			idx.index(c)
+		}
+		for _, i := range changed {
+			oc := idx.overlays[paths[i]]
+			if len(oc.commits) < changesWanted {
+				if oc.commits = append(oc.commits, c); len(oc.commits) == changesWanted {
+					short--
+				}
 			}
+		}
+		if n >= s.history && short == 0 {
+			return gitops.ErrStopWalk
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("look for an earlier revert of %s: %w", id, err)
+		return nil, fmt.Errorf("read the recent history of %s: %w", s.ws.Branch, err)
 	}
-	return found, nil
+	for _, oc := range idx.overlays {
+		// Fewer than wanted: the walk reached the end of what is searched.
+		oc.complete = len(oc.commits) < changesWanted || changesWanted >= s.history
+	}
+	return idx, nil
 }
 
-// findCanaryRevert looks on the deploy branch for ensign's revert of the
-// failing images of this canary (any failure id of it): the real Flagger
-// rewrites a Failed canary's lastTransitionTime at every interval, so a
-// retry or a restart after the push sees another failure id for the same
-// failure. Only used once the branch no longer pins the failing images, so
-// a later failure of the same version is never mistaken for this one.
-func (s *Service) findCanaryRevert(ctx context.Context, stage *policy.Stage, f failure, failing []imageref.Ref) (*gitops.CommitInfo, error) {
+// index notes c if it carries a failure's trailer.
+func (r *recent) index(c *gitops.CommitInfo) {
+	ids := gitops.TrailerValues(c.Message, vocab.TrailerFailure)
+	if len(ids) > 0 {
+		r.all = append(r.all, c)
+	}
+	for _, id := range ids {
+		if _, ok := r.byID[id]; !ok {
+			r.byID[id] = c
+		}
+	}
+}
+
+// failure returns ensign's revert of this very failure, or nil.
+func (r *recent) failure(id string) *gitops.CommitInfo { return r.byID[id] }
+
+// canary returns ensign's revert of the failing images of this canary (any
+// failure id of it), or nil: the real Flagger rewrites a Failed canary's
+// lastTransitionTime at every interval, so a retry or a restart after the
+// push sees another failure id for the same failure. Only used once the
+// branch no longer pins the failing images, so a later failure of the same
+// version is never mistaken for this one.
+func (r *recent) canary(f failure, failing []imageref.Ref) *gitops.CommitInfo {
 	prefix := f.canaryKey() + "@"
-	var found *gitops.CommitInfo
-	err := s.ws.Git.Log(ctx, s.ws.Branch, gitops.LogOptions{Path: stage.Overlay, Max: s.history}, func(c *gitops.CommitInfo) error {
+	for _, c := range r.all {
 		ours := false
 		for _, v := range gitops.TrailerValues(c.Message, vocab.TrailerFailure) {
 			ours = ours || strings.HasPrefix(v, prefix)
 		}
 		if !ours {
-			return nil
+			continue
 		}
 		images := gitops.TrailerValues(c.Message, vocab.TrailerImage)
+		all := true
 		for _, r := range failing {
-			if !slices.Contains(images, r.String()) {
-				return nil
-			}
+			all = all && slices.Contains(images, r.String())
 		}
-		found = c
-		return gitops.ErrStopWalk
-	})
-	if err != nil {
-		return nil, fmt.Errorf("look for an earlier revert of %s: %w", f.canaryKey(), err)
+		if all {
+			return c
+		}
 	}
-	return found, nil
+	return nil
 }
 
 // ErrNoIntroducer means the commit that brought the failing version into
@@ -102,18 +158,41 @@ func (s *Service) findCanaryRevert(ctx context.Context, stage *policy.Stage, f f
 var ErrNoIntroducer = errors.New("commit that introduced the failing version not found")
 
 // introducedBy finds the newest first-parent commit that made the overlay
-// pin one of the failing images its first parent did not pin.
-func (s *Service) introducedBy(ctx context.Context, stage *policy.Stage, failing []imageref.Ref) (*gitops.CommitInfo, error) {
+// pin one of the failing images its first parent did not pin. known, if
+// not nil, are the overlay's newest changes a batch already read; the
+// history is searched again only when they do not settle it.
+func (s *Service) introducedBy(ctx context.Context, stage *policy.Stage, failing []imageref.Ref, known *overlayChanges) (*gitops.CommitInfo, error) {
+	if known != nil {
+		c, err := s.introducer(ctx, stage, failing, known.commits, known.complete)
+		if !errors.Is(err, errNeedMore) {
+			return c, err
+		}
+	}
 	// Collect the candidates first: reading trees of parents may need
 	// history a shallow cache lacks, which cannot be fetched inside a walk.
+	// The bound counts commits that change the overlay: in a repository of
+	// many apps, the change may be hundreds of commits behind the tip.
 	var candidates []*gitops.CommitInfo
-	err := s.ws.Git.Log(ctx, s.ws.Branch, gitops.LogOptions{Path: stage.Overlay, Max: s.history}, func(c *gitops.CommitInfo) error {
-		candidates = append(candidates, c)
+	err := s.ws.Git.Log(ctx, s.ws.Branch, gitops.LogOptions{Path: stage.Overlay, Max: maxExamined}, func(c *gitops.CommitInfo) error {
+		if candidates = append(candidates, c); len(candidates) == s.history {
+			return gitops.ErrStopWalk
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("find the commit that introduced the failing version: %w", err)
 	}
+	return s.introducer(ctx, stage, failing, candidates, true)
+}
+
+// errNeedMore: the candidates given did not settle which commit introduced
+// the version, and there are older ones.
+var errNeedMore = errors.New("need older changes of the overlay")
+
+// introducer looks through candidates (the overlay's changes, newest
+// first) for the one that introduced a failing image; complete says they
+// are all the search may look at (else errNeedMore when they run out).
+func (s *Service) introducer(ctx context.Context, stage *policy.Stage, failing []imageref.Ref, candidates []*gitops.CommitInfo, complete bool) (*gitops.CommitInfo, error) {
 	// A state of the overlay that does not parse (a typo fixed in the next
 	// commit) is skipped: what a readable state pins is compared with the
 	// nearest older readable state. Only when a failing image appears across
@@ -154,12 +233,19 @@ func (s *Service) introducedBy(ctx context.Context, stage *policy.Stage, failing
 			}
 		}
 	}
+	if !complete {
+		return nil, errNeedMore
+	}
 	if len(pending) > 0 {
 		refs := slices.Sorted(maps.Keys(pending))
 		return nil, &UnreadableError{Commit: across, Overlay: stage.Overlay, Image: refs[0]}
 	}
-	return nil, fmt.Errorf("%w in the last %d commits changing %s", ErrNoIntroducer, s.history, stage.Overlay)
+	return nil, fmt.Errorf("%w in the last %d commits changing %s (or the last %d commits)", ErrNoIntroducer, s.history, stage.Overlay, maxExamined)
 }
+
+// maxExamined bounds the commits a search for the commit that introduced a
+// version reads, whatever they change.
+const maxExamined = 10000
 
 // errUnreadable marks an overlay state that does not parse.
 var errUnreadable = errors.New("the overlay does not parse")

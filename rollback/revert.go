@@ -33,15 +33,8 @@ import (
 // (Gitea or the network failing) comes back with ActionError and is
 // returned as it is, so callers can retry it.
 func (s *Service) revert(ctx context.Context, pol *policy.Policy, app *policy.App, stage *policy.Stage, intro *gitops.CommitInfo, trailers []gitops.Trailer, when time.Time, key string, d Decision, out Outcome) (Outcome, error) {
-	mainline := 0
-	if len(intro.Parents) > 1 {
-		mainline = 1
-	}
-	req := gitops.RevertRequest{
-		Commit: intro.Hash, Mainline: mainline,
-		Trailers: append([]gitops.Trailer{{Key: vocab.TrailerReverts, Value: intro.Hash.String()}}, trailers...),
-		Author:   gitops.Identity{Name: pol.Identity.Name, Email: pol.Identity.Email}, When: when,
-	}
+	req := revertRequest(pol, intro, trailers, when)
+	req.Also = guardEdit(stage, out.Failing, key)
 	out.Reason = ""
 	if d.Verdict == PushRevert {
 		res, err := s.ws.Git.Revert(ctx, gitops.Target{Branch: s.ws.Branch}, req)
@@ -73,6 +66,21 @@ func (s *Service) revert(ctx context.Context, pol *policy.Policy, app *policy.Ap
 	return out, nil
 }
 
+// revertRequest is the gitops request of the revert of intro: mainline 1
+// for a merge commit, ensign's Ensign-Reverts trailer before the others,
+// signed as the policy's identity and dated when.
+func revertRequest(pol *policy.Policy, intro *gitops.CommitInfo, trailers []gitops.Trailer, when time.Time) gitops.RevertRequest {
+	mainline := 0
+	if len(intro.Parents) > 1 {
+		mainline = 1
+	}
+	return gitops.RevertRequest{
+		Commit: intro.Hash, Mainline: mainline,
+		Trailers: append([]gitops.Trailer{{Key: vocab.TrailerReverts, Value: intro.Hash.String()}}, trailers...),
+		Author:   gitops.Identity{Name: pol.Identity.Name, Email: pol.Identity.Email}, When: when,
+	}
+}
+
 func (s *Service) revertResult(out Outcome, res *gitops.Result, err error, action Action, reason string) (Outcome, error) {
 	var conflict *gitops.ConflictError
 	switch {
@@ -100,7 +108,7 @@ func (s *Service) revertResult(out Outcome, res *gitops.Result, err error, actio
 // is upserted, the event is keyed), so an error here means "try again later":
 // the failure is handled again and resumes where it stopped.
 func (s *Service) followUp(ctx context.Context, stage *policy.Stage, f failure, out Outcome) (Outcome, error) {
-	var errs []error
+	errs := []error{s.guardImages(ctx, stage, f, &out)}
 	if refs, err := s.clusters.Suspended(ctx, stage); err == nil {
 		for _, r := range refs {
 			out.Suspended = append(out.Suspended, r.String())
@@ -110,7 +118,12 @@ func (s *Service) followUp(ctx context.Context, stage *policy.Stage, f failure, 
 		errs = append(errs, s.reconcile(ctx, stage, &out))
 	}
 	if out.Reverted != "" {
-		c, err := s.ws.Git.Commit(plumbing.NewHash(out.Reverted))
+		h := plumbing.NewHash(out.Reverted)
+		err := s.ws.Git.FetchCommit(ctx, h, 1) // a fresh, shallow cache may not reach it
+		var c *gitops.CommitInfo
+		if err == nil {
+			c, err = s.ws.Git.Commit(h)
+		}
 		if err == nil {
 			err = s.commentOriginal(ctx, c, &out, f)
 		}
@@ -195,6 +208,7 @@ func (s *Service) failureReport(ctx context.Context, f failure, out Outcome) str
 	for _, cf := range out.Conflicts {
 		fmt.Fprintf(&b, "- Conflict: `%s` (%s)\n", cf.Path, cf.Kind)
 	}
+	b.WriteString(exclusionReport(f.cluster, out))
 	if c != nil {
 		events, err := s.clusters.WarningEvents(ctx, f.cluster, c, 5)
 		if err == nil && len(events) > 0 {

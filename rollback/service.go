@@ -16,6 +16,7 @@ import (
 	"github.com/ensignbot/ensign/flux"
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/gitops"
+	"github.com/ensignbot/ensign/imageguard"
 	"github.com/ensignbot/ensign/imageref"
 	"github.com/ensignbot/ensign/internal/logctx"
 	"github.com/ensignbot/ensign/policy"
@@ -44,6 +45,8 @@ type Clusters interface {
 	RecordEvent(ctx context.Context, cluster string, c *flaggerv1.Canary, n cluster.Note, now time.Time) error
 	RequestReconcile(ctx context.Context, stage *policy.Stage, now time.Time) ([]flux.Ref, error)
 	Suspended(ctx context.Context, stage *policy.Stage) ([]flux.Ref, error)
+	ImageRepositoryOf(ctx context.Context, cluster, namespace, name string) (cluster.ImageRepository, error)
+	SetImageExclusions(ctx context.Context, r cluster.ImageRepository) error
 }
 
 // Config wires a Service.
@@ -56,8 +59,13 @@ type Config struct {
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
-	// History bounds how many commits of a stage's overlay are searched
-	// for the commit that introduced a version (default 200).
+	// FollowUps bounds how many rollbacks at once comment, ask Flux to
+	// reconcile and record their events (default 8): a burst of failures
+	// must not crowd the next batch's fetch and push out of Gitea.
+	FollowUps int
+	// History bounds how many commits changing a stage's overlay are
+	// searched for the commit that introduced a version, and how many of
+	// the branch's newest commits for ensign's earlier reverts (default 200).
 	History int
 }
 
@@ -70,6 +78,9 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	history  int
+	batch    batcher
+	// followUps holds a slot per rollback finishing its follow-ups.
+	followUps chan struct{}
 }
 
 // New returns a Service.
@@ -87,6 +98,10 @@ func New(cfg Config) (*Service, error) {
 	if s.history <= 0 {
 		s.history = 200
 	}
+	if cfg.FollowUps <= 0 {
+		cfg.FollowUps = 8
+	}
+	s.followUps = make(chan struct{}, cfg.FollowUps)
 	s.log = s.log.With("repo", cfg.Workspace.Repo.String())
 	return s, nil
 }
@@ -164,6 +179,13 @@ type Outcome struct {
 	// Suspended names the stage's suspended Flux Kustomizations: Git says
 	// what should run, but Flux applies it only once they resume.
 	Suspended []string `json:"suspended,omitempty"`
+	// Excluded are the failed tags the revert excludes from Flux's image
+	// automation in the repository; ClusterExcluded those ensign excluded
+	// in the cluster (the ImagePolicy is not in the repository);
+	// ExclusionSkipped says why a marked image was not excluded.
+	Excluded         []imageguard.Exclusion `json:"excluded,omitempty"`
+	ClusterExcluded  []imageguard.Exclusion `json:"clusterExcluded,omitempty"`
+	ExclusionSkipped []string               `json:"exclusionSkipped,omitempty"`
 }
 
 // failure is one failed analysis of one canary.
@@ -197,45 +219,120 @@ func newFailure(clusterName string, c *flaggerv1.Canary) failure {
 // Failed handles a canary that reached Failed. A policy file that does not
 // load does not stop it: Git must say what runs, so it follows the last
 // valid policy and says so.
+//
+// Failures of one repository that arrive together are decided and written
+// together: one fetch, and one push carrying each failure's own revert
+// commit (see batch.go). The comment, the reconcile request and the event
+// follow after the repository's lock is released, so a burst of failures
+// waits for Git and not for Gitea's API.
 func (s *Service) Failed(ctx context.Context, clusterName string, c *flaggerv1.Canary) (Outcome, error) {
-	snap, done, err := s.ws.Begin(ctx, true) // a broken release must not wait behind promotions
-	defer done()
+	f := newFailure(clusterName, c)
+	failing, err := s.failingImages(ctx, f) // the cluster's side, read before queueing for the lock
 	if err != nil {
 		return Outcome{}, err
 	}
-	if snap.Policy == nil {
-		if snap.Invalid != nil {
-			return Outcome{}, fmt.Errorf("roll back canary %s/%s: no valid policy to follow: %w", c.Namespace, c.Name, snap.Invalid)
-		}
-		return Outcome{}, nil
+	st, err := s.submit(ctx, &job{f: f, failing: failing})
+	if err != nil {
+		return Outcome{}, err
 	}
-	app, stage, ok := snap.Policy.FindCanary(policy.CanaryRef{Cluster: clusterName, Namespace: c.Namespace, Name: c.Name})
-	if !ok {
-		return Outcome{}, nil
-	}
-	f := newFailure(clusterName, c)
-	out, err := s.failed(ctx, snap, app, stage, f)
-	if snap.Invalid != nil {
-		out.StalePolicy = fmt.Sprintf("the policy at %s does not load; followed the last valid one (%s)", short(snap.Tip.String()), short(snap.PolicyCommit.String()))
-	}
+	out, err := st.out, st.err
 	if out.Action == "" {
 		return out, err
 	}
-	s.logger(ctx).Info("rollback", "app", app.Name, "stage", stage.Name, "failure", f.id, "action", out.Action, "reverted", out.Reverted, "commit", out.Commit, "reason", out.Reason)
+	if err == nil {
+		out, err = s.finishBounded(ctx, st, f)
+	}
+	s.logger(ctx).Info("rollback", "app", out.App, "stage", out.Stage, "failure", f.id, "action", out.Action, "reverted", out.Reverted, "commit", out.Commit, "reason", out.Reason)
 	if eventErr := s.event(ctx, f, out); eventErr != nil {
 		err = errors.Join(err, eventErr)
 	}
 	if err != nil {
 		// Everything written so far is found again next time; the rest is retried.
-		return out, fmt.Errorf("rollback of %s/%s (%s) is not finished: %w", app.Name, stage.Name, out.Action, err)
+		return out, fmt.Errorf("rollback of %s/%s (%s) is not finished: %w", out.App, out.Stage, out.Action, err)
 	}
 	return out, nil
 }
 
-// failed gathers the facts about one failure, decides, and acts.
-func (s *Service) failed(ctx context.Context, snap workspace.Snapshot, app *policy.App, stage *policy.Stage, f failure) (Outcome, error) {
-	out := Outcome{App: app.Name, Stage: stage.Name}
-	g, err := s.gather(ctx, snap, stage, f)
+// then is what is left of a rollback once the repository's lock is released.
+type then int
+
+const (
+	// thenNothing: the outcome is final.
+	thenNothing then = iota
+	// thenFollowUp: Git undoes the failure; ask Flux to reconcile and
+	// comment on the pull request that introduced it.
+	thenFollowUp
+	// thenComment: comment on the pull request of step.intro (a conflict,
+	// a refusal, a report).
+	thenComment
+)
+
+// step is what the locked part of one rollback decided and wrote.
+type step struct {
+	out   Outcome
+	err   error
+	stage *policy.Stage
+	then  then
+	// intro is the commit whose pull request is commented on (thenComment).
+	intro *gitops.CommitInfo
+	// req is the revert to push to the deploy branch (PushRevert), written
+	// with the batch's other reverts.
+	req *gitops.RevertRequest
+}
+
+// finishBounded is finish, with at most cap(s.followUps) at once.
+func (s *Service) finishBounded(ctx context.Context, st step, f failure) (Outcome, error) {
+	if st.then == thenNothing {
+		return st.out, nil
+	}
+	select {
+	case s.followUps <- struct{}{}:
+		defer func() { <-s.followUps }()
+	case <-ctx.Done():
+		return st.out, fmt.Errorf("wait to finish the rollback: %w", ctx.Err())
+	}
+	return s.finish(ctx, st, f)
+}
+
+// finish does what a step left for after the lock.
+func (s *Service) finish(ctx context.Context, st step, f failure) (Outcome, error) {
+	switch st.then {
+	case thenFollowUp:
+		return s.followUp(ctx, st.stage, f, st.out)
+	case thenComment:
+		out := st.out
+		return out, s.commentOriginal(ctx, st.intro, &out, f)
+	}
+	return st.out, nil
+}
+
+// plan decides one failure against the snapshot of the deploy branch and
+// writes what does not go to the deploy branch itself (a revert pull
+// request); a revert to push comes back in step.req.
+func (s *Service) plan(ctx context.Context, snap workspace.Snapshot, idx *recent, f failure, failing []imageref.Ref) step {
+	if snap.Policy == nil {
+		if snap.Invalid != nil {
+			return step{err: fmt.Errorf("roll back canary %s/%s: no valid policy to follow: %w", f.canary.Namespace, f.canary.Name, snap.Invalid)}
+		}
+		return step{}
+	}
+	app, stage, ok := snap.Policy.FindCanary(policy.CanaryRef{Cluster: f.cluster, Namespace: f.canary.Namespace, Name: f.canary.Name})
+	if !ok {
+		return step{}
+	}
+	st := s.decide(ctx, snap, idx, app, stage, f, failing)
+	st.stage = stage
+	if snap.Invalid != nil {
+		st.out.StalePolicy = fmt.Sprintf("the policy at %s does not load; followed the last valid one (%s)", short(snap.Tip.String()), short(snap.PolicyCommit.String()))
+	}
+	return st
+}
+
+// decide gathers the facts about one failure and decides.
+func (s *Service) decide(ctx context.Context, snap workspace.Snapshot, idx *recent, app *policy.App, stage *policy.Stage, f failure, failing []imageref.Ref) step {
+	st := step{out: Outcome{App: app.Name, Stage: stage.Name}}
+	out := &st.out
+	g, err := s.gather(ctx, snap, idx, stage, f, failing)
 	for _, r := range g.failing {
 		out.Failing = append(out.Failing, r.String())
 	}
@@ -243,38 +340,44 @@ func (s *Service) failed(ctx context.Context, snap workspace.Snapshot, app *poli
 		out.Reverted = g.intro.Hash.String()
 	}
 	if err != nil {
-		return out, err
+		st.err = err
+		return st
 	}
 	d := Decide(g.facts)
 	out.Reason = d.Reason
 	switch d.Verdict {
 	case NothingToRevert:
 		out.Action = ActionNothingToRevert
-		return out, nil
+		return st
 	case Resume:
 		out.Action, out.Commit = ActionReverted, g.resumed.Hash.String()
 		if r := vocab.Reverted(g.resumed.Message); len(r) > 0 {
 			out.Reverted = r[0]
 		}
-		return s.followUp(ctx, stage, f, out)
+		st.then = thenFollowUp
+		return st
 	case RevertPRMerged:
 		out.Action, out.PR = ActionAlreadyReverted, g.revertPR.Number
 		out.Reason = fmt.Sprintf("the revert pull request #%d was merged", g.revertPR.Number)
-		return s.followUp(ctx, stage, f, out)
+		st.then = thenFollowUp
+		return st
 	case NotInGit:
 		out.Action = ActionNotInGit
 		out.Reason = fmt.Sprintf("%s at %s no longer contains the failing version (it was reverted or replaced outside ensign); nothing written", stage.Overlay, short(snap.Tip.String()))
-		return out, nil
+		return st
 	case RefuseUnreadable:
 		out.Action, out.Reason = ActionRefused, g.unreadable.Error()+"; a person must revert it"
-		return out, s.commentOriginal(ctx, g.unreadable.Commit, &out, f)
+		st.then, st.intro = thenComment, g.unreadable.Commit
+		return st
 	case RefuseRevertOfRevert:
 		out.Action = ActionRefused
 		out.Reason = fmt.Sprintf("the failing version came in with %s, itself a revert; ensign never reverts a revert automatically", short(out.Reverted))
-		return out, s.commentOriginal(ctx, g.intro, &out, f)
+		st.then, st.intro = thenComment, g.intro
+		return st
 	case ReportOnly:
 		out.Action, out.Reason = ActionReported, fmt.Sprintf("stage %s reports failures instead of reverting them (onFailure: report)", stage.Name)
-		return out, s.commentOriginal(ctx, g.intro, &out, f)
+		st.then, st.intro = thenComment, g.intro
+		return st
 	}
 	trailers := []gitops.Trailer{
 		{Key: vocab.TrailerRollback, Value: app.Name + "/" + stage.Name},
@@ -283,15 +386,27 @@ func (s *Service) failed(ctx context.Context, snap workspace.Snapshot, app *poli
 	for _, r := range out.Failing {
 		trailers = append(trailers, gitops.Trailer{Key: vocab.TrailerImage, Value: r})
 	}
-	out, err = s.revert(ctx, snap.Policy, app, stage, g.intro, trailers, f.at, f.id, d, out)
-	if err != nil {
-		return out, err
+	st.intro = g.intro
+	if d.Verdict == PushRevert {
+		req := revertRequest(snap.Policy, g.intro, trailers, f.at)
+		req.Also = guardEdit(stage, out.Failing, f.id)
+		st.req = &req
+		return st
 	}
-	switch out.Action {
-	case ActionConflict, ActionAlreadyReverted:
-		return out, s.commentOriginal(ctx, g.intro, &out, f)
+	st.out, st.err = s.revert(ctx, snap.Policy, app, stage, g.intro, trailers, f.at, f.id, d, st.out)
+	st.then = afterRevert(st.out.Action)
+	return st
+}
+
+// afterRevert is what follows a revert that was written (or not).
+func afterRevert(a Action) then {
+	switch a {
+	case ActionConflict, ActionAlreadyReverted, ActionRefused:
+		return thenComment
+	case ActionReverted, ActionRevertPR:
+		return thenFollowUp
 	}
-	return s.followUp(ctx, stage, f, out)
+	return thenNothing
 }
 
 // gathered is what gather found: the facts, and the objects behind them.
@@ -306,20 +421,14 @@ type gathered struct {
 
 // gather looks up the facts about a failure in Decide's order, stopping at
 // the first one that decides.
-func (s *Service) gather(ctx context.Context, snap workspace.Snapshot, stage *policy.Stage, f failure) (gathered, error) {
-	var g gathered
+func (s *Service) gather(ctx context.Context, snap workspace.Snapshot, idx *recent, stage *policy.Stage, f failure, failing []imageref.Ref) (gathered, error) {
+	g := gathered{failing: failing}
 	var err error
-	g.failing, err = s.failingImages(ctx, f)
-	if err != nil {
-		return g, err
-	}
 	if g.facts.Failing = len(g.failing); g.facts.Failing == 0 {
 		return g, nil
 	}
-	if g.resumed, err = s.findFailureRevert(ctx, stage, f.id); err != nil {
-		return g, err
-	}
-	if g.facts.Resumed = g.resumed != nil; g.facts.Resumed {
+	if g.resumed = idx.failure(f.id); g.resumed != nil {
+		g.facts.Resumed = true
 		return g, nil
 	}
 	tipTree, err := s.ws.Git.Snapshot(snap.Tip)
@@ -332,10 +441,8 @@ func (s *Service) gather(ctx context.Context, snap workspace.Snapshot, stage *po
 	}
 	if g.facts.PinnedAtTip = len(atTip); g.facts.PinnedAtTip == 0 {
 		// Maybe ensign reverted this failure under an earlier failure id.
-		if g.resumed, err = s.findCanaryRevert(ctx, stage, f, g.failing); err != nil {
-			return g, err
-		}
-		if g.facts.Resumed = g.resumed != nil; g.facts.Resumed {
+		if g.resumed = idx.canary(f, g.failing); g.resumed != nil {
+			g.facts.Resumed = true
 			return g, nil
 		}
 		pr, ok, err := s.mergedRevertPR(ctx, snap.Policy, f, g.failing)
@@ -345,7 +452,7 @@ func (s *Service) gather(ctx context.Context, snap workspace.Snapshot, stage *po
 		g.revertPR, g.facts.RevertPRMerged = pr, ok
 		return g, nil
 	}
-	g.intro, err = s.introducedBy(ctx, stage, g.failing)
+	g.intro, err = s.introducedBy(ctx, stage, g.failing, idx.overlays[stage.Overlay])
 	if errors.As(err, &g.unreadable) {
 		g.facts.Unreadable = true
 		return g, nil

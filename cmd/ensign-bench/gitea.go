@@ -121,3 +121,49 @@ func poll(ctx context.Context, interval, limit time.Duration, probe func(context
 		}
 	}
 }
+
+// commit is the part of a commit the burst benchmark reads.
+type commit struct {
+	SHA    string `json:"sha"`
+	Commit struct {
+		Message string `json:"message"`
+	} `json:"commit"`
+}
+
+// commitsSince lists the first-parent history of head back to (not
+// including) stop, 50 commits a page.
+func (a *giteaAPI) commitsSince(ctx context.Context, head, stop string) ([]commit, error) {
+	var out []commit
+	for page := 1; page <= 100; page++ {
+		var cs []commit
+		if _, err := a.get(ctx, fmt.Sprintf("/commits?sha=%s&limit=50&page=%d&stat=false&verification=false&files=false", head, page), &cs); err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			if c.SHA == stop {
+				return out, nil
+			}
+			out = append(out, c)
+		}
+		if len(cs) < 50 {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("%s is not within 5,000 commits of %s", stop, head)
+}
+
+// openPulls lists every open pull request, 50 a page.
+func (a *giteaAPI) openPulls(ctx context.Context) ([]pull, error) {
+	var out []pull
+	for page := 1; page <= 100; page++ {
+		var prs []pull
+		if _, err := a.get(ctx, fmt.Sprintf("/pulls?state=open&limit=50&page=%d", page), &prs); err != nil {
+			return nil, err
+		}
+		out = append(out, prs...)
+		if len(prs) < 50 {
+			return out, nil
+		}
+	}
+	return out, nil
+}

@@ -8,6 +8,9 @@
 //     Succeeded until Gitea's API shows ensign's promotion pull request;
 //   - memory: the resident memory of `ensign run` watching a fleet of
 //     canaries, idle and after bursts of phase changes;
+//   - burst (only with -only): a burst of production canaries of one
+//     repository Failed at once, then a burst of staging canaries
+//     Succeeded, and when each revert and promotion shows in Gitea;
 //   - failover (only with -only): with leader election on, the time from
 //     SIGKILL or SIGTERM of the leader until the standby leads, and the idle
 //     memory of a leader and a standby.
@@ -18,7 +21,7 @@
 // people, Flux and Flagger. Everything it creates lives on throwaway
 // servers that are stopped on exit.
 //
-// Usage: go run ./cmd/ensign-bench [-only rollback,promote,memory,failover] [-runs 20] [-repeat 1]
+// Usage: go run ./cmd/ensign-bench [-only rollback,promote,memory,burst,failover] [-runs 20] [-repeat 1]
 package main
 
 import (
@@ -47,7 +50,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ensign-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	only := fs.String("only", "rollback,promote,memory", "benchmarks to run, comma-separated: rollback, promote, memory, failover")
+	only := fs.String("only", "rollback,promote,memory", "benchmarks to run, comma-separated: rollback, promote, memory, burst, failover")
 	runs := fs.Int("runs", 20, "measured runs per latency benchmark (after one cold run)")
 	repeat := fs.Int("repeat", 1, "repeat each latency benchmark this often, each time with a fresh repository and ensign")
 	settle := fs.Duration("settle", time.Second, "quiet time before each measured phase change")
@@ -61,6 +64,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	idle := fs.Duration("idle", 15*time.Second, "memory: wait before each idle reading")
 	verbose := fs.Bool("v", false, "print every run")
 	trace := fs.Bool("trace", false, "route ensign's Gitea traffic through a recording proxy and print where the time went")
+	burstSize := fs.Int("burst-size", 100, "burst: canaries failing (then succeeding) at once")
+	burstWidth := fs.Int("burst-writers", 16, "burst: writers of the phase changes")
+	burstLimit := fs.Duration("burst-limit", 3*time.Minute, "burst: how long to wait for every result of a burst")
 	lease := fs.Duration("lease", 15*time.Second, "failover: the leader election's lease duration (renew deadline 2/3, retry period 1/6 of it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -68,10 +74,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	want := map[string]bool{}
 	for _, b := range strings.Split(*only, ",") {
 		switch b = strings.TrimSpace(b); b {
-		case "rollback", "promote", "memory", "failover":
+		case "rollback", "promote", "memory", "burst", "failover":
 			want[b] = true
 		default:
-			fmt.Fprintf(stderr, "ensign-bench: -only: unknown benchmark %q (want rollback, promote, memory, failover)\n", b)
+			fmt.Fprintf(stderr, "ensign-bench: -only: unknown benchmark %q (want rollback, promote, memory, burst, failover)\n", b)
 			return 2
 		}
 	}
@@ -81,14 +87,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := bench(ctx, stdout, want, *bin, *repeat, latencyOpts{runs: *runs, settle: *settle, interval: *interval, verbose: *verbose, trace: *trace},
 		memoryOpts{namespaces: *namespaces, perNamespace: *perNS, burst: *burst, live: *live, idle: *idle, memLimit: *memLimit},
-		failoverOpts{runs: *runs, lease: *lease, namespaces: 4, perNamespace: 5, idle: *idle}); err != nil {
+		failoverOpts{runs: *runs, lease: *lease, namespaces: 4, perNamespace: 5, idle: *idle},
+		burstOpts{size: *burstSize, width: *burstWidth, limit: *burstLimit, interval: 20 * time.Millisecond}); err != nil {
 		fmt.Fprintln(stderr, "ensign-bench:", err)
 		return 1
 	}
 	return 0
 }
 
-func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, repeat int, lo latencyOpts, mo memoryOpts, fo failoverOpts) error {
+func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, repeat int, lo latencyOpts, mo memoryOpts, fo failoverOpts, bo burstOpts) error {
 	dir, err := os.MkdirTemp("", "ensign-bench-")
 	if err != nil {
 		return err
@@ -100,7 +107,7 @@ func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, r
 			return err
 		}
 	}
-	lo.dir, lo.bin, mo.dir, mo.bin, fo.dir, fo.bin = dir, bin, dir, bin, dir, bin
+	lo.dir, lo.bin, mo.dir, mo.bin, fo.dir, fo.bin, bo.dir, bo.bin = dir, bin, dir, bin, dir, bin, dir, bin
 
 	fmt.Fprintln(os.Stderr, "starting Gitea and kube-apiserver ...")
 	g, err := harness.StartGitea(ctx, harness.GiteaOptions{})
@@ -129,6 +136,11 @@ func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, r
 	}
 	if want["memory"] {
 		if err := runMemory(ctx, w, g, k, repeat, mo); err != nil {
+			return err
+		}
+	}
+	if want["burst"] {
+		if err := runBurst(ctx, w, g, k, repeat, bo); err != nil {
 			return err
 		}
 	}

@@ -391,39 +391,61 @@ func (f *Fleet) EnsignEventAt(ctx context.Context, a FleetApp, s Stage, reason s
 // worktree status instead of one per file (go-git's Add computes the status
 // of the whole worktree each time), so thousands of files take seconds.
 func (f *Fleet) commitAll(ctx context.Context, user harness.GiteaUser, msg string, files map[string]string) (string, error) {
+	shas, err := f.commitEach(ctx, user, []fleetCommit{{msg, files}})
+	if err != nil {
+		return "", err
+	}
+	return shas[0], nil
+}
+
+// fleetCommit is one commit of commitEach.
+type fleetCommit struct {
+	msg   string
+	files map[string]string
+}
+
+// commitEach makes the commits one on top of the other in one clone and
+// pushes them to main in one push, as a person pushing a branch of several
+// commits does; it returns their hashes in order.
+func (f *Fleet) commitEach(ctx context.Context, user harness.GiteaUser, commits []fleetCommit) ([]string, error) {
 	auth := &githttp.BasicAuth{Username: user.Name, Password: user.Token}
 	url := f.Gitea.URL + f.Org + "/" + f.Repo + ".git"
 	repo, err := git.CloneContext(ctx, memory.NewStorage(), memfs.New(), &git.CloneOptions{
 		URL: url, Auth: auth, ReferenceName: plumbing.NewBranchReferenceName("main"), SingleBranch: true, Depth: 1,
 	})
 	if err != nil {
-		return "", fmt.Errorf("clone %s: %w", url, err)
+		return nil, fmt.Errorf("clone %s: %w", url, err)
 	}
 	wt, err := repo.Worktree()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	for name, content := range files {
-		if err := util.WriteFile(wt.Filesystem, name, []byte(content), 0o644); err != nil {
-			return "", err
+	var shas []string
+	for _, c := range commits {
+		for name, content := range c.files {
+			if err := util.WriteFile(wt.Filesystem, name, []byte(content), 0o644); err != nil {
+				return nil, err
+			}
 		}
-	}
-	if err := wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
-		return "", err
-	}
-	sig := &object.Signature{Name: user.Name, Email: user.Name + "@example.com", When: time.Now()}
-	sha, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig})
-	if err != nil {
-		return "", err
+		if err := wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
+			return nil, err
+		}
+		sig := &object.Signature{Name: user.Name, Email: user.Name + "@example.com", When: time.Now()}
+		sha, err := wt.Commit(c.msg, &git.CommitOptions{Author: sig, Committer: sig})
+		if err != nil {
+			return nil, err
+		}
+		shas = append(shas, sha.String())
 	}
 	if err := repo.PushContext(ctx, &git.PushOptions{Auth: auth, RefSpecs: []config.RefSpec{"refs/heads/main:refs/heads/main"}}); err != nil {
-		return "", fmt.Errorf("push to main: %w", err)
+		return nil, fmt.Errorf("push to main: %w", err)
 	}
+	last := shas[len(shas)-1]
 	err = Wait(ctx, 30*time.Second, "gitea to show the push", func() (bool, error) {
 		tip, err := f.Tip(ctx)
-		return tip == sha.String(), err
+		return tip == last, err
 	})
-	return sha.String(), err
+	return shas, err
 }
 
 // parallel runs fn(0..n-1) on at most width goroutines and returns the
