@@ -10,7 +10,10 @@
 // storage is not safe for concurrent use, so every object and ref access
 // takes the Repo's storage mutex; operations that talk to the remote or move
 // refs (Fetch, Deepen, FetchCommit, Update, Revert, RevertTree, Log,
-// LastChange, FindRevert) additionally run one at a time per Repo. Storing a
+// LastChange, FindRevert) additionally run one at a time per Repo, in
+// arrival order except that operations under a context marked by Urgent (a
+// rollback) go before the ordinary ones waiting; a wait ends with its
+// context. Storing a
 // fetched pack holds the storage mutex until the pack is written, so reads
 // (Commit, ReadFile, Tip) wait for a running fetch. Separate Repos (even of
 // the same remote, in different directories) are independent; two processes

@@ -28,8 +28,11 @@ type FetchOptions struct {
 // their tips; a branch missing on the remote is absent from the map (and its
 // record in the cache is dropped).
 func (r *Repo) Fetch(ctx context.Context, opts FetchOptions) (map[string]plumbing.Hash, error) {
-	r.opMu.Lock()
-	defer r.opMu.Unlock()
+	release, err := r.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	return r.fetch(ctx, opts)
 }
 
@@ -80,8 +83,11 @@ func (r *Repo) fetch(ctx context.Context, opts FetchOptions) (_ map[string]plumb
 // Deepen fetches more history behind a branch's tip so that at least depth
 // first-parent commits are present (a no-op on full clones).
 func (r *Repo) Deepen(ctx context.Context, branch string, depth int) error {
-	r.opMu.Lock()
-	defer r.opMu.Unlock()
+	release, err := r.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	return r.deepen(ctx, branch, depth)
 }
 
@@ -114,8 +120,11 @@ func (r *Repo) deepen(ctx context.Context, branch string, depth int) (err error)
 // branch) with depth commits of its history, for a shallow cache that needs
 // an old commit without the history in between.
 func (r *Repo) FetchCommit(ctx context.Context, h plumbing.Hash, depth int) error {
-	r.opMu.Lock()
-	defer r.opMu.Unlock()
+	release, err := r.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	return r.fetchCommit(ctx, h, depth)
 }
 

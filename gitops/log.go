@@ -29,8 +29,11 @@ type LogOptions struct {
 // ReadFile) — a reported commit's first parent is always present — but not
 // start another operation (Fetch, Log, Update, ...).
 func (r *Repo) Log(ctx context.Context, branch string, opts LogOptions, fn func(*CommitInfo) error) error {
-	r.opMu.Lock()
-	defer r.opMu.Unlock()
+	release, err := r.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	return r.log(ctx, branch, opts, fn)
 }
 

@@ -19,8 +19,11 @@ import (
 // commits examined (0: 10000); fn returning ErrStopWalk ends the walk. fn
 // may call read methods but not start another operation.
 func (r *Repo) LogPaths(ctx context.Context, branch string, paths []string, max int, fn func(c *CommitInfo, changed []int) error) error {
-	r.opMu.Lock()
-	defer r.opMu.Unlock()
+	release, err := r.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	root := &pathTrie{}
 	for i, p := range paths {
 		parts, err := splitPath(strings.TrimSuffix(p, "/"))

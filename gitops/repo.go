@@ -20,6 +20,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/ensignbot/ensign/internal/prio"
 )
 
 // Options configure a repository cache.
@@ -58,7 +60,7 @@ type Repo struct {
 	timeout time.Duration
 	observe func(op string, took time.Duration, err error)
 
-	opMu  sync.Mutex // serializes fetch/update/revert/push
+	opMu  prio.Lock  // serializes fetch/update/revert/push/log (begin)
 	mu    sync.Mutex // guards st and packs
 	st    *filesystem.Storage
 	packs *packReader // fast reads from packs; go-git does the rest
@@ -119,6 +121,22 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 // DefaultTimeout bounds one conversation with the remote when
 // Options.Timeout is zero.
 const DefaultTimeout = 2 * time.Minute
+
+// begin waits for the operation in flight (fetch, push, log walk) to end;
+// work under a context marked urgent (prio.WithUrgent, see Urgent) goes
+// before ordinary waiters. Call release when the operation is over.
+func (r *Repo) begin(ctx context.Context) (release func(), err error) {
+	release, err = r.opMu.AcquireContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("wait for the other Git operations on %s: %w", RedactURL(r.url), err)
+	}
+	return release, nil
+}
+
+// Urgent marks the Git operations under ctx as urgent (a rollback): each
+// waits only for the operation in flight on its repository, going before
+// the ordinary operations queued behind it.
+func Urgent(ctx context.Context) context.Context { return prio.WithUrgent(ctx) }
 
 // network bounds one conversation with the remote by the Repo's timeout and
 // reports it to the Observe hook when done is called.

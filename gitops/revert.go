@@ -52,8 +52,11 @@ func (r *Repo) Revert(ctx context.Context, target Target, req RevertRequest) (*R
 // produce, without committing or pushing (for previews and tests). It returns
 // the same sentinels and errors as Revert.
 func (r *Repo) RevertTree(ctx context.Context, head plumbing.Hash, req RevertRequest) (plumbing.Hash, error) {
-	r.opMu.Lock()
-	defer r.opMu.Unlock()
+	release, err := r.begin(ctx)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	defer release()
 	objs := newObjectSet(r)
 	hc, err := objs.commit(head)
 	if err != nil {

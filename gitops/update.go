@@ -98,8 +98,11 @@ func (r *Repo) land(ctx context.Context, target Target, build buildFunc) (*Resul
 	if err := target.validate(); err != nil {
 		return nil, err
 	}
-	r.opMu.Lock()
-	defer r.opMu.Unlock()
+	release, err := r.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	max := target.MaxAttempts
 	if max <= 0 {
 		max = 5

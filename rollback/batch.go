@@ -219,7 +219,9 @@ type group struct {
 }
 
 func newGroup(first context.Context) *group {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(first))
+	// Urgent: the batch's fetches, history walks and push go before the
+	// promotions' Git operations queued on the same repository.
+	ctx, cancel := context.WithCancel(gitops.Urgent(context.WithoutCancel(first)))
 	return &group{ctx: ctx, cancel: cancel, joined: map[*job]bool{}}
 }
 

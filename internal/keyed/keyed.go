@@ -3,7 +3,12 @@
 // while someone holds or waits for it.
 package keyed
 
-import "sync"
+import (
+	"context"
+	"sync"
+
+	"github.com/ensignbot/ensign/internal/prio"
+)
 
 // Mutex serializes work per key inside this process. The zero value is
 // ready to use; a Mutex must not be copied after first use.
@@ -13,13 +18,20 @@ type Mutex struct {
 }
 
 type entry struct {
-	mu   sync.Mutex
+	lock prio.Lock
 	refs int
 }
 
 // Lock locks key, waiting while someone else holds it, and returns its
 // unlock function, which must be called exactly once.
 func (k *Mutex) Lock(key string) (unlock func()) {
+	unlock, _ = k.LockContext(context.Background(), key)
+	return unlock
+}
+
+// LockContext is Lock, giving up (holding nothing) with ctx's error when
+// ctx ends first. Waiters on one key are served in arrival order.
+func (k *Mutex) LockContext(ctx context.Context, key string) (unlock func(), err error) {
 	k.mu.Lock()
 	if k.locks == nil {
 		k.locks = make(map[string]*entry)
@@ -31,15 +43,22 @@ func (k *Mutex) Lock(key string) (unlock func()) {
 	}
 	e.refs++
 	k.mu.Unlock()
-	e.mu.Lock()
-	return func() {
-		e.mu.Unlock()
+	forget := func() {
 		k.mu.Lock()
 		if e.refs--; e.refs == 0 {
 			delete(k.locks, key)
 		}
 		k.mu.Unlock()
 	}
+	release, err := e.lock.Acquire(ctx, false)
+	if err != nil {
+		forget()
+		return nil, err
+	}
+	return func() {
+		release()
+		forget()
+	}, nil
 }
 
 // Len returns how many keys are held or waited for.

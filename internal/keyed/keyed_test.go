@@ -1,6 +1,8 @@
 package keyed
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,4 +40,30 @@ func TestKeysAreIndependent(t *testing.T) {
 	go func() { m.Lock("b")(); close(done) }()
 	<-done // would deadlock if "b" waited for "a"
 	unlockA()
+}
+
+// A waiter whose context ends gives up holding nothing, its key's entry is
+// forgotten once nobody holds or waits for it, and the key still works.
+func TestLockContextGivesUp(t *testing.T) {
+	var m Mutex
+	unlock := m.Lock("a")
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := make(chan error, 1)
+	go func() {
+		_, err := m.LockContext(ctx, "a")
+		gaveUp <- err
+	}()
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("LockContext after cancel = %v, want context.Canceled", err)
+	}
+	unlock()
+	if m.Len() != 0 {
+		t.Fatalf("%d keys left after the holder unlocked and the waiter gave up", m.Len())
+	}
+	again, err := m.LockContext(context.Background(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again()
 }

@@ -1,4 +1,4 @@
-package workspace
+package prio
 
 import (
 	"context"
@@ -12,15 +12,15 @@ import (
 // TestUrgentGoesFirst holds the lock, queues ordinary waiters, then an urgent
 // one: the urgent one must run next, then the others in arrival order.
 func TestUrgentGoesFirst(t *testing.T) {
-	var l priorityLock
+	var l Lock
 	ctx := context.Background()
-	unlock, _ := l.acquire(ctx, false)
+	unlock, _ := l.Acquire(ctx, false)
 	var mu sync.Mutex
 	var order []string
 	var wg sync.WaitGroup
 	waiter := func(name string, urgent bool) {
 		defer wg.Done()
-		u, err := l.acquire(ctx, urgent)
+		u, err := l.Acquire(ctx, urgent)
 		if err != nil {
 			t.Error(err)
 			return
@@ -46,13 +46,13 @@ func TestUrgentGoesFirst(t *testing.T) {
 }
 
 func TestUnlockTwiceIsHarmless(t *testing.T) {
-	var l priorityLock
-	u, _ := l.acquire(context.Background(), true)
+	var l Lock
+	u, _ := l.Acquire(context.Background(), true)
 	u()
 	u()
 	done := make(chan struct{})
 	go func() {
-		if u, err := l.acquire(context.Background(), false); err == nil {
+		if u, err := l.Acquire(context.Background(), false); err == nil {
 			u()
 		}
 		close(done)
@@ -67,18 +67,18 @@ func TestUnlockTwiceIsHarmless(t *testing.T) {
 // A waiter whose context ends gives up without holding the lock, and the
 // lock still reaches the waiters behind it.
 func TestWaiterGivesUpWithItsContext(t *testing.T) {
-	var l priorityLock
-	unlock, _ := l.acquire(context.Background(), false)
+	var l Lock
+	unlock, _ := l.Acquire(context.Background(), false)
 	ctx, cancel := context.WithCancel(context.Background())
 	gaveUp := make(chan error, 1)
 	go func() {
-		_, err := l.acquire(ctx, true)
+		_, err := l.Acquire(ctx, true)
 		gaveUp <- err
 	}()
 	waitQueued(t, &l, func() bool { return len(l.urgent) == 1 })
 	next := make(chan struct{})
 	go func() {
-		if u, err := l.acquire(context.Background(), false); err == nil {
+		if u, err := l.Acquire(context.Background(), false); err == nil {
 			u()
 		}
 		close(next)
@@ -97,7 +97,7 @@ func TestWaiterGivesUpWithItsContext(t *testing.T) {
 }
 
 // waitQueued waits until cond holds under the lock's mutex.
-func waitQueued(t *testing.T, l *priorityLock, cond func() bool) {
+func waitQueued(t *testing.T, l *Lock, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -111,5 +111,52 @@ func waitQueued(t *testing.T, l *priorityLock, cond func() bool) {
 			t.Fatal("waiters did not queue")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestUrgentMark(t *testing.T) {
+	ctx := context.Background()
+	if Urgent(ctx) {
+		t.Fatal("a plain context is urgent")
+	}
+	if !Urgent(WithUrgent(ctx)) {
+		t.Fatal("WithUrgent did not mark the context")
+	}
+	var l Lock
+	unlock, _ := l.Acquire(ctx, false)
+	got := make(chan string, 2)
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+	}{{"normal", ctx}, {"urgent", WithUrgent(ctx)}} {
+		go func() {
+			u, err := l.AcquireContext(c.ctx)
+			if err == nil {
+				got <- c.name
+				u()
+			}
+		}()
+		waitQueued(t, &l, func() bool { return len(l.normal) == 1 && (c.name == "normal" || len(l.urgent) == 1) })
+	}
+	unlock()
+	if first := <-got; first != "urgent" {
+		t.Fatalf("%s went first, want the urgent context", first)
+	}
+	<-got
+}
+
+// A context already ended gets its error at once, even when the lock is
+// held, and queues nothing.
+func TestAcquireWithEndedContext(t *testing.T) {
+	var l Lock
+	unlock, _ := l.Acquire(context.Background(), false)
+	defer unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := l.Acquire(ctx, true); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Acquire = %v, want context.Canceled", err)
+	}
+	if u, n := l.Waiting(); u+n != 0 {
+		t.Fatalf("%d urgent, %d normal waiters queued, want none", u, n)
 	}
 }
