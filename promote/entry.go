@@ -15,9 +15,10 @@ import (
 
 // MergeQueued merges the queued promotions whose stage windows are open at
 // now and that are not held. The scheduler calls it when a window opens.
+// Each pull request is settled under its app's promotion lock, on the
+// branch and the pull request as they are then.
 func (s *Service) MergeQueued(ctx context.Context, now time.Time) error {
-	snap, done, err := s.ws.Begin(ctx, false)
-	defer done()
+	snap, err := s.ws.Sync(ctx)
 	if err != nil {
 		return err
 	}
@@ -28,8 +29,7 @@ func (s *Service) MergeQueued(ctx context.Context, now time.Time) error {
 	if snap.Policy == nil {
 		return nil
 	}
-	pol := snap.Policy
-	prs, err := s.forge.ListOpenPullRequests(ctx, s.ws.Repo, pol.Labels.Queued)
+	prs, err := s.forge.ListOpenPullRequests(ctx, s.ws.Repo, snap.Policy.Labels.Queued)
 	if err != nil {
 		return err
 	}
@@ -39,20 +39,44 @@ func (s *Service) MergeQueued(ctx context.Context, now time.Time) error {
 		if err != nil {
 			continue // not ensign's promotion
 		}
-		app := pol.App(m.App)
-		if app == nil || app.Stage(m.To) == nil {
-			s.logger(ctx).Warn("queued promotion names a stage the policy no longer has", "pr", pr.Number, "app", m.App, "to", m.To)
-			continue
-		}
-		out := Outcome{App: m.App, From: m.From, To: m.To, ID: m.ID, Images: m.Images, PR: pr.Number, URL: pr.URL}
-		out, err = s.settle(ctx, pol, app, app.Stage(m.To), pr, m, Facts{Trigger: Automatic, Queued: true}, "", now, out)
-		if err != nil {
+		if err := s.mergeQueued(ctx, pr.Number, m.App, now); err != nil {
 			errs = append(errs, fmt.Errorf("merge queued promotion #%d: %w", pr.Number, err))
-			continue
 		}
-		s.logger(ctx).Info("queued promotion", "pr", pr.Number, "action", out.Action, "reason", out.Reason)
 	}
 	return errors.Join(errs...)
+}
+
+// mergeQueued settles one queued promotion pull request of app.
+func (s *Service) mergeQueued(ctx context.Context, number int64, app string, now time.Time) error {
+	snap, done, err := s.ws.BeginPromotion(ctx, app)
+	defer done()
+	if err != nil {
+		return err
+	}
+	if err := usable(snap); err != nil {
+		return err
+	}
+	pol := snap.Policy
+	pr, err := s.forge.GetPullRequest(ctx, s.ws.Repo, number) // another promotion may have closed it meanwhile
+	if err != nil {
+		return err
+	}
+	m, err := s.promotionOf(pr)
+	if err != nil || !pr.Open() || !pr.HasLabel(pol.Labels.Queued) {
+		return nil
+	}
+	a := pol.App(m.App)
+	if a == nil || a.Stage(m.To) == nil {
+		s.logger(ctx).Warn("queued promotion names a stage the policy no longer has", "pr", pr.Number, "app", m.App, "to", m.To)
+		return nil
+	}
+	out := Outcome{App: m.App, From: m.From, To: m.To, ID: m.ID, Images: m.Images, PR: pr.Number, URL: pr.URL}
+	out, err = s.settle(ctx, pol, a, a.Stage(m.To), pr, m, Facts{Trigger: Automatic, Queued: true}, "", now, out)
+	if err != nil {
+		return err
+	}
+	s.logger(ctx).Info("queued promotion", "pr", pr.Number, "action", out.Action, "reason", out.Reason)
+	return nil
 }
 
 // PRRequest is a person's /promote or /promote now on a pull request.
@@ -69,7 +93,15 @@ type PRRequest struct {
 // pull request that is not ensign's open promotion, or whose stage the
 // policy lost, is an outcome that says so, not an error.
 func (s *Service) PromotePR(ctx context.Context, req PRRequest) (Outcome, error) {
-	snap, done, err := s.ws.Begin(ctx, false)
+	pr, err := s.forge.GetPullRequest(ctx, s.ws.Repo, req.PR)
+	if err != nil {
+		return Outcome{}, err
+	}
+	m, err := s.promotionOf(pr)
+	if err != nil {
+		return Outcome{PR: pr.Number, URL: pr.URL, Action: ActionNotPromotion}, nil
+	}
+	snap, done, err := s.ws.BeginPromotion(ctx, m.App)
 	defer done()
 	if err != nil {
 		return Outcome{}, err
@@ -77,12 +109,12 @@ func (s *Service) PromotePR(ctx context.Context, req PRRequest) (Outcome, error)
 	if err := usable(snap); err != nil {
 		return Outcome{}, err
 	}
-	pr, err := s.forge.GetPullRequest(ctx, s.ws.Repo, req.PR)
-	if err != nil {
+	// Read it again: another promotion of the app may have closed or
+	// replaced it while this one waited for the app's lock.
+	if pr, err = s.forge.GetPullRequest(ctx, s.ws.Repo, req.PR); err != nil {
 		return Outcome{}, err
 	}
-	m, err := s.promotionOf(pr)
-	if err != nil {
+	if m, err = s.promotionOf(pr); err != nil {
 		return Outcome{PR: pr.Number, URL: pr.URL, Action: ActionNotPromotion}, nil
 	}
 	out := Outcome{App: m.App, From: m.From, To: m.To, ID: m.ID, Images: m.Images, PR: pr.Number, URL: pr.URL}
@@ -133,7 +165,7 @@ type Request struct {
 // (unless Now), and a version rolled back before is promoted anyway.
 func (s *Service) PromoteStage(ctx context.Context, req Request) (Outcome, error) {
 	out := Outcome{App: req.App, To: req.To}
-	snap, done, err := s.ws.Begin(ctx, false)
+	snap, done, err := s.ws.BeginPromotion(ctx, req.App)
 	defer done()
 	if err != nil {
 		return out, err

@@ -1,6 +1,7 @@
 package promote
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -98,18 +99,7 @@ func (s *Service) checkHead(ctx context.Context, pol *policy.Policy, app *policy
 	if err != nil {
 		return altered("%v", err)
 	}
-	p, err := s.plan(ctx, from, to, refs, m.Revision, base)
-	if err != nil {
-		return err
-	}
-	ed, err := s.ws.Git.Snapshot(base)
-	if err != nil {
-		return err
-	}
-	if _, err := p.apply(treeView{ed}); err != nil {
-		return fmt.Errorf("rebuild promotion %s on %s: %w", m.ID, short(base.String()), err)
-	}
-	tree, err := ed.Write()
+	tree, _, err := s.rebuildOn(ctx, from, to, refs, m, base)
 	if err != nil {
 		return err
 	}
@@ -117,6 +107,73 @@ func (s *Service) checkHead(ctx context.Context, pol *policy.Policy, app *policy
 		return foreign("its head %s changes more than promoting %v into %s", short(pr.HeadSHA), m.Images, to.Overlay)
 	}
 	return nil
+}
+
+// rebuildOn applies promotion m on commit base without writing anything,
+// and returns the tree it gives and the paths it writes or removes.
+func (s *Service) rebuildOn(ctx context.Context, from, to *policy.Stage, refs []imageref.Ref, m vocab.Promotion, base plumbing.Hash) (plumbing.Hash, []string, error) {
+	p, err := s.plan(ctx, from, to, refs, m.Revision, base)
+	if err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+	ed, err := s.ws.Git.Snapshot(base)
+	if err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+	rec := &recorder{treeView: treeView{ed}}
+	if _, err := p.apply(rec); err != nil {
+		return plumbing.ZeroHash, nil, fmt.Errorf("rebuild promotion %s on %s: %w", m.ID, short(base.String()), err)
+	}
+	tree, err := ed.Write()
+	return tree, rec.paths, err
+}
+
+// recorder is a tree that remembers the paths written to it or removed.
+type recorder struct {
+	treeView
+	paths []string
+}
+
+func (r *recorder) WriteFile(name string, data []byte) error {
+	r.paths = append(r.paths, name)
+	return r.treeView.WriteFile(name, data)
+}
+
+func (r *recorder) Remove(name string) error {
+	r.paths = append(r.paths, name)
+	return r.treeView.Remove(name)
+}
+
+// behind reports whether the deploy branch, at tip, changed a file that
+// the promotion pull request's head (ensign's own, checkHead verified it)
+// writes since the commit that head is built on: a rollback's revert of
+// the same overlay, an image exclusion, a person's fix. Merging the head
+// then conflicts, so it is rebuilt on the tip first (rebase).
+func (s *Service) behind(ctx context.Context, app *policy.App, to *policy.Stage, pr forge.PullRequest, m vocab.Promotion, tip plumbing.Hash) (bool, error) {
+	c, err := s.ws.Git.Commit(plumbing.NewHash(pr.HeadSHA))
+	if err != nil || len(c.Parents) != 1 {
+		return false, fmt.Errorf("read the head of #%d: %w", pr.Number, err)
+	}
+	base := c.Parents[0]
+	if base == tip {
+		return false, nil
+	}
+	refs, err := verifiedRefs(m.Images, to.Promotion.Images)
+	if err != nil {
+		return false, err
+	}
+	_, paths, err := s.rebuildOn(ctx, app.Stage(m.From), to, refs, m, base)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range paths {
+		was, werr := s.ws.Git.ReadFile(base, p)
+		is, ierr := s.ws.Git.ReadFile(tip, p)
+		if (werr == nil) != (ierr == nil) || !bytes.Equal(was, is) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // plan is the promotion of refs from one stage into another; the source
@@ -155,38 +212,45 @@ func (s *Service) ownHead(ctx context.Context, pol *policy.Policy, app *policy.A
 		return pr, "", err
 	}
 	s.logger(ctx).Warn("someone else pushed to a promotion branch; putting ensign's commit back", "pr", pr.Number, "head", pr.HeadSHA, "reason", err)
-	from := app.Stage(m.From) // checkHead found it
-	refs, rerr := verifiedRefs(m.Images, to.Promotion.Images)
-	if rerr != nil {
-		return pr, "", fmt.Errorf("%w: %w", ErrAlteredPR, rerr)
-	}
-	tip, _, rerr := s.ws.Git.Tip(s.ws.Branch)
-	if rerr != nil {
-		return pr, "", rerr
-	}
-	p, rerr := s.plan(ctx, from, to, refs, m.Revision, tip)
-	if rerr != nil {
-		return pr, "", rerr
-	}
-	edit := func(ed *gitops.TreeEditor) error { _, err := p.apply(treeView{ed}); return err }
-	res, rerr := s.ws.Git.Update(ctx, gitops.Target{Branch: pr.HeadBranch, Base: s.ws.Branch, Mode: gitops.ForceBranch},
-		promotionCommit(pol, m, s.now(), ""), edit)
+	got, rerr := s.rebase(ctx, pol, app, to, pr, m)
 	if rerr != nil {
 		// Nothing to commit: the deploy branch already runs the version;
 		// the next resync closes the pull request as promoted.
 		return pr, "", fmt.Errorf("put promotion %s back on %s: %w", m.ID, pr.HeadBranch, rerr)
 	}
-	head := res.Commit.String()
-	got, rerr := s.awaitHead(ctx, pr.Number, head)
-	if rerr != nil {
-		return pr, "", rerr
-	}
+	head := got.HeadSHA
 	text := fmt.Sprintf("🔁 **Replaced a commit ensign did not make.** The head of this pull request was %s: %s. ensign put its own promotion commit %s back on the branch; what was pushed is not part of this promotion and will not be merged by ensign. Protect the branch prefix so only ensign can push to it (see the Security model in ensign's README).",
 		short(pr.HeadSHA), err.Error(), short(head))
 	if _, _, cerr := s.forge.UpsertComment(ctx, s.ws.Repo, pr.Number, "<!-- ensign:replaced:"+pr.HeadSHA+" -->", text); cerr != nil {
 		s.logger(ctx).Warn("say on the pull request that its head was replaced", "pr", pr.Number, "err", cerr)
 	}
 	return got, pr.HeadSHA, nil
+}
+
+// rebase builds promotion m again on the deploy branch's tip as last
+// fetched, force-pushes it to the pull request's branch and waits for
+// Gitea to show it as the head. gitops.ErrNothingToCommit: the tip already
+// runs the version.
+func (s *Service) rebase(ctx context.Context, pol *policy.Policy, app *policy.App, to *policy.Stage, pr forge.PullRequest, m vocab.Promotion) (forge.PullRequest, error) {
+	refs, err := verifiedRefs(m.Images, to.Promotion.Images)
+	if err != nil {
+		return pr, fmt.Errorf("%w: %w", ErrAlteredPR, err)
+	}
+	tip, _, err := s.ws.Git.Tip(s.ws.Branch)
+	if err != nil {
+		return pr, err
+	}
+	p, err := s.plan(ctx, app.Stage(m.From), to, refs, m.Revision, tip)
+	if err != nil {
+		return pr, err
+	}
+	edit := func(ed *gitops.TreeEditor) error { _, err := p.apply(treeView{ed}); return err }
+	res, err := s.ws.Git.Update(ctx, gitops.Target{Branch: pr.HeadBranch, Base: s.ws.Branch, Mode: gitops.ForceBranch},
+		promotionCommit(pol, m, s.now(), ""), edit)
+	if err != nil {
+		return pr, err
+	}
+	return s.awaitHead(ctx, pr.Number, res.Commit.String())
 }
 
 // awaitHead waits until Gitea shows head as the pull request's head: it

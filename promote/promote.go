@@ -86,18 +86,21 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 		// A direct push when the stage asks for it and nothing stands in the way.
 		if to.Mode == policy.ModePush && rolledBack == "" && len(s.suspended(ctx, to)) == 0 {
 			if st := pol.EvaluateStage(to, s.now()); st.Open {
-				res, err := s.ws.Git.Update(ctx, gitops.Target{Branch: s.ws.Branch}, commit, edit)
-				if errors.Is(err, gitops.ErrNothingToCommit) {
+				res, err := s.ws.Git.Update(ctx, gitops.Target{Branch: s.ws.Branch}, commit, s.ifStillOpen(app.Name, to.Name, edit))
+				switch {
+				case errors.Is(err, gitops.ErrNothingToCommit):
 					out.Action, out.Reason = ActionAlreadyPromoted, to.Name+" already runs this version"
 					return out, nil
-				}
-				if err != nil {
+				case errors.Is(err, errClosedSince):
+					s.logger(ctx).Info("not pushing the promotion: the stage closed since it began; opening a pull request", "app", app.Name, "to", to.Name, "reason", err)
+				case err != nil:
 					return out, err
+				default:
+					out.Action, out.Commit, out.Changes, out.Reason = ActionPushed, res.Commit.String(), changes, st.Reason
+					s.liftInCluster(ctx, to, out.Commit, &out)
+					s.closeSuperseded(ctx, open, "", fmt.Sprintf("Closed by ensign: superseded by commit %s, pushed to %s.", short(res.Commit.String()), s.ws.Branch))
+					return out, nil
 				}
-				out.Action, out.Commit, out.Changes, out.Reason = ActionPushed, res.Commit.String(), changes, st.Reason
-				s.liftInCluster(ctx, to, out.Commit, &out)
-				s.closeSuperseded(ctx, open, "", fmt.Sprintf("Closed by ensign: superseded by commit %s, pushed to %s.", short(res.Commit.String()), s.ws.Branch))
-				return out, nil
 			}
 		}
 		res, err := s.ws.Git.Update(ctx, gitops.Target{Branch: branch, Base: s.ws.Branch, Mode: gitops.ForceBranch}, commit, edit)
@@ -121,6 +124,36 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 	}
 	s.closeSuperseded(ctx, open, meta.ID, fmt.Sprintf("Closed by ensign: superseded by #%d, which promotes a newer verified version.", pr.Number))
 	return s.settle(ctx, pol, app, to, pr, meta, Facts{Trigger: trig, AutoMerge: to.AutoMerge, RolledBack: rolledBack}, person, s.now(), out)
+}
+
+// errClosedSince: the policy on the tree a direct push would land on no
+// longer lets the promotion through (a freeze or a window change committed
+// since the promotion began).
+var errClosedSince = errors.New("the stage's window closed since the promotion began")
+
+// ifStillOpen wraps a direct push's edit: the edit runs on the deploy
+// branch's tip as it is at push time, and the policy file in that very tree
+// must still have stage to of app open. The push is compare-and-swap, so
+// no freeze can land between this check and the push.
+func (s *Service) ifStillOpen(app, to string, edit func(*gitops.TreeEditor) error) func(*gitops.TreeEditor) error {
+	return func(ed *gitops.TreeEditor) error {
+		data, err := ed.ReadFile(s.ws.PolicyFile)
+		if err != nil {
+			return fmt.Errorf("%w: read %s: %w", errClosedSince, s.ws.PolicyFile, err)
+		}
+		pol, err := policy.Load(s.ws.PolicyFile, data)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errClosedSince, err)
+		}
+		a := pol.App(app)
+		if a == nil || a.Stage(to) == nil {
+			return fmt.Errorf("%w: the policy no longer has stage %s of %s", errClosedSince, to, app)
+		}
+		if st := pol.EvaluateStage(a.Stage(to), s.now()); !st.Open {
+			return fmt.Errorf("%w: %s", errClosedSince, st.Reason)
+		}
+		return edit(ed)
+	}
 }
 
 // promotionCommit is the commit of promotion m: its message and trailers.

@@ -155,20 +155,30 @@ type Outcome struct {
 // the canary verified into every stage that follows the canary's stage. A
 // canary no policy mentions is ignored.
 func (s *Service) Succeeded(ctx context.Context, clusterName string, c *flaggerv1.Canary) ([]Outcome, error) {
-	snap, done, err := s.ws.Begin(ctx, false)
+	ref := policy.CanaryRef{Cluster: clusterName, Namespace: c.Namespace, Name: c.Name}
+	// Which app is it? The branch as last fetched says, unless the canary
+	// is new to the policy.
+	snap, err := s.ws.Peek(ctx)
+	if err != nil {
+		return nil, err
+	}
+	app, _, err := canaryOf(snap, ref)
+	if app == nil {
+		if snap, err = s.ws.Sync(ctx); err != nil {
+			return nil, err
+		}
+		if app, _, err = canaryOf(snap, ref); app == nil {
+			return nil, err
+		}
+	}
+	snap, done, err := s.ws.BeginPromotion(ctx, app.Name)
 	defer done()
 	if err != nil {
 		return nil, err
 	}
-	if snap.Invalid != nil {
-		return nil, fmt.Errorf("promote what canary %s/%s verified: %w", c.Namespace, c.Name, snap.Invalid)
-	}
-	if snap.Policy == nil {
-		return nil, nil // the policy file is gone: nothing is promoted here
-	}
-	app, stage, ok := snap.Policy.FindCanary(policy.CanaryRef{Cluster: clusterName, Namespace: c.Namespace, Name: c.Name})
-	if !ok {
-		return nil, nil
+	app, stage, err := canaryOf(snap, ref)
+	if app == nil {
+		return nil, err
 	}
 	next := app.NextStages(stage.Name)
 	if len(next) == 0 {
@@ -191,6 +201,22 @@ func (s *Service) Succeeded(ctx context.Context, clusterName string, c *flaggerv
 		s.note(ctx, clusterName, c, out)
 	}
 	return outs, errors.Join(errs...)
+}
+
+// canaryOf finds the app and stage whose canary ref is; a nil app with a
+// nil error means the policy does not mention the canary (or is gone).
+func canaryOf(snap workspace.Snapshot, ref policy.CanaryRef) (*policy.App, *policy.Stage, error) {
+	if snap.Invalid != nil {
+		return nil, nil, fmt.Errorf("promote what canary %s/%s verified: %w", ref.Namespace, ref.Name, snap.Invalid)
+	}
+	if snap.Policy == nil {
+		return nil, nil, nil // the policy file is gone: nothing is promoted here
+	}
+	app, stage, ok := snap.Policy.FindCanary(ref)
+	if !ok {
+		return nil, nil, nil
+	}
+	return app, stage, nil
 }
 
 // verify reads what the source stage's canary verified.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/gitops"
 	"github.com/ensignbot/ensign/policy"
@@ -22,11 +24,36 @@ func (s *Service) settle(ctx context.Context, pol *policy.Policy, app *policy.Ap
 		return out, err
 	}
 	out.Replaced = replaced
-	f.Window = pol.EvaluateStage(to, now)
-	f.Held = pr.HasLabel(pol.Labels.Hold)
-	f.Suspended = s.suspended(ctx, to)
-	f.Queued = f.Queued || pr.HasLabel(pol.Labels.Queued)
-	d := Decide(f)
+	d := s.decide(ctx, pol, to, pr, &f, now)
+	if d.Step == Merge {
+		// This promotion began from a snapshot of the deploy branch that
+		// others may have overtaken since (a freeze, a new window, a
+		// removed stage, a rollback's revert): merge only what the branch
+		// as it is now agrees with.
+		snap, err := s.ws.Sync(ctx)
+		if err != nil {
+			return out, err
+		}
+		if err := usable(snap); err != nil {
+			return out, err
+		}
+		if snap.Policy != pol {
+			a := snap.Policy.App(app.Name)
+			if a == nil || a.Stage(to.Name) == nil || a.Stage(m.From) == nil {
+				out.Action, out.Reason = ActionStageGone, fmt.Sprintf("the policy at %s no longer has stages %s and %s of %s", short(snap.Tip.String()), m.From, to.Name, app.Name)
+				return out, nil
+			}
+			pol, app, to = snap.Policy, a, a.Stage(to.Name)
+			d = s.decide(ctx, pol, to, pr, &f, now)
+		}
+		if d.Step == Merge {
+			if pr, err = s.upToDate(ctx, pol, app, to, pr, m, snap.Tip); errors.Is(err, gitops.ErrNothingToCommit) {
+				return s.closePromoted(ctx, pr, to, out)
+			} else if err != nil {
+				return out, err
+			}
+		}
+	}
 	out.Reason, out.Until = d.Reason, d.Until
 	switch d.Step {
 	case Merge:
@@ -80,6 +107,39 @@ func (s *Service) settle(ctx context.Context, pol *policy.Policy, app *policy.Ap
 		}
 	}
 	return out, nil
+}
+
+// upToDate returns pr with a head that merges cleanly into tip: its own
+// head, or, when the deploy branch changed a file the promotion writes
+// since the head was built (behind), the promotion rebuilt on the tip.
+// gitops.ErrNothingToCommit: the tip already runs the version.
+func (s *Service) upToDate(ctx context.Context, pol *policy.Policy, app *policy.App, to *policy.Stage, pr forge.PullRequest, m vocab.Promotion, tip plumbing.Hash) (forge.PullRequest, error) {
+	stale, err := s.behind(ctx, app, to, pr, m, tip)
+	if err != nil || !stale {
+		return pr, err
+	}
+	s.logger(ctx).Info("the deploy branch changed what the promotion writes since it was built; rebuilding it on the tip", "pr", pr.Number, "head", pr.HeadSHA, "tip", tip)
+	return s.rebase(ctx, pol, app, to, pr, m)
+}
+
+// closePromoted closes a promotion pull request whose version the stage
+// already runs.
+func (s *Service) closePromoted(ctx context.Context, pr forge.PullRequest, to *policy.Stage, out Outcome) (Outcome, error) {
+	out.Action, out.Reason = ActionAlreadyPromoted, to.Name+" already runs this version"
+	if err := s.forge.ClosePullRequest(ctx, s.ws.Repo, pr.Number, "Closed by ensign: "+to.Name+" already runs the version this promotion proposed."); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// decide completes f with what the policy, the pull request and the
+// cluster say now, and decides.
+func (s *Service) decide(ctx context.Context, pol *policy.Policy, to *policy.Stage, pr forge.PullRequest, f *Facts, now time.Time) Decision {
+	f.Window = pol.EvaluateStage(to, now)
+	f.Held = pr.HasLabel(pol.Labels.Hold)
+	f.Suspended = s.suspended(ctx, to)
+	f.Queued = f.Queued || pr.HasLabel(pol.Labels.Queued)
+	return Decide(*f)
 }
 
 // openPromotion is an open promotion pull request with its metadata.

@@ -11,7 +11,11 @@
 // off: the services decide what they still do under the last valid policy.
 //
 // A Workspace is safe for concurrent use (the underlying gitops.Repo is).
-// Begin serializes the actions of the services on one repository within this
-// process; rollbacks may ask to go first, and a waiting action gives up when
-// its context ends.
+// Begin serializes the actions that write the deploy branch and must not
+// interleave (rollbacks, a person's /rollback, freezes); rollbacks ask to go
+// first. Promotions do not take that lock: BeginPromotion runs them one at a
+// time per app and alongside everything else, because what a promotion
+// waits for (Gitea creating, labelling and merging pull requests) must never
+// delay a rollback. Concurrent Syncs share fetches. Every wait gives up
+// when its context ends.
 package workspace

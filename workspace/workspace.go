@@ -12,6 +12,8 @@ import (
 
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/gitops"
+	"github.com/ensignbot/ensign/internal/keyed"
+	"github.com/ensignbot/ensign/internal/prio"
 	"github.com/ensignbot/ensign/policy"
 )
 
@@ -26,7 +28,9 @@ type Workspace struct {
 	// PolicyFile is the policy's path in the repository (".ensign.yaml").
 	PolicyFile string
 
-	lock priorityLock
+	lock  prio.Lock   // the repository's actions (Begin)
+	apps  keyed.Mutex // promotions, one at a time per app (BeginPromotion)
+	fetch coalescer   // ordinary fetches of Branch share one (Sync)
 
 	cacheMu   sync.Mutex
 	cached    parsedPolicy
@@ -73,15 +77,35 @@ var ErrInvalidPolicy = errors.New("invalid policy")
 // last valid one behind an invalid tip.
 const lookBack = 20
 
-// Begin starts an action on the repository: it waits for the actions before
-// it to finish (urgent ones, such as a rollback while promotions pile up,
-// go before every ordinary waiter; ctx ending gives up the wait), then syncs
-// the deploy branch and the policy. Call done when the action is over,
-// whatever the error.
+// Begin starts an action on the repository that must not interleave with
+// the others (rollbacks, a person's /rollback, freezes): it waits for the
+// actions before it to finish (urgent ones, such as a rollback, go before
+// every ordinary waiter; ctx ending gives up the wait), then syncs the
+// deploy branch and the policy. Promotions do not take this lock
+// (BeginPromotion), so nothing they do on Gitea delays a rollback. Call
+// done when the action is over, whatever the error.
 func (w *Workspace) Begin(ctx context.Context, urgent bool) (snap Snapshot, done func(), err error) {
-	done, err = w.lock.acquire(ctx, urgent)
+	done, err = w.lock.Acquire(ctx, urgent)
 	if err != nil {
 		return Snapshot{}, func() {}, fmt.Errorf("wait for the other actions on %s: %w", w.Repo, err)
+	}
+	if urgent {
+		ctx = gitops.Urgent(ctx)
+	}
+	snap, err = w.Sync(ctx)
+	return snap, done, err
+}
+
+// BeginPromotion starts a promotion of app: promotions of the same app run
+// one at a time (ctx ending gives up the wait), while promotions of other
+// apps, rollbacks and freezes run alongside it. A promotion therefore works
+// from a snapshot that may be overtaken; it re-checks what it depends on
+// before it merges. Call done when the promotion is over, whatever the
+// error.
+func (w *Workspace) BeginPromotion(ctx context.Context, app string) (snap Snapshot, done func(), err error) {
+	done, err = w.apps.LockContext(ctx, app)
+	if err != nil {
+		return Snapshot{}, func() {}, fmt.Errorf("wait for the other promotions of %s in %s: %w", app, w.Repo, err)
 	}
 	snap, err = w.Sync(ctx)
 	return snap, done, err
@@ -91,8 +115,22 @@ func (w *Workspace) Begin(ctx context.Context, urgent bool) (snap Snapshot, done
 // waiting for other actions (for reads such as status reports). An error
 // means the branch could not be read; a policy that does not load is not an
 // error here but Snapshot.Invalid, with the last valid policy in force.
+//
+// Concurrent ordinary calls share fetches: each waits for a fetch that
+// started after it was called, so what it reads is at least as new as the
+// branch was when it asked. An urgent context (gitops.Urgent) fetches on its
+// own, ahead of the ordinary Git operations waiting.
 func (w *Workspace) Sync(ctx context.Context) (Snapshot, error) {
-	tips, err := w.Git.Fetch(ctx, gitops.FetchOptions{Branches: []string{w.Branch}, Depth: 50})
+	fetch := func(ctx context.Context) (map[string]plumbing.Hash, error) {
+		return w.Git.Fetch(ctx, gitops.FetchOptions{Branches: []string{w.Branch}, Depth: 50})
+	}
+	var tips map[string]plumbing.Hash
+	var err error
+	if prio.Urgent(ctx) {
+		tips, err = fetch(ctx)
+	} else {
+		tips, err = w.fetch.do(ctx, fetch)
+	}
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("fetch %s of %s: %w", w.Branch, w.Repo, err)
 	}
@@ -100,6 +138,12 @@ func (w *Workspace) Sync(ctx context.Context) (Snapshot, error) {
 	if !ok {
 		return Snapshot{}, fmt.Errorf("branch %s of %s does not exist", w.Branch, w.Repo)
 	}
+	return w.snapshot(ctx, tip)
+}
+
+// snapshot reads the policy in force at tip.
+func (w *Workspace) snapshot(ctx context.Context, tip plumbing.Hash) (Snapshot, error) {
+	var err error
 	snap := Snapshot{Tip: tip, PolicyCommit: tip}
 	snap.Policy, err = w.PolicyAt(tip)
 	if errors.Is(err, ErrInvalidPolicy) {
@@ -107,6 +151,17 @@ func (w *Workspace) Sync(ctx context.Context) (Snapshot, error) {
 		snap.PolicyCommit, snap.Policy, err = w.lastValidPolicy(ctx, tip)
 	}
 	return snap, err
+}
+
+// Peek returns the snapshot of the deploy branch as last fetched, without
+// fetching (a Sync when nothing was fetched yet): enough to learn which app
+// an event concerns before taking that app's lock, which then syncs.
+func (w *Workspace) Peek(ctx context.Context) (Snapshot, error) {
+	tip, ok, err := w.Git.Tip(w.Branch)
+	if err != nil || !ok {
+		return w.Sync(ctx)
+	}
+	return w.snapshot(ctx, tip)
 }
 
 // PolicyAt loads the policy file at a commit; nil if the file is absent.

@@ -49,7 +49,7 @@ type config struct {
 	DataDir       string            `env:"ENSIGN_DATA_DIR"`
 	LogLevel      string            `env:"ENSIGN_LOG_LEVEL, default=info"`
 	LogFormat     string            `env:"ENSIGN_LOG_FORMAT, default=text"`
-	Workers       int               `env:"ENSIGN_WORKERS, default=4"`
+	Workers       int               `env:"ENSIGN_WORKERS, default=16"`
 	Resync        time.Duration     `env:"ENSIGN_RESYNC, default=10m"`
 	// CommandFloors is the operator's minimum level per comment command;
 	// no policy file can lower it (validate fills in the defaults).
