@@ -37,7 +37,8 @@ func (s *stallPR) EnsurePullRequest(ctx context.Context, repo forge.Repo, want f
 // pull request) when production's canary fails. The revert must land while
 // the promotion is still stuck, and the promotion must then finish; before
 // promotions stopped taking the repository's lock, the rollback waited for
-// the promotion for as long as Gitea took.
+// the promotion for as long as Gitea took. The promotion, built before the
+// revert, is then rebuilt on it and merged.
 func TestRollbackDoesNotWaitForAPromotion(t *testing.T) {
 	r := newRig(t, scenario.Options{})
 	ctx := context.Background()
@@ -66,7 +67,9 @@ func TestRollbackDoesNotWaitForAPromotion(t *testing.T) {
 		t.Fatal(err)
 	}
 	stall := &stallPR{Forge: r.forge, entered: make(chan struct{}), release: make(chan struct{})}
-	promotions, err := promote.New(promote.Config{Workspace: ws, Forge: stall, Clusters: cs, Bot: env.Bot.Name})
+	// Production's window (weekdays 09:00-17:00 in Amsterdam) is open.
+	mondayNoon := time.Date(2026, 11, 30, 12, 0, 0, 0, time.FixedZone("CET", 3600))
+	promotions, err := promote.New(promote.Config{Workspace: ws, Forge: stall, Clusters: cs, Bot: env.Bot.Name, Now: func() time.Time { return mondayNoon }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +122,13 @@ func TestRollbackDoesNotWaitForAPromotion(t *testing.T) {
 	if p.err != nil {
 		t.Fatalf("the promotion after the rollback: %v", p.err)
 	}
-	if len(p.outs) != 1 || p.outs[0].PR == 0 {
-		t.Fatalf("promotion outcomes %+v, want one pull request into production", p.outs)
+	// The promotion's branch was built before the revert changed the same
+	// overlay: merged as it was, it would conflict. ensign rebuilds it on
+	// the tip and merges that.
+	if len(p.outs) != 1 || p.outs[0].PR == 0 || p.outs[0].Action != promote.ActionMerged {
+		t.Fatalf("promotion outcomes %+v, want one pull request into production, merged", p.outs)
+	}
+	if got := r.pinned(); got != "6.6.0" {
+		t.Fatalf("production pins %s after the promotion merged, want 6.6.0", got)
 	}
 }
