@@ -8,19 +8,21 @@
 //
 // A *Repo may be shared by any number of goroutines. go-git's on-disk
 // storage is not safe for concurrent use, so every object and ref access
-// takes the Repo's storage mutex; operations that talk to the remote or move
-// refs (Fetch, Deepen, FetchCommit, Update, Revert, RevertTree, Log,
-// LastChange, FindRevert) additionally run one at a time per Repo, in
-// arrival order except that operations under a context marked by Urgent (a
-// rollback) go before the ordinary ones waiting; a wait ends with its
-// context. Storing a
-// fetched pack holds the storage mutex until the pack is written, so reads
-// (Commit, ReadFile, Tip) wait for a running fetch. Separate Repos (even of
-// the same remote, in different directories) are independent; two processes
-// must not share one cache directory. A *TreeEditor belongs to one goroutine.
-// Callbacks (Update's edit, Log's fn) run inside an operation: they may use
-// the read methods (Snapshot, Commit, ReadFile, Tip, Branches) but must not
-// start another operation on the same Repo, which would deadlock.
+// takes the Repo's storage mutex. Operations that talk to the remote or
+// move refs (Fetch, Deepen, FetchCommit, Update, Revert, RevertTree, and
+// the deepening of a shallow cache during a history walk) also run one at a
+// time per Repo, in arrival order, except that operations under a context
+// marked by Urgent (a rollback) go before the ordinary ones waiting; a wait
+// ends with its context. History walks (Log, LogPaths, LastChange,
+// FindRevert) run alongside everything else. Storing a fetched pack holds
+// the storage mutex until the pack is written, so reads (Commit, ReadFile,
+// Tip) wait for a running fetch. Separate Repos (even of the same remote,
+// in different directories) are independent; two processes must not share
+// one cache directory. A *TreeEditor belongs to one goroutine. Update's
+// edit runs inside an operation: it may use the read methods (Snapshot,
+// Commit, ReadFile, Tip, Branches) but must not start another operation on
+// the same Repo, which would deadlock. A walk's callback may use any
+// method.
 //
 // # State left behind
 //

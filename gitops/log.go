@@ -25,15 +25,10 @@ type LogOptions struct {
 // Log walks the first-parent history of branch from its last fetched tip,
 // newest first, calling fn for each commit that matches opts. History a
 // shallow cache lacks is fetched on demand (deepening in growing steps). fn
-// runs inside the operation: it may call read methods (Snapshot, Commit,
-// ReadFile) — a reported commit's first parent is always present — but not
-// start another operation (Fetch, Log, Update, ...).
+// may call read methods (Snapshot, Commit, ReadFile) — a reported commit's
+// first parent is always present. Walks run alongside each other and
+// alongside the other operations; only deepening waits for them.
 func (r *Repo) Log(ctx context.Context, branch string, opts LogOptions, fn func(*CommitInfo) error) error {
-	release, err := r.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
 	return r.log(ctx, branch, opts, fn)
 }
 
@@ -70,7 +65,9 @@ func (r *Repo) log(ctx context.Context, branch string, opts LogOptions, fn func(
 // tip, newest first, calling visit with each commit and its first parent
 // (nil at the root; history a shallow cache lacks is fetched on demand),
 // until max commits (0: 10000), the root, or visit returning ErrStopWalk.
-// It is the walk of Log and LogPaths; the caller holds r.opMu.
+// It is the walk of Log and LogPaths. It reads through the storage lock
+// only, so walks do not wait for fetches and pushes; deepening is an
+// operation (begin).
 func (r *Repo) walk(ctx context.Context, branch string, max int, visit func(objs *objectSet, c, parent *CommitInfo) error) error {
 	tip, ok, err := r.Tip(branch)
 	if err != nil {
@@ -128,7 +125,13 @@ func (r *Repo) commitDeepening(ctx context.Context, objs *objectSet, branch stri
 		}
 		// Few round trips matter more than a few hundred extra commits.
 		next := max(*depth*4, need*2, 256)
-		if err := r.deepen(ctx, branch, next); err != nil {
+		release, err := r.begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		err = r.deepen(ctx, branch, next) // another walk may have deepened meanwhile: harmless
+		release()
+		if err != nil {
 			return nil, err
 		}
 		*depth = next

@@ -17,13 +17,8 @@ import (
 // failures in many apps' overlays walks the history once, and reads what
 // else it needs of each commit (its message) on the way. max bounds the
 // commits examined (0: 10000); fn returning ErrStopWalk ends the walk. fn
-// may call read methods but not start another operation.
+// may call read methods. Like Log, it does not wait for other operations.
 func (r *Repo) LogPaths(ctx context.Context, branch string, paths []string, max int, fn func(c *CommitInfo, changed []int) error) error {
-	release, err := r.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
 	root := &pathTrie{}
 	for i, p := range paths {
 		parts, err := splitPath(strings.TrimSuffix(p, "/"))
