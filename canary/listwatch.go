@@ -37,7 +37,13 @@ func newInformer(client dynamic.Interface, namespace string, resync time.Duratio
 			return retryUnreachable(ctx, p, func() (runtime.Object, error) { return res.List(ctx, opts) })
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			return retryUnreachable(ctx, p, func() (watch.Interface, error) { return res.Watch(ctx, opts) })
+			return retryUnreachable(ctx, p, func() (watch.Interface, error) {
+				w, err := res.Watch(ctx, opts)
+				if err != nil && opts.SendInitialEvents != nil && *opts.SendInitialEvents && apierrors.IsTooManyRequests(err) {
+					return nil, listInstead{err}
+				}
+				return w, err
+			})
 		},
 	}
 	return cache.NewSharedIndexInformerWithOptions(
@@ -84,9 +90,25 @@ func retryUnreachable[T any](ctx context.Context, p *patience, fn func() (T, err
 	}
 }
 
+// listInstead is what a watch-list (a watch that streams the initial
+// state) gets while the API server answers 429 to watches: its watch cache
+// is still being built after a restart, for seconds, while lists are
+// served from etcd at once. Its message hides the 429 from the reflector,
+// which then lists instead of backing off, so canaries that changed during
+// an outage are handled as soon as the API server answers; the plain watch
+// that follows the list waits for the cache (retryUnreachable).
+type listInstead struct{ err error }
+
+func (e listInstead) Error() string {
+	return "the API server does not stream the canaries yet (listing them instead): " + e.err.Error()
+}
+
 // unreachable reports whether err says the API server could not be
 // reached or is not serving yet, rather than that it refused the request.
 func unreachable(err error) bool {
+	if _, ok := err.(listInstead); ok {
+		return false
+	}
 	var st apierrors.APIStatus
 	if !errors.As(err, &st) {
 		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
