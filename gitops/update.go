@@ -98,18 +98,26 @@ func (r *Repo) land(ctx context.Context, target Target, build buildFunc) (*Resul
 	if err := target.validate(); err != nil {
 		return nil, err
 	}
-	release, err := r.begin(ctx)
-	if err != nil {
-		return nil, err
+	// Writes of the base branch itself (the deploy branch: reverts, direct
+	// pushes) run one at a time with the other operations. A side branch
+	// built on another (a promotion's) is pushed alongside them: its push
+	// moves no ref anyone else writes, and a slow one must not hold up a
+	// rollback's fetch or push.
+	side := target.base() != target.Branch
+	if !side {
+		release, err := r.begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 	}
-	defer release()
 	max := target.MaxAttempts
 	if max <= 0 {
 		max = 5
 	}
 	var lastErr error
 	for attempt := 1; attempt <= max; attempt++ {
-		res, err := r.landOnce(ctx, target, build)
+		res, err := r.landOnce(ctx, target, build, side)
 		if err == nil {
 			res.Attempts = attempt
 			return res, nil
@@ -123,7 +131,23 @@ func (r *Repo) land(ctx context.Context, target Target, build buildFunc) (*Resul
 	return nil, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, max, lastErr)
 }
 
-func (r *Repo) landOnce(ctx context.Context, target Target, build buildFunc) (_ *Result, err error) {
+// landOnce builds on the base's tip as the remote advertises it and pushes.
+// side: the caller does not hold the operation lock (a side branch); the
+// base's tip is then not recorded (a fetch running alongside may have
+// recorded a newer one), and a base missing from the cache is fetched
+// under the lock.
+// fetchCommitLocked fetches commit h (a branch tip the remote advertised)
+// and the history behind it the cache lacks, under the operation lock.
+func (r *Repo) fetchCommitLocked(ctx context.Context, h plumbing.Hash) error {
+	release, err := r.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return r.fetchCommit(ctx, h, 0)
+}
+
+func (r *Repo) landOnce(ctx context.Context, target Target, build buildFunc, side bool) (_ *Result, err error) {
 	ctx, done := r.network(ctx, "push")
 	defer func() { done(err) }()
 	ps, err := r.openPush(ctx)
@@ -147,7 +171,12 @@ func (r *Repo) landOnce(ctx context.Context, target Target, build buildFunc) (_ 
 		old = baseTip
 	}
 	if !r.hasObject(baseTip) {
-		if _, err := r.fetch(ctx, FetchOptions{Branches: []string{baseName}}); err != nil {
+		if side {
+			err = r.fetchCommitLocked(ctx, baseTip)
+		} else {
+			_, err = r.fetch(ctx, FetchOptions{Branches: []string{baseName}})
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -166,8 +195,10 @@ func (r *Repo) landOnce(ctx context.Context, target Target, build buildFunc) (_ 
 	if err := objs.persist(); err != nil {
 		return nil, err
 	}
-	if err := r.setTip(baseName, baseTip); err != nil {
-		return nil, err
+	if !side {
+		if err := r.setTip(baseName, baseTip); err != nil {
+			return nil, err
+		}
 	}
 	if err := r.setTip(target.Branch, commit); err != nil {
 		return nil, err

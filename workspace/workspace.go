@@ -27,10 +27,16 @@ type Workspace struct {
 	Branch string
 	// PolicyFile is the policy's path in the repository (".ensign.yaml").
 	PolicyFile string
+	// Promotions bounds the promotions running at once (BeginPromotion);
+	// 0 means DefaultPromotions.
+	Promotions int
 
 	lock  prio.Lock   // the repository's actions (Begin)
 	apps  keyed.Mutex // promotions, one at a time per app (BeginPromotion)
 	fetch coalescer   // ordinary fetches of Branch share one (Sync)
+
+	slots     chan struct{} // one per running promotion
+	slotsOnce sync.Once
 
 	cacheMu   sync.Mutex
 	cached    parsedPolicy
@@ -97,19 +103,45 @@ func (w *Workspace) Begin(ctx context.Context, urgent bool) (snap Snapshot, done
 }
 
 // BeginPromotion starts a promotion of app: promotions of the same app run
-// one at a time (ctx ending gives up the wait), while promotions of other
-// apps, rollbacks and freezes run alongside it. A promotion therefore works
+// one at a time, at most Promotions of the repository at once (ctx ending
+// gives up the wait), while rollbacks and freezes run alongside them. A promotion therefore works
 // from a snapshot that may be overtaken; it re-checks what it depends on
 // before it merges. Call done when the promotion is over, whatever the
 // error.
 func (w *Workspace) BeginPromotion(ctx context.Context, app string) (snap Snapshot, done func(), err error) {
-	done, err = w.apps.LockContext(ctx, app)
+	unlock, err := w.apps.LockContext(ctx, app)
 	if err != nil {
 		return Snapshot{}, func() {}, fmt.Errorf("wait for the other promotions of %s in %s: %w", app, w.Repo, err)
+	}
+	w.slotsOnce.Do(func() {
+		n := w.Promotions
+		if n <= 0 {
+			n = DefaultPromotions
+		}
+		w.slots = make(chan struct{}, n)
+	})
+	select {
+	case w.slots <- struct{}{}:
+	case <-ctx.Done():
+		unlock()
+		return Snapshot{}, func() {}, fmt.Errorf("wait for a promotion slot in %s: %w", w.Repo, ctx.Err())
+	}
+	var once sync.Once
+	done = func() {
+		once.Do(func() {
+			<-w.slots
+			unlock()
+		})
 	}
 	snap, err = w.Sync(ctx)
 	return snap, done, err
 }
+
+// DefaultPromotions is how many promotions of one repository run at once
+// unless Workspace.Promotions says otherwise. Each costs Gitea a push and a
+// pull request; more at once would not make Gitea faster and would take
+// the CPU a rollback's history walk needs.
+const DefaultPromotions = 4
 
 // Sync fetches the deploy branch and reads the policy at its tip, without
 // waiting for other actions (for reads such as status reports). An error

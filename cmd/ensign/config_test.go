@@ -59,6 +59,7 @@ func TestLoadConfig(t *testing.T) {
 		{"bad listen", with("ENSIGN_LISTEN_ADDR", "8080"), "ENSIGN_LISTEN_ADDR"},
 		{"bad level", with("ENSIGN_LOG_LEVEL", "loud"), "ENSIGN_LOG_LEVEL"},
 		{"bad workers", with("ENSIGN_WORKERS", "0"), "ENSIGN_WORKERS"},
+		{"bad promotions", with("ENSIGN_PROMOTIONS", "0"), "ENSIGN_PROMOTIONS"},
 		{"not a number", with("ENSIGN_WORKERS", "many"), "ENSIGN_WORKERS"},
 		{"short resync", with("ENSIGN_RESYNC", "5s"), "ENSIGN_RESYNC"},
 		{"escaping policy", with("ENSIGN_POLICY_FILE", "../x.yaml"), "ENSIGN_POLICY_FILE"},

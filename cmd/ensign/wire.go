@@ -98,7 +98,7 @@ func newBot(ctx context.Context, cfg *config, log *slog.Logger, now func() time.
 		if err != nil {
 			return nil, fmt.Errorf("open the Git cache of %s: %w", repo, err)
 		}
-		ws := &workspace.Workspace{Repo: repo, Git: g, Branch: cfg.Branch, PolicyFile: cfg.PolicyFile}
+		ws := &workspace.Workspace{Repo: repo, Git: g, Branch: cfg.Branch, PolicyFile: cfg.PolicyFile, Promotions: cfg.Promotions}
 		ps, err := promote.New(promote.Config{Workspace: ws, Forge: fc, Clusters: b.clusters, Bot: login, Now: now, Logger: log})
 		if err != nil {
 			return nil, err
