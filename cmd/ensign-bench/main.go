@@ -63,6 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	live := fs.Int("live", 20, "memory: apps whose final phase ensign acts on (half Succeeded, half Failed)")
 	idle := fs.Duration("idle", 15*time.Second, "memory: wait before each idle reading")
 	verbose := fs.Bool("v", false, "print every run")
+	keep := fs.Bool("keep", false, "keep the working directory (ensign's logs and Git caches) and print where it is")
 	trace := fs.Bool("trace", false, "route ensign's Gitea traffic through a recording proxy and print where the time went")
 	burstSize := fs.Int("burst-size", 100, "burst: canaries failing (then succeeding) at once")
 	burstWidth := fs.Int("burst-writers", 16, "burst: writers of the phase changes")
@@ -85,22 +86,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ensign-bench: -runs and -repeat must be at least 1")
 		return 2
 	}
-	if err := bench(ctx, stdout, want, *bin, *repeat, latencyOpts{runs: *runs, settle: *settle, interval: *interval, verbose: *verbose, trace: *trace},
+	if err := bench(ctx, stdout, want, *bin, *keep, *repeat, latencyOpts{runs: *runs, settle: *settle, interval: *interval, verbose: *verbose, trace: *trace},
 		memoryOpts{namespaces: *namespaces, perNamespace: *perNS, burst: *burst, live: *live, idle: *idle, memLimit: *memLimit},
 		failoverOpts{runs: *runs, lease: *lease, namespaces: 4, perNamespace: 5, idle: *idle},
-		burstOpts{size: *burstSize, width: *burstWidth, limit: *burstLimit, interval: 20 * time.Millisecond}); err != nil {
+		burstOpts{size: *burstSize, width: *burstWidth, limit: *burstLimit, interval: 20 * time.Millisecond, trace: *trace}); err != nil {
 		fmt.Fprintln(stderr, "ensign-bench:", err)
 		return 1
 	}
 	return 0
 }
 
-func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, repeat int, lo latencyOpts, mo memoryOpts, fo failoverOpts, bo burstOpts) error {
+func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, keep bool, repeat int, lo latencyOpts, mo memoryOpts, fo failoverOpts, bo burstOpts) error {
 	dir, err := os.MkdirTemp("", "ensign-bench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if keep {
+		fmt.Fprintln(os.Stderr, "keeping the working directory:", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	if bin == "" {
 		fmt.Fprintln(os.Stderr, "building ensign ...")
 		if bin, err = ensignproc.Build(ctx, dir); err != nil {

@@ -118,6 +118,26 @@ func printTrace(w io.Writer, runs []runTrace) {
 	if len(runs) == 0 {
 		return
 	}
+	fmt.Fprintf(w, "ensign's requests to Gitea that started during the measured interval (the time after the measurement ended included):\n\n")
+	printKinds(w, runs)
+
+	sorted := append([]runTrace(nil), runs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].took < sorted[j].took })
+	med := sorted[(len(sorted)+1)/2-1]
+	fmt.Fprintf(w, "\ntimeline of the median run (%s ms), offsets from the phase change:\n\n", ms(med.took))
+	for _, q := range med.reqs {
+		note := ""
+		if q.end.After(med.end) {
+			note = " (still running when the measurement ended)"
+		}
+		fmt.Fprintf(w, "    %5s-%5s ms  %-45s %d%s\n", ms(q.start.Sub(med.start)), ms(q.end.Sub(med.start)), q.kind, q.status, note)
+	}
+	fmt.Fprintln(w)
+}
+
+// printKinds prints, over runs, each kind of request's count per run and
+// duration, most time first, and the time inside Gitea per run.
+func printKinds(w io.Writer, runs []runTrace) {
 	type agg struct {
 		n    int
 		durs []time.Duration
@@ -145,7 +165,6 @@ func printTrace(w io.Writer, runs []runTrace) {
 	sort.Slice(names, func(i, j int) bool {
 		return summarize(kinds[names[i]].durs).Avg*time.Duration(kinds[names[i]].n) > summarize(kinds[names[j]].durs).Avg*time.Duration(kinds[names[j]].n)
 	})
-	fmt.Fprintf(w, "ensign's requests to Gitea that started during the measured interval (the time after the measurement ended included):\n\n")
 	rows := [][]string{{"ensign -> Gitea request", "per run", "p50 ms", "p95 ms"}}
 	for _, k := range names {
 		a := kinds[k]
@@ -155,17 +174,4 @@ func printTrace(w io.Writer, runs []runTrace) {
 	table(w, rows)
 	s := summarize(inGitea)
 	fmt.Fprintf(w, "\ntime inside Gitea requests per run (sequential sum): p50 %s ms, p95 %s ms\n", ms(s.P50), ms(s.P95))
-
-	sorted := append([]runTrace(nil), runs...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].took < sorted[j].took })
-	med := sorted[(len(sorted)+1)/2-1]
-	fmt.Fprintf(w, "\ntimeline of the median run (%s ms), offsets from the phase change:\n\n", ms(med.took))
-	for _, q := range med.reqs {
-		note := ""
-		if q.end.After(med.end) {
-			note = " (still running when the measurement ended)"
-		}
-		fmt.Fprintf(w, "    %5s-%5s ms  %-45s %d%s\n", ms(q.start.Sub(med.start)), ms(q.end.Sub(med.start)), q.kind, q.status, note)
-	}
-	fmt.Fprintln(w)
 }
