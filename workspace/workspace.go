@@ -141,7 +141,7 @@ func (w *Workspace) BeginPromotion(ctx context.Context, app string) (snap Snapsh
 // unless Workspace.Promotions says otherwise. Each costs Gitea a push and a
 // pull request; more at once would not make Gitea faster and would take
 // the CPU a rollback's history walk needs.
-const DefaultPromotions = 4
+const DefaultPromotions = 2
 
 // Sync fetches the deploy branch and reads the policy at its tip, without
 // waiting for other actions (for reads such as status reports). An error

@@ -50,7 +50,7 @@ type config struct {
 	LogLevel      string            `env:"ENSIGN_LOG_LEVEL, default=info"`
 	LogFormat     string            `env:"ENSIGN_LOG_FORMAT, default=text"`
 	Workers       int               `env:"ENSIGN_WORKERS, default=16"`
-	Promotions    int               `env:"ENSIGN_PROMOTIONS, default=4"`
+	Promotions    int               `env:"ENSIGN_PROMOTIONS, default=2"`
 	Resync        time.Duration     `env:"ENSIGN_RESYNC, default=10m"`
 	// CommandFloors is the operator's minimum level per comment command;
 	// no policy file can lower it (validate fills in the defaults).
@@ -91,7 +91,7 @@ var configVars = [][2]string{
 	{"ENSIGN_LOG_LEVEL", "debug, info, warn or error (default info)"},
 	{"ENSIGN_LOG_FORMAT", "text or json (default text)"},
 	{"ENSIGN_WORKERS", "canary events handled at once (default 16)"},
-	{"ENSIGN_PROMOTIONS", "promotions of one repository running at once (default 4)"},
+	{"ENSIGN_PROMOTIONS", "promotions of one repository running at once (default 2)"},
 	{"ENSIGN_RESYNC", "how often every canary is re-checked (default 10m)"},
 	{"ENSIGN_GITEA_TIMEOUT", "bound on each Gitea API call (default 20s)"},
 	{"ENSIGN_GIT_TIMEOUT", "bound on each conversation with the Git server: a fetch, a push (default 2m)"},
