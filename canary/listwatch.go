@@ -29,21 +29,25 @@ const reconnectEvery = 250 * time.Millisecond
 // restart the watch could come back that long after the server did, and
 // canaries that failed in between would wait. Here it comes back within
 // reconnectEvery of the server answering, and recovered is called then.
-func newInformer(client dynamic.Interface, namespace string, resync time.Duration, log *slog.Logger, recovered func()) cache.SharedIndexInformer {
+//
+// The watch itself can take seconds more after that: the API server holds
+// a new watch until its watch cache is rebuilt (about 4 s after a restart
+// here), and the informer's cache keeps the canaries as they were before
+// the outage meanwhile. So once an outage is noticed, a list (served from
+// etcd at once) is tried every reconnectEvery, and the first one that
+// succeeds is handed to caughtUp, which brings the cache up to date.
+func newInformer(client dynamic.Interface, namespace string, resync time.Duration, log *slog.Logger, recovered func(), caughtUp func([]unstructured.Unstructured)) cache.SharedIndexInformer {
 	res := client.Resource(cluster.CanaryGVR).Namespace(namespace)
 	p := &patience{log: log.With("namespace", namespace), recovered: recovered}
+	if caughtUp != nil {
+		p.catchUp = func(ctx context.Context) { catchUp(ctx, res, p, caughtUp) }
+	}
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			return retryUnreachable(ctx, p, func() (runtime.Object, error) { return res.List(ctx, opts) })
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			return retryUnreachable(ctx, p, func() (watch.Interface, error) {
-				w, err := res.Watch(ctx, opts)
-				if err != nil && opts.SendInitialEvents != nil && *opts.SendInitialEvents && apierrors.IsTooManyRequests(err) {
-					return nil, listInstead{err}
-				}
-				return w, err
-			})
+			return retryUnreachable(ctx, p, func() (watch.Interface, error) { return res.Watch(ctx, opts) })
 		},
 	}
 	return cache.NewSharedIndexInformerWithOptions(
@@ -57,12 +61,35 @@ func newInformer(client dynamic.Interface, namespace string, resync time.Duratio
 	)
 }
 
+// catchUp lists the canaries every reconnectEvery until the API server
+// answers, and hands the first list to caughtUp.
+func catchUp(ctx context.Context, res dynamic.ResourceInterface, p *patience, caughtUp func([]unstructured.Unstructured)) {
+	for ctx.Err() == nil {
+		list, err := res.List(ctx, metav1.ListOptions{})
+		if err == nil {
+			p.log.Info("the API server answers lists again; caught up with the canaries", "canaries", len(list.Items))
+			caughtUp(list.Items)
+			return
+		}
+		if !unreachable(err) {
+			p.log.Warn("cannot list canaries to catch up after the outage; the watch will", "err", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(reconnectEvery):
+		}
+	}
+}
+
 // patience logs once when the API server becomes unreachable and once
 // when it answers again.
 type patience struct {
 	log       *slog.Logger
 	down      atomic.Bool
 	recovered func() // may be nil
+	// catchUp, if set, runs once per outage, from when it is noticed.
+	catchUp func(ctx context.Context)
 }
 
 // retryUnreachable calls fn until the API server answers (a result or an
@@ -81,6 +108,9 @@ func retryUnreachable[T any](ctx context.Context, p *patience, fn func() (T, err
 		}
 		if !p.down.Swap(true) {
 			p.log.Warn("cannot reach the API server; retrying", "every", reconnectEvery, "err", err)
+			if p.catchUp != nil {
+				go p.catchUp(ctx)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -90,25 +120,9 @@ func retryUnreachable[T any](ctx context.Context, p *patience, fn func() (T, err
 	}
 }
 
-// listInstead is what a watch-list (a watch that streams the initial
-// state) gets while the API server answers 429 to watches: its watch cache
-// is still being built after a restart, for seconds, while lists are
-// served from etcd at once. Its message hides the 429 from the reflector,
-// which then lists instead of backing off, so canaries that changed during
-// an outage are handled as soon as the API server answers; the plain watch
-// that follows the list waits for the cache (retryUnreachable).
-type listInstead struct{ err error }
-
-func (e listInstead) Error() string {
-	return "the API server does not stream the canaries yet (listing them instead): " + e.err.Error()
-}
-
 // unreachable reports whether err says the API server could not be
 // reached or is not serving yet, rather than that it refused the request.
 func unreachable(err error) bool {
-	if _, ok := err.(listInstead); ok {
-		return false
-	}
 	var st apierrors.APIStatus
 	if !errors.As(err, &st) {
 		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)

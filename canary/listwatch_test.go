@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -42,26 +41,12 @@ func TestUnreachable(t *testing.T) {
 		{"forbidden", apierrors.NewForbidden(gr, "", errors.New("no")), false},
 		{"resource version too old", apierrors.NewResourceExpired("too old"), false},
 		{"cancelled", context.Canceled, false},
-		{"watch-list while the watch cache starts", listInstead{apierrors.NewTooManyRequests("watch cache initializing", 1)}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := unreachable(tc.err); got != tc.want {
 				t.Errorf("unreachable(%v) = %v, want %v", tc.err, got, tc.want)
 			}
 		})
-	}
-}
-
-// A watch-list refused with 429 reaches the reflector as an error it does
-// not back off on (client-go retries a 429 watch-list after a backoff and
-// never lists), so it lists instead.
-func TestListInsteadIsNotRetriedAsWatchList(t *testing.T) {
-	err := error(listInstead{apierrors.NewTooManyRequests("watch cache initializing", 1)})
-	if apierrors.IsTooManyRequests(err) {
-		t.Fatal("the reflector would see a 429 and back off instead of listing")
-	}
-	if !strings.Contains(err.Error(), "watch cache initializing") {
-		t.Fatalf("the error %q lost the API server's answer", err)
 	}
 }
 
@@ -121,7 +106,7 @@ func TestInformerWaitsOutUnreachableServer(t *testing.T) {
 		return true, nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 	})
 	var recovered atomic.Int32
-	inf := newInformer(client, "apps", time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)), func() { recovered.Add(1) })
+	inf := newInformer(client, "apps", time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)), func() { recovered.Add(1) }, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { inf.RunWithContext(ctx); close(done) }()

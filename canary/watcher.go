@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -151,7 +152,11 @@ func (w *Watcher) Run(ctx context.Context) error {
 			scopes = []string{metav1.NamespaceAll}
 		}
 		for _, ns := range scopes {
-			inf := newInformer(cl.Client, ns, w.opts.Resync, w.opts.Logger.With("cluster", cl.Name), w.RetryNow)
+			var inf cache.SharedIndexInformer
+			caughtUp := func(items []unstructured.Unstructured) {
+				w.catchUp(cl.Name, scopedIndexer{inf.GetIndexer(), only}, items)
+			}
+			inf = newInformer(cl.Client, ns, w.opts.Resync, w.opts.Logger.With("cluster", cl.Name), w.RetryNow, caughtUp)
 			if err := inf.SetTransform(w.toCanary); err != nil {
 				return fmt.Errorf("set canary transform: %w", err)
 			}
@@ -273,6 +278,54 @@ func (w *Watcher) eventHandler(cluster string, only map[string]bool) cache.Resou
 			}
 		},
 	}
+}
+
+// catchUp brings an informer's cache up to date with a list read after an
+// outage, before its watch is back: a canary whose phase changed meanwhile
+// is stored and queued as the watch would have (Failed ones urgent). An
+// object the cache already holds at this or a later version is left alone,
+// so the watch, when it comes back, finds nothing older in the cache than
+// what it brings.
+func (w *Watcher) catchUp(clusterName string, idx scopedIndexer, items []unstructured.Unstructured) {
+	n := 0
+	for i := range items {
+		obj, _ := w.toCanary(&items[i])
+		c, ok := obj.(*flaggerv1.Canary)
+		if !ok || !idx.watches(c.Namespace) {
+			continue
+		}
+		var old *flaggerv1.Canary
+		if o, exists, err := idx.GetByKey(c.Namespace + "/" + c.Name); err == nil && exists {
+			old, _ = o.(*flaggerv1.Canary)
+		}
+		if old != nil && !newer(c.ResourceVersion, old.ResourceVersion) {
+			continue
+		}
+		if err := idx.Update(c); err != nil {
+			continue
+		}
+		if (old == nil || old.Status.Phase != c.Status.Phase) && Final(c.Status.Phase) {
+			key := Key{Cluster: clusterName, Namespace: c.Namespace, Name: c.Name}
+			if c.Status.Phase == flaggerv1.CanaryPhaseFailed {
+				w.urgent.Add(key)
+			} else {
+				w.queue.Add(key)
+			}
+			n++
+		}
+	}
+	if n > 0 {
+		w.opts.Logger.Info("canary results that came in during the outage are queued", "cluster", clusterName, "results", n)
+	}
+}
+
+// newer reports whether resource version a is later than b. Resource
+// versions are opaque to clients, but the API server's are etcd revisions:
+// anything that does not parse as one is not taken as newer.
+func newer(a, b string) bool {
+	x, err1 := strconv.ParseUint(a, 10, 64)
+	y, err2 := strconv.ParseUint(b, 10, 64)
+	return err1 == nil && err2 == nil && x > y
 }
 
 // next handles one key of q; it returns false when q is shut down.
