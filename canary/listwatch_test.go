@@ -186,3 +186,61 @@ func fakeCanaryClient(t *testing.T, phase string) *dynamicfake.FakeDynamicClient
 	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
 		map[schema.GroupVersionResource]string{cluster.CanaryGVR: "CanaryList"}, c)
 }
+
+// catchUp stores what a list after an outage says and queues the results
+// that changed, Failed ones urgent; it never replaces a cached canary with
+// an older version of it, and skips namespaces it does not watch.
+func TestCatchUpAfterOutage(t *testing.T) {
+	canary := func(ns, name, rv, phase string) unstructured.Unstructured {
+		u := unstructured.Unstructured{}
+		u.SetAPIVersion("flagger.app/v1beta1")
+		u.SetKind("Canary")
+		u.SetNamespace(ns)
+		u.SetName(name)
+		u.SetResourceVersion(rv)
+		if err := unstructured.SetNestedField(u.Object, phase, "status", "phase"); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	w := NewWatcher(nil, handlerFunc(func(context.Context, string, *flaggerv1.Canary) error { return nil }), Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	for _, u := range []unstructured.Unstructured{
+		canary("apps", "failed-meanwhile", "10", "Progressing"),
+		canary("apps", "succeeded-meanwhile", "11", "Progressing"),
+		canary("apps", "newer-in-cache", "30", "Progressing"),
+	} {
+		c, _ := w.toCanary(&u)
+		if err := idx.Add(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.catchUp("prod", scopedIndexer{idx, map[string]bool{"apps": true}}, []unstructured.Unstructured{
+		canary("apps", "failed-meanwhile", "20", "Failed"),
+		canary("apps", "succeeded-meanwhile", "21", "Succeeded"),
+		canary("apps", "newer-in-cache", "22", "Failed"),
+		canary("apps", "new", "23", "Failed"),
+		canary("other", "unwatched", "24", "Failed"),
+	})
+	phase := func(name string) string {
+		o, ok, _ := idx.GetByKey("apps/" + name)
+		if !ok {
+			return "absent"
+		}
+		return string(o.(*flaggerv1.Canary).Status.Phase)
+	}
+	for name, want := range map[string]string{"failed-meanwhile": "Failed", "succeeded-meanwhile": "Succeeded", "newer-in-cache": "Progressing", "new": "Failed"} {
+		if got := phase(name); got != want {
+			t.Errorf("%s is %s in the cache, want %s", name, got, want)
+		}
+	}
+	if _, ok, _ := idx.GetByKey("other/unwatched"); ok {
+		t.Error("a canary of an unwatched namespace was cached")
+	}
+	if n := w.urgent.Len(); n != 2 {
+		t.Errorf("%d Failed canaries queued urgently, want 2 (failed-meanwhile, new)", n)
+	}
+	if n := w.queue.Len(); n != 1 {
+		t.Errorf("%d other results queued, want 1 (succeeded-meanwhile)", n)
+	}
+}
