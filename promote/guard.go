@@ -151,8 +151,11 @@ func (r *recorder) Remove(name string) error {
 // then conflicts, so it is rebuilt on the tip first (rebase).
 func (s *Service) behind(ctx context.Context, app *policy.App, to *policy.Stage, pr forge.PullRequest, m vocab.Promotion, tip plumbing.Hash) (bool, error) {
 	c, err := s.ws.Git.Commit(plumbing.NewHash(pr.HeadSHA))
-	if err != nil || len(c.Parents) != 1 {
+	if err != nil {
 		return false, fmt.Errorf("read the head of #%d: %w", pr.Number, err)
+	}
+	if len(c.Parents) != 1 {
+		return false, fmt.Errorf("the head of #%d has %d parents: %w", pr.Number, len(c.Parents), ErrForeignHead)
 	}
 	base := c.Parents[0]
 	if base == tip {
