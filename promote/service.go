@@ -162,16 +162,23 @@ func (s *Service) Succeeded(ctx context.Context, clusterName string, c *flaggerv
 	if err != nil {
 		return nil, err
 	}
+	if app, _, _ := canaryOf(snap, ref); app != nil {
+		return s.succeeded(ctx, app.Name, ref, c)
+	}
+	if snap, err = s.ws.Sync(ctx); err != nil {
+		return nil, err
+	}
 	app, _, err := canaryOf(snap, ref)
 	if app == nil {
-		if snap, err = s.ws.Sync(ctx); err != nil {
-			return nil, err
-		}
-		if app, _, err = canaryOf(snap, ref); app == nil {
-			return nil, err
-		}
+		return nil, err
 	}
-	snap, done, err := s.ws.BeginPromotion(ctx, app.Name)
+	return s.succeeded(ctx, app.Name, ref, c)
+}
+
+// succeeded promotes what canary c verified under the promotion lock of
+// app, whose canary the policy on the deploy branch says it is.
+func (s *Service) succeeded(ctx context.Context, appName string, ref policy.CanaryRef, c *flaggerv1.Canary) ([]Outcome, error) {
+	snap, done, err := s.ws.BeginPromotion(ctx, appName)
 	defer done()
 	if err != nil {
 		return nil, err
@@ -180,6 +187,7 @@ func (s *Service) Succeeded(ctx context.Context, clusterName string, c *flaggerv
 	if app == nil {
 		return nil, err
 	}
+	clusterName := ref.Cluster
 	next := app.NextStages(stage.Name)
 	if len(next) == 0 {
 		return nil, nil // the last stage: nothing to promote into
