@@ -103,8 +103,14 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 				}
 			}
 		}
+		if err := s.ws.Yield(ctx); err != nil {
+			return out, err
+		}
 		res, err := s.ws.Git.Update(ctx, gitops.Target{Branch: branch, Base: s.ws.Branch, Mode: gitops.ForceBranch}, commit, edit)
 		if err != nil {
+			return out, err
+		}
+		if err := s.ws.Yield(ctx); err != nil {
 			return out, err
 		}
 		pr, _, err = s.forge.EnsurePullRequest(ctx, s.ws.Repo, forge.NewPullRequest{

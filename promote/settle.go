@@ -70,6 +70,9 @@ func (s *Service) settle(ctx context.Context, pol *policy.Policy, app *policy.Ap
 			tr = append(tr, gitops.Trailer{Key: vocab.TrailerOverride, Value: person + " merged outside the promotion windows (" + f.Window.Reason + ")"})
 		}
 		opt.Message = gitops.AppendTrailers(fmt.Sprintf("Merge promotion #%d into %s.", pr.Number, to.Name), tr...)
+		if err := s.ws.Yield(ctx); err != nil {
+			return out, err
+		}
 		if err := s.forge.Merge(ctx, s.ws.Repo, pr.Number, opt); err != nil && !errors.Is(err, forge.ErrAlreadyMerged) {
 			return out, err
 		}

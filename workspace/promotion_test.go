@@ -47,3 +47,44 @@ func TestPromotionsAreBounded(t *testing.T) {
 	}
 	dones[1]()
 }
+
+// Promotions yield to rollbacks: Yield waits while an urgent action holds
+// or waits for the repository's lock, and returns once it is done; an
+// urgent action that gave up waiting for the lock does not keep them
+// waiting.
+func TestPromotionsYieldToRollbacks(t *testing.T) {
+	ctx := context.Background()
+	g, err := gitops.Open(ctx, gitops.Options{Dir: t.TempDir(), URL: "http://127.0.0.1:1/acme/gitops.git"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	w := &Workspace{Repo: forge.Repo{Owner: "acme", Name: "gitops"}, Git: g, Branch: "main", PolicyFile: ".ensign.yaml"}
+	if err := w.Yield(ctx); err != nil {
+		t.Fatalf("Yield with no rollback: %v", err)
+	}
+	_, done, _ := w.Begin(ctx, true) // the fetch fails; the lock is held all the same
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := w.Yield(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Yield while a rollback holds the lock: %v, want to wait until its context ends", err)
+	}
+	// A second rollback waits for the lock and gives up.
+	gone, stop := context.WithCancel(ctx)
+	stop()
+	if _, _, err := w.Begin(gone, true); err == nil {
+		t.Fatal("Begin with an ended context while the lock is held succeeded")
+	}
+	yielded := make(chan error, 1)
+	go func() { yielded <- w.Yield(ctx) }()
+	done()
+	done() // safe twice
+	select {
+	case err := <-yielded:
+		if err != nil {
+			t.Fatalf("Yield after the rollback: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Yield still waits after the only rollback ended (the one that gave up is still counted)")
+	}
+}

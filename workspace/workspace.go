@@ -38,6 +38,10 @@ type Workspace struct {
 	slots     chan struct{} // one per running promotion
 	slotsOnce sync.Once
 
+	urgentMu   sync.Mutex
+	urgentN    int           // urgent actions holding or waiting for the lock
+	urgentDone chan struct{} // closed when urgentN drops to 0
+
 	cacheMu   sync.Mutex
 	cached    parsedPolicy
 	lastValid lastValid
@@ -91,12 +95,24 @@ const lookBack = 20
 // (BeginPromotion), so nothing they do on Gitea delays a rollback. Call
 // done when the action is over, whatever the error.
 func (w *Workspace) Begin(ctx context.Context, urgent bool) (snap Snapshot, done func(), err error) {
-	done, err = w.lock.Acquire(ctx, urgent)
+	if urgent {
+		w.enterUrgent() // promotions yield from now on (Yield)
+		ctx = gitops.Urgent(ctx)
+	}
+	release, err := w.lock.Acquire(ctx, urgent)
 	if err != nil {
+		if urgent {
+			w.leaveUrgent()
+		}
 		return Snapshot{}, func() {}, fmt.Errorf("wait for the other actions on %s: %w", w.Repo, err)
 	}
+	done = release
 	if urgent {
-		ctx = gitops.Urgent(ctx)
+		var once sync.Once
+		done = func() {
+			release()
+			once.Do(w.leaveUrgent)
+		}
 	}
 	snap, err = w.Sync(ctx)
 	return snap, done, err
@@ -135,6 +151,44 @@ func (w *Workspace) BeginPromotion(ctx context.Context, app string) (snap Snapsh
 	}
 	snap, err = w.Sync(ctx)
 	return snap, done, err
+}
+
+// Yield waits while an urgent action (a rollback) holds or waits for the
+// repository's lock, or until ctx ends. Promotions call it before each
+// step that costs Gitea seconds (a push, opening or merging a pull
+// request): running alongside a rollback, they would slow the Git server
+// that must take the rollback's push.
+func (w *Workspace) Yield(ctx context.Context) error {
+	w.urgentMu.Lock()
+	if w.urgentN == 0 {
+		w.urgentMu.Unlock()
+		return nil
+	}
+	wait := w.urgentDone
+	w.urgentMu.Unlock()
+	select {
+	case <-wait:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the rollbacks of %s: %w", w.Repo, ctx.Err())
+	}
+}
+
+func (w *Workspace) enterUrgent() {
+	w.urgentMu.Lock()
+	defer w.urgentMu.Unlock()
+	if w.urgentN == 0 {
+		w.urgentDone = make(chan struct{})
+	}
+	w.urgentN++
+}
+
+func (w *Workspace) leaveUrgent() {
+	w.urgentMu.Lock()
+	defer w.urgentMu.Unlock()
+	if w.urgentN--; w.urgentN == 0 {
+		close(w.urgentDone)
+	}
 }
 
 // DefaultPromotions is how many promotions of one repository run at once
