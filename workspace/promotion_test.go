@@ -17,12 +17,8 @@ import (
 // is held until done all the same.
 func TestPromotionsAreBounded(t *testing.T) {
 	ctx := context.Background()
-	g, err := gitops.Open(ctx, gitops.Options{Dir: t.TempDir(), URL: "http://127.0.0.1:1/acme/gitops.git"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	w := &Workspace{Repo: forge.Repo{Owner: "acme", Name: "gitops"}, Git: g, Branch: "main", PolicyFile: ".ensign.yaml", Promotions: 2}
+	w := unreachable(t)
+	w.Promotions = 2
 	var dones []func()
 	for _, app := range []string{"a", "b"} {
 		_, done, err := w.BeginPromotion(ctx, app)
@@ -54,12 +50,7 @@ func TestPromotionsAreBounded(t *testing.T) {
 // waiting.
 func TestPromotionsYieldToRollbacks(t *testing.T) {
 	ctx := context.Background()
-	g, err := gitops.Open(ctx, gitops.Options{Dir: t.TempDir(), URL: "http://127.0.0.1:1/acme/gitops.git"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	w := &Workspace{Repo: forge.Repo{Owner: "acme", Name: "gitops"}, Git: g, Branch: "main", PolicyFile: ".ensign.yaml"}
+	w := unreachable(t)
 	if err := w.Yield(ctx); err != nil {
 		t.Fatalf("Yield with no rollback: %v", err)
 	}
@@ -87,4 +78,16 @@ func TestPromotionsYieldToRollbacks(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Yield still waits after the only rollback ended (the one that gave up is still counted)")
 	}
+}
+
+// unreachable is a workspace whose Git server refuses connections: every
+// Sync fails at once, while the locks it takes work as they always do.
+func unreachable(t *testing.T) *Workspace {
+	t.Helper()
+	g, err := gitops.Open(context.Background(), gitops.Options{Dir: t.TempDir(), URL: "http://127.0.0.1:1/acme/gitops.git"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return &Workspace{Repo: forge.Repo{Owner: "acme", Name: "gitops"}, Git: g, Branch: "main", PolicyFile: ".ensign.yaml"}
 }
