@@ -120,10 +120,10 @@ func (w *Workspace) Begin(ctx context.Context, urgent bool) (snap Snapshot, done
 
 // BeginPromotion starts a promotion of app: promotions of the same app run
 // one at a time, at most Promotions of the repository at once (ctx ending
-// gives up the wait), while rollbacks and freezes run alongside them. A promotion therefore works
-// from a snapshot that may be overtaken; it re-checks what it depends on
-// before it merges. Call done when the promotion is over, whatever the
-// error.
+// gives up the wait), while rollbacks and freezes run alongside them. A
+// promotion therefore works from a snapshot that may be overtaken; it
+// re-checks what it depends on before it merges. Call done when the
+// promotion is over, whatever the error.
 func (w *Workspace) BeginPromotion(ctx context.Context, app string) (snap Snapshot, done func(), err error) {
 	unlock, err := w.apps.LockContext(ctx, app)
 	if err != nil {
