@@ -78,7 +78,7 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 		// Dry run on the deploy branch: is there anything to promote?
 		if err := s.buildOnly(snap.Tip, edit); errors.Is(err, gitops.ErrNothingToCommit) {
 			out.Action, out.Reason = ActionAlreadyPromoted, to.Name+" already runs this version"
-			s.closeSuperseded(ctx, open, "", "Closed by ensign: "+to.Name+" already runs the version this promotion proposed.")
+			s.closeSuperseded(ctx, open, "", alreadyRuns(to))
 			return out, nil
 		} else if err != nil {
 			return out, err

@@ -129,10 +129,16 @@ func (s *Service) upToDate(ctx context.Context, pol *policy.Policy, app *policy.
 // already runs.
 func (s *Service) closePromoted(ctx context.Context, pr forge.PullRequest, to *policy.Stage, out Outcome) (Outcome, error) {
 	out.Action, out.Reason = ActionAlreadyPromoted, to.Name+" already runs this version"
-	if err := s.forge.ClosePullRequest(ctx, s.ws.Repo, pr.Number, "Closed by ensign: "+to.Name+" already runs the version this promotion proposed."); err != nil {
+	if err := s.forge.ClosePullRequest(ctx, s.ws.Repo, pr.Number, alreadyRuns(to)); err != nil {
 		return out, err
 	}
 	return out, nil
+}
+
+// alreadyRuns is the closing text of a promotion whose version stage to
+// already runs.
+func alreadyRuns(to *policy.Stage) string {
+	return "Closed by ensign: " + to.Name + " already runs the version this promotion proposed."
 }
 
 // decide completes f with what the policy, the pull request and the
