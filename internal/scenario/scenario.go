@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -44,6 +45,14 @@ type Options struct {
 	RollbackMode string
 	// StartTag is the version both overlays pin at first.
 	StartTag string
+	// Gate, when set, sets the story up for the real Flux and Flagger (see
+	// harness.Flux and harness.Flagger): the Deployment and the Canary are in
+	// Git, the Canary's rollout webhook is Gate, and Flux applies them. Setup
+	// then creates only namespaces and Flux objects and waits until Flagger
+	// has initialized both canaries. Without it the scenario plays Flux and
+	// Flagger: the workloads and canaries are created directly and the
+	// actors below write what those controllers would.
+	Gate *Gate
 }
 
 // Env is the sample GitOps setup on real servers.
@@ -93,10 +102,16 @@ func Setup(ctx context.Context, g *harness.GiteaServer, k *harness.KubeServer, o
 		dyn:        dynamic.NewForConfigOrDie(k.Config),
 		flagger:    flaggerclient.NewForConfigOrDie(k.Config),
 	}
-	if err := e.setupGitea(ctx, opts); err != nil {
+	err := e.setupGitea(ctx, opts)
+	if err != nil {
 		return nil, err
 	}
-	if err := e.setupCluster(ctx, opts); err != nil {
+	if opts.Gate != nil {
+		err = e.setupRealCluster(ctx)
+	} else {
+		err = e.setupCluster(ctx, opts)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -127,13 +142,17 @@ func (e *Env) setupGitea(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
-	_, err := e.Commit(ctx, e.Dev, "Add podinfo with staging and production overlays", map[string]string{
+	files := map[string]string{
 		".ensign.yaml":                               e.policy(opts),
 		"apps/podinfo/base/kustomization.yaml":       "resources:\n  - deployment.yaml\n",
 		"apps/podinfo/base/deployment.yaml":          deploymentYAML,
 		e.Staging.Overlay + "/kustomization.yaml":    overlayYAML(e.Staging, opts.StartTag),
 		e.Production.Overlay + "/kustomization.yaml": overlayYAML(e.Production, opts.StartTag),
-	})
+	}
+	if opts.Gate != nil {
+		maps.Copy(files, realFiles(opts.Gate))
+	}
+	_, err := e.Commit(ctx, e.Dev, "Add podinfo with staging and production overlays", files)
 	return err
 }
 
@@ -200,12 +219,19 @@ images:
 // Stages returns both stages.
 func (e *Env) Stages() []Stage { return []Stage{e.Staging, e.Production} }
 
-func (e *Env) setupCluster(ctx context.Context, opts Options) error {
+func (e *Env) createNamespaces(ctx context.Context) error {
 	for _, ns := range []string{e.FluxNamespace, e.Staging.Namespace, e.Production.Namespace} {
 		_, err := e.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create namespace %s: %w", ns, err)
 		}
+	}
+	return nil
+}
+
+func (e *Env) setupCluster(ctx context.Context, opts Options) error {
+	if err := e.createNamespaces(ctx); err != nil {
+		return err
 	}
 	if err := e.createFlux(ctx, "GitRepository", "gitops", map[string]any{
 		"url": e.Gitea.URL + e.Org + "/" + e.Repo + ".git", "interval": "10m", "ref": map[string]any{"branch": "main"},
