@@ -242,7 +242,7 @@ func (s *Service) Failed(ctx context.Context, clusterName string, c *flaggerv1.C
 	if err == nil {
 		out, err = s.finishBounded(ctx, st, f)
 	}
-	s.logger(ctx).Info("rollback", "app", out.App, "stage", out.Stage, "failure", f.id, "action", out.Action, "reverted", out.Reverted, "commit", out.Commit, "reason", out.Reason)
+	s.logger(ctx).Info("rollback", "app", out.App, "stage", out.Stage, "action", out.Action, "reverted", out.Reverted, "commit", out.Commit, "reason", out.Reason)
 	if eventErr := s.event(ctx, f, out); eventErr != nil {
 		err = errors.Join(err, eventErr)
 	}
