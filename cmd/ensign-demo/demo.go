@@ -27,7 +27,10 @@ type options struct {
 	// production window opening; the window opens on the next full minute
 	// after that.
 	windowLead time.Duration
-	out        io.Writer
+	// real runs the real Flux and Flagger (with kube-controller-manager,
+	// kube-scheduler and kwok) instead of playing them.
+	real bool
+	out  io.Writer
 }
 
 // demo is one run of the story: the servers, ensign, and the facts each
@@ -42,6 +45,11 @@ type demo struct {
 	kube   *harness.KubeServer
 	env    *scenario.Env
 	ensign *ensignproc.Proc
+	// With options.real: the controllers and the canaries' rollout webhook.
+	workloads *harness.WorkloadServer
+	flagger   *harness.FlaggerServer
+	flux      *harness.FluxServer
+	gate      *scenario.Gate
 
 	windowOpens time.Time
 	pr          *gitea.PullRequest // the promotion pull request
@@ -57,6 +65,9 @@ type step struct {
 
 // steps is the story, in order.
 func (d *demo) steps() []step {
+	if d.opts.real {
+		return d.realSteps()
+	}
 	return []step{
 		{"Start a real Gitea and a real Kubernetes API server", d.startServers},
 		{"Build ensign", d.build},
@@ -79,8 +90,13 @@ func run(ctx context.Context, opts options) (err error) {
 	d := &demo{opts: opts, n: newNarrator(opts.out)}
 	defer func() { err = errors.Join(err, d.cleanup(err != nil && !errors.Is(err, errInterrupted))) }()
 	d.n.plain("ensign demo: a promotion that waits for its window, then a failed canary that ensign rolls back with a git revert.")
-	d.n.plain("Everything runs for real on this machine: Gitea, kube-apiserver + etcd, and `ensign run`; the demo plays CI, Flux and Flagger.")
-	d.n.plain("It takes one to two minutes, most of it waiting for a real promotion window to open. Ctrl-C stops it and cleans up.")
+	if opts.real {
+		d.n.plain("Everything runs for real on this machine: Gitea, kube-apiserver + etcd, kube-controller-manager, kube-scheduler, kwok, Flux, Flagger and `ensign run`; the demo plays CI and decides each canary analysis.")
+		d.n.plain("It takes three to five minutes: Flagger analyses every 10 s, and the promotion waits for a real window to open. Ctrl-C stops it and cleans up.")
+	} else {
+		d.n.plain("Everything runs for real on this machine: Gitea, kube-apiserver + etcd, and `ensign run`; the demo plays CI, Flux and Flagger.")
+		d.n.plain("It takes one to two minutes, most of it waiting for a real promotion window to open. Ctrl-C stops it and cleans up.")
+	}
 	steps := d.steps()
 	for i, s := range steps {
 		d.n.step(i+1, len(steps), s.title)
@@ -115,11 +131,16 @@ func interrupted(ctx context.Context) bool {
 // cleanup stops ensign and the servers and removes the demo's files. After a
 // failure it keeps ensign's log and says where it is.
 func (d *demo) cleanup(failed bool) error {
-	d.n.plain("\nCleaning up: stopping ensign, Gitea, kube-apiserver and etcd; removing temporary files.")
+	servers := "Gitea, kube-apiserver and etcd"
+	if d.opts.real {
+		servers = "Flux, Flagger, kwok, kube-scheduler, kube-controller-manager, " + servers
+	}
+	d.n.plain("\nCleaning up: stopping ensign, %s; removing temporary files.", servers)
 	var errs []error
 	if d.ensign != nil {
 		errs = append(errs, d.ensign.Stop())
 	}
+	errs = append(errs, d.stopControllers())
 	if d.kube != nil {
 		errs = append(errs, d.kube.Stop())
 	}

@@ -23,12 +23,15 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/ensignbot/ensign/harness"
 )
 
 func main() {
 	fs := flag.NewFlagSet("ensign-demo", flag.ContinueOnError)
 	keep := fs.Bool("keep", false, "after the story, keep Gitea, the API server and ensign running until Ctrl-C")
-	lead := fs.Duration("window-lead", 30*time.Second, "least time from seeding the repository to the production window opening (it opens on the next full minute after)")
+	lead := fs.Duration("window-lead", 30*time.Second, "least time from seeding the repository to the production window opening (it opens on the next full minute after); at least 150s with --controllers")
+	controllers := fs.Bool("controllers", os.Getenv(harness.ControllersEnv) != "", "run the real Flux and Flagger (built by `ENSIGN_CONTROLLERS=1 make harness`) instead of playing them; default: set when "+harness.ControllersEnv+" is")
 	if err := fs.Parse(os.Args[1:]); err != nil || fs.NArg() != 0 {
 		os.Exit(2)
 	}
@@ -43,7 +46,7 @@ func main() {
 		// still stops the servers.
 		stop()
 	}()
-	err := run(ctx, options{keep: *keep, windowLead: *lead, out: os.Stdout})
+	err := run(ctx, options{keep: *keep, windowLead: *lead, real: *controllers, out: os.Stdout})
 	switch {
 	case errors.Is(err, errInterrupted):
 		fmt.Fprintln(os.Stderr, "ensign-demo: interrupted; everything it started is stopped.")

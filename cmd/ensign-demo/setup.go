@@ -50,17 +50,31 @@ func (d *demo) build(ctx context.Context) error {
 
 func (d *demo) seed(ctx context.Context) error {
 	now := time.Now().UTC()
-	d.windowOpens = scenario.NextMinuteAfter(now.Add(d.opts.windowLead))
+	lead := d.opts.windowLead
+	if d.opts.real {
+		lead = max(lead, realLead)
+	}
+	d.windowOpens = scenario.NextMinuteAfter(now.Add(lead))
+	if d.opts.real {
+		d.n.waiting(analysisTimeout, "Flux to apply both overlays and Flagger to initialize both canaries")
+	}
 	env, err := scenario.Setup(ctx, d.gitea, d.kube, scenario.Options{
 		StartTag:          startTag,
 		Windows:           scenario.DailyWindow(windowName, d.windowOpens, windowLen),
 		ProductionWindows: []string{windowName},
+		Gate:              d.gate,
 	})
 	if err != nil {
 		return err
 	}
+	if d.gate != nil {
+		d.gate.Fail(env.Production.Namespace, true)
+	}
 	d.env = env
 	d.n.say("Repository %s/%s: app podinfo with a staging and a production overlay, both pinning %s.", env.Org, env.Repo, startTag)
+	if d.opts.real {
+		d.n.say("Flux applied both overlays (Deployment and Canary); Flagger created podinfo-primary in each namespace and initialized both canaries.")
+	}
 	d.n.say("Users: %s (ensign's account, admin), %s (CI, write), %s (a developer, write), %s (read only).", env.Bot.Name, env.CI.Name, env.Dev.Name, env.Reader.Name)
 	d.n.say("Policy: production auto-merges promotions only inside window %q, daily at %s UTC for %s.", windowName, d.windowOpens.Format("15:04"), scenario.ShortDuration(windowLen))
 	d.n.say("It is %s UTC now, so the window is closed; it opens at %s UTC, in %s.", now.Format("15:04:05"), d.windowOpens.Format("15:04:05"), time.Until(d.windowOpens).Round(time.Second))
