@@ -13,15 +13,19 @@
 //     Succeeded, and when each revert and promotion shows in Gitea;
 //   - failover (only with -only): with leader election on, the time from
 //     SIGKILL or SIGTERM of the leader until the standby leads, and the idle
-//     memory of a leader and a standby.
+//     memory of a leader and a standby;
+//   - real (only with -only; needs the controllers from `build.sh
+//     controllers`): on the real Flux and Flagger, the time from Flagger's
+//     Failed until ensign's revert is the head of main and until
+//     kustomize-controller has applied it.
 //
 // ensign runs as the real binary (`ensign run`, built from ./cmd/ensign
 // unless -ensign names one) in a subprocess configured through its
 // environment, the way it is deployed. The scenario package plays CI, the
-// people, Flux and Flagger. Everything it creates lives on throwaway
+// people, Flux and Flagger (except in real, where the controllers run). Everything it creates lives on throwaway
 // servers that are stopped on exit.
 //
-// Usage: go run ./cmd/ensign-bench [-only rollback,promote,memory,burst,failover] [-runs 20] [-repeat 1]
+// Usage: go run ./cmd/ensign-bench [-only rollback,promote,memory,burst,failover,real] [-runs 20] [-repeat 1]
 package main
 
 import (
@@ -50,7 +54,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ensign-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	only := fs.String("only", "rollback,promote,memory", "benchmarks to run, comma-separated: rollback, promote, memory, burst, failover")
+	only := fs.String("only", "rollback,promote,memory", "benchmarks to run, comma-separated: rollback, promote, memory, burst, failover, real")
 	runs := fs.Int("runs", 20, "measured runs per latency benchmark (after one cold run)")
 	repeat := fs.Int("repeat", 1, "repeat each latency benchmark this often, each time with a fresh repository and ensign")
 	settle := fs.Duration("settle", time.Second, "quiet time before each measured phase change")
@@ -68,6 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	burstSize := fs.Int("burst-size", 100, "burst: canaries failing (then succeeding) at once")
 	burstWidth := fs.Int("burst-writers", 16, "burst: writers of the phase changes")
 	burstLimit := fs.Duration("burst-limit", 3*time.Minute, "burst: how long to wait for every result of a burst")
+	realApps := fs.Int("real-apps", 2, "real: sample apps failing side by side (the -runs failures are shared among them)")
 	lease := fs.Duration("lease", 15*time.Second, "failover: the leader election's lease duration (renew deadline 2/3, retry period 1/6 of it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -75,10 +80,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	want := map[string]bool{}
 	for _, b := range strings.Split(*only, ",") {
 		switch b = strings.TrimSpace(b); b {
-		case "rollback", "promote", "memory", "burst", "failover":
+		case "rollback", "promote", "memory", "burst", "failover", "real":
 			want[b] = true
 		default:
-			fmt.Fprintf(stderr, "ensign-bench: -only: unknown benchmark %q (want rollback, promote, memory, burst, failover)\n", b)
+			fmt.Fprintf(stderr, "ensign-bench: -only: unknown benchmark %q (want rollback, promote, memory, burst, failover, real)\n", b)
 			return 2
 		}
 	}
@@ -89,14 +94,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := bench(ctx, stdout, want, *bin, *keep, *repeat, latencyOpts{runs: *runs, settle: *settle, interval: *interval, verbose: *verbose, trace: *trace},
 		memoryOpts{namespaces: *namespaces, perNamespace: *perNS, burst: *burst, live: *live, idle: *idle, memLimit: *memLimit},
 		failoverOpts{runs: *runs, lease: *lease, namespaces: 4, perNamespace: 5, idle: *idle},
-		burstOpts{size: *burstSize, width: *burstWidth, limit: *burstLimit, interval: 20 * time.Millisecond, trace: *trace}); err != nil {
+		burstOpts{size: *burstSize, width: *burstWidth, limit: *burstLimit, interval: 20 * time.Millisecond, trace: *trace},
+		realOpts{runs: *runs, apps: max(1, *realApps), interval: *interval, verbose: *verbose}); err != nil {
 		fmt.Fprintln(stderr, "ensign-bench:", err)
 		return 1
 	}
 	return 0
 }
 
-func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, keep bool, repeat int, lo latencyOpts, mo memoryOpts, fo failoverOpts, bo burstOpts) error {
+func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, keep bool, repeat int, lo latencyOpts, mo memoryOpts, fo failoverOpts, bo burstOpts, ro realOpts) error {
 	dir, err := os.MkdirTemp("", "ensign-bench-")
 	if err != nil {
 		return err
@@ -112,7 +118,7 @@ func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, k
 			return err
 		}
 	}
-	lo.dir, lo.bin, mo.dir, mo.bin, fo.dir, fo.bin, bo.dir, bo.bin = dir, bin, dir, bin, dir, bin, dir, bin
+	lo.dir, lo.bin, mo.dir, mo.bin, fo.dir, fo.bin, bo.dir, bo.bin, ro.dir, ro.bin = dir, bin, dir, bin, dir, bin, dir, bin, dir, bin
 
 	fmt.Fprintln(os.Stderr, "starting Gitea and kube-apiserver ...")
 	g, err := harness.StartGitea(ctx, harness.GiteaOptions{})
@@ -156,6 +162,11 @@ func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, k
 			return fmt.Errorf("failover: %w", err)
 		}
 		printFailover(w, fo, res)
+	}
+	if want["real"] {
+		if err := runReal(ctx, w, g, k, ro); err != nil {
+			return err
+		}
 	}
 	return nil
 }
