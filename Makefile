@@ -4,6 +4,11 @@ PKGS ?= ./...
 # Integration tests need the harness binaries; ENSIGN_E2E=1 makes a missing
 # binary a failure instead of a skip.
 export ENSIGN_E2E ?= 1
+# The story also runs on the real kube-controller-manager, kube-scheduler,
+# kwok, Flagger and Flux, which the harness target builds (about 12 minutes on
+# 2 cores the first time). ENSIGN_CONTROLLERS= (empty) skips building them;
+# their tests then skip and the demo plays Flux and Flagger.
+export ENSIGN_CONTROLLERS ?= 1
 TESTFLAGS ?=
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -18,8 +23,8 @@ CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 all: lint test
 
 ## harness: build (or reuse) Gitea, kube-apiserver, etcd and helm from the Go module proxy,
-## copy Flux's CRDs, and with ENSIGN_CONTROLLERS=1 build kube-controller-manager,
-## kube-scheduler, kwok, Flagger and Flux (their tests skip without it)
+## copy Flux's CRDs, and unless ENSIGN_CONTROLLERS is empty build kube-controller-manager,
+## kube-scheduler, kwok, Flagger and Flux (their tests skip without them)
 harness:
 	harness/build/build.sh
 	harness/build/build.sh helm
@@ -79,7 +84,7 @@ bench-bot: harness build
 faults: harness
 	$(GO) run ./cmd/ensign-faults $(FAULTS)
 
-## demo: the whole story on real Gitea + API server, narrated (ARGS=--keep to browse afterwards)
+## demo: the whole story on real Gitea, API server, Flux and Flagger, narrated (ARGS=--keep to browse afterwards)
 demo: harness
 	$(GO) run ./cmd/ensign-demo $(ARGS)
 

@@ -18,12 +18,13 @@ const E2EEnv = "ENSIGN_E2E"
 // run the real kube-controller-manager, kube-scheduler, kwok, Flagger and
 // Flux (Workloads, Flagger and Flux skip without it), and makes build.sh all
 // build them. Their first build takes about 12 minutes on 2 idle cores (40
-// on a busy 2-core machine), which would put a cold CI run over its budget,
-// so they are opt-in.
+// on a busy 2-core machine). `make test` and `make demo` set it to 1 unless
+// it is already set; empty opts out.
 const ControllersEnv = "ENSIGN_CONTROLLERS"
 
-// needControllers skips t unless ControllersEnv is set.
-func needControllers(t testing.TB) {
+// NeedControllers skips t unless ControllersEnv is set, for tests that start
+// the real controllers themselves (Workloads, Flagger and Flux call it).
+func NeedControllers(t testing.TB) {
 	t.Helper()
 	if os.Getenv(ControllersEnv) == "" {
 		t.Skipf("real-controller test skipped: set %s=1 to build (harness/build/build.sh) and run kube-controller-manager, kube-scheduler, kwok, Flagger and Flux", ControllersEnv)
@@ -137,7 +138,7 @@ func kubeLocked(t testing.TB) *KubeServer {
 // ReplicaSets and running, ready Pods. Without ControllersEnv it skips t.
 func Workloads(t testing.TB) (*KubeServer, *WorkloadServer) {
 	t.Helper()
-	needControllers(t)
+	NeedControllers(t)
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	k := kubeLocked(t)
@@ -158,7 +159,7 @@ func workloadsLocked(t testing.TB, k *KubeServer) *WorkloadServer {
 // use. Tests must use their own namespaces. Without ControllersEnv it skips t.
 func Flagger(t testing.TB) (*KubeServer, *FlaggerServer) {
 	t.Helper()
-	needControllers(t)
+	NeedControllers(t)
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	k := kubeLocked(t)
@@ -174,7 +175,7 @@ func Flagger(t testing.TB) (*KubeServer, *FlaggerServer) {
 // it skips t.
 func Flux(t testing.TB) (*KubeServer, *FluxServer) {
 	t.Helper()
-	needControllers(t)
+	NeedControllers(t)
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	k := kubeLocked(t)

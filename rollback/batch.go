@@ -3,6 +3,7 @@ package rollback
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -166,8 +167,13 @@ func (s *Service) runBatch(ctx context.Context, snap workspace.Snapshot, syncErr
 	}
 	planned := time.Now()
 	res, outs, err := s.ws.Git.RevertAll(ctx, gitops.Target{Branch: s.ws.Branch}, reqs)
-	if err == nil && len(reqs) > 1 {
-		s.log.Info("pushed reverts together", "reverts", len(reqs), "failures", len(jobs), "commit", res.Commit.String(),
+	if err == nil {
+		// Where the time went: reading history, deciding, writing and pushing.
+		level := slog.LevelDebug
+		if len(reqs) > 1 {
+			level = slog.LevelInfo
+		}
+		s.log.Log(ctx, level, "pushed reverts", "reverts", len(reqs), "failures", len(jobs), "commit", res.Commit.String(),
 			"index", indexed.Sub(began).Round(time.Millisecond), "decide", planned.Sub(indexed).Round(time.Millisecond), "write_push", time.Since(planned).Round(time.Millisecond))
 	}
 	for k, i := range owners {
