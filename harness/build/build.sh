@@ -6,6 +6,8 @@
 # Flagger, Flux's source-controller and kustomize-controller and kwok (controllers/).
 # It caches them outside the repository keyed by version and by a hash of the wrapper
 # module. A second run with the same inputs only checks the stamps and takes seconds.
+# Gitea's frontend (CSS and JavaScript) is built with Node.js and pnpm that npm
+# fetches from the npm registry, so the machine needs npm too.
 #
 # Usage: harness/build/build.sh [gitea|kube|etcd|fluxcrds|controllers|helm|all]
 # (default: all). `all` builds etcd, kube-apiserver and Gitea and copies Flux's CRDs
@@ -68,21 +70,93 @@ build() {
   echo "harness: built ${names[*]} in $((SECONDS - start))s"
 }
 
+# Gitea's frontend (its CSS and JavaScript under public/assets) is built from
+# the module's sources by Vite, as Gitea's `make frontend` does, with the Node.js
+# and pnpm that its package.json asks for (engines: node >= 22.18, packageManager:
+# pnpm@10.33.0). Both come from the npm registry, the one JavaScript source
+# besides the Go module proxy that the harness's machines reach: Node.js as the
+# binary that the node-linux-<arch> package ships (the machine's own Node.js, 20,
+# lacks fs.globSync, which vite.config.ts calls), pnpm as its package.
+FRONTEND_NODE_VERSION=22.23.5
+FRONTEND_PNPM_VERSION=10.33.0
+
 build_gitea() {
   CGO_ENABLED=1 build gitea "$GITEA_VERSION" . \
     -tags 'sqlite sqlite_unlock_notify' -ldflags "-s -w -X main.version=$GITEA_VERSION"
-  # Without the bindata tag Gitea reads its templates and options from disk.
+  # Without the bindata tag Gitea reads its templates, options and public files
+  # (with the built frontend) from disk.
   local static="$bin/gitea-static"
-  if [[ ! -f "$static/.version" || "$(cat "$static/.version")" != "$GITEA_VERSION" ]]; then
-    local src
-    src=$(cd "$here/gitea" && go list -m -f '{{.Dir}}' code.gitea.io/gitea)
-    rm -rf "$static" "$static.tmp"
-    mkdir -p "$static.tmp"
-    cp -R "$src/options" "$src/templates" "$src/public" "$static.tmp/"
-    chmod -R u+w "$static.tmp"
-    echo "$GITEA_VERSION" >"$static.tmp/.version"
-    mv "$static.tmp" "$static"
+  local want="$GITEA_VERSION frontend node-$FRONTEND_NODE_VERSION pnpm-$FRONTEND_PNPM_VERSION"
+  if [[ -f "$static/.version" && "$(cat "$static/.version")" == "$want" ]]; then
+    echo "harness: gitea-static $GITEA_VERSION with its frontend cached"
+    return
   fi
+  local src
+  src=$(cd "$here/gitea" && go list -m -f '{{.Dir}}' code.gitea.io/gitea)
+  rm -rf "$static.tmp"
+  mkdir -p "$static.tmp"
+  cp -R "$src/options" "$src/templates" "$static.tmp/"
+  build_gitea_frontend "$src" "$static.tmp"
+  chmod -R u+w "$static.tmp"
+  echo "$want" >"$static.tmp/.version"
+  # Moved aside rather than removed first, so that a Gitea already running from
+  # the old copy misses its files only between the two renames.
+  rm -rf "$static.old"
+  [[ ! -e "$static" ]] || mv "$static" "$static.old"
+  mv "$static.tmp" "$static"
+  rm -rf "$static.old"
+}
+
+# build_gitea_frontend SRC OUT runs Gitea's frontend build on a writable copy of
+# the module at SRC (the module cache is read-only) and leaves the module's
+# public/ directory, with the built assets in public/assets, in OUT/public.
+# Everything it downloads (Node.js, pnpm, the packages) lives in a scratch
+# directory that it removes: once built, only the assets are kept.
+build_gitea_frontend() {
+  local src=$1 out=$2 arch
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    *) echo "harness: no Node.js package for $(uname -m) to build Gitea's frontend" >&2; exit 1 ;;
+  esac
+  command -v npm >/dev/null || {
+    echo "harness: npm is missing (apt-get install npm); it fetches Node.js $FRONTEND_NODE_VERSION and pnpm to build Gitea's frontend" >&2
+    exit 1
+  }
+  echo "harness: building Gitea $GITEA_VERSION's frontend (Node.js $FRONTEND_NODE_VERSION, pnpm $FRONTEND_PNPM_VERSION; takes a minute or so)"
+  local start=$SECONDS work
+  work=$(mktemp -d "${TMPDIR:-/tmp}/ensign-gitea-frontend.XXXXXX")
+  # A subshell, so that its PATH and trap stay inside; the trap removes the
+  # scratch directory (hundreds of MB) on failure too.
+  (
+    trap 'rm -rf "$work"' EXIT
+    npm install --prefix "$work/tools" --no-save --no-audit --no-fund --loglevel=error \
+      "node-linux-$arch@$FRONTEND_NODE_VERSION" "pnpm@$FRONTEND_PNPM_VERSION" >/dev/null
+    export PATH="$work/tools/node_modules/.bin:$PATH"
+    [[ "$(node --version)" == "v$FRONTEND_NODE_VERSION" ]] || { echo "harness: node from $work/tools is $(node --version)" >&2; exit 1; }
+    # What `make frontend` reads: the package files, the Vite and Tailwind
+    # configs, web_src, and what these import from assets/ and public/.
+    mkdir -p "$work/gitea"
+    cp -R "$src/package.json" "$src/pnpm-lock.yaml" "$src/.npmrc" "$src/vite.config.ts" \
+      "$src/tailwind.config.ts" "$src/tsconfig.json" "$src/types.d.ts" \
+      "$src/web_src" "$src/assets" "$src/public" "$work/gitea/"
+    chmod -R u+w "$work/gitea"
+    cd "$work/gitea"
+    # --prod: Vite and every package it bundles are dependencies; the
+    # devDependencies are linters, type checkers and test runners (the assets
+    # came out byte for byte the same without them, from two thirds of the
+    # download: 380 MB of packages instead of 570). The store in $work keeps
+    # ~/.local/share/pnpm clean.
+    pnpm install --frozen-lockfile --prod --store-dir "$work/store" --reporter=append-only >"$work/install.log" 2>&1 ||
+      { tail -40 "$work/install.log" >&2; exit 1; }
+    # The Makefile's $(FRONTEND_DEST) recipe, as a release builds it: these two
+    # variables would make it a development build or change its source maps.
+    unset NODE_ENV ENABLE_SOURCEMAP
+    pnpm exec vite build >"$work/vite.log" 2>&1 || { tail -40 "$work/vite.log" >&2; exit 1; }
+    [[ -s public/assets/.vite/manifest.json ]] || { echo "harness: vite wrote no manifest" >&2; exit 1; }
+    mv "$work/gitea/public" "$out/public"
+  )
+  echo "harness: built Gitea's frontend in $((SECONDS - start))s ($(du -sh "$out/public/assets" | cut -f1) in public/assets)"
 }
 
 # kube_ldflags prints the ldflags that stamp KubernetesVersion into the kube
