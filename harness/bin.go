@@ -52,8 +52,9 @@ func binary(name string) (string, error) {
 	return p, nil
 }
 
-// giteaStaticDir is the copy of Gitea's options/ and templates/ that build.sh
-// places next to the binary; Gitea built without the bindata tag needs it.
+// giteaStaticDir is the copy of Gitea's options/, templates/ and public/ (with
+// the frontend assets build.sh builds) that build.sh places next to the
+// binary; Gitea built without the bindata tag serves them from disk.
 func giteaStaticDir() (string, error) {
 	d := filepath.Join(BinDir(), "gitea-static")
 	if _, err := os.Stat(filepath.Join(d, "options")); err != nil {

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -11,8 +12,19 @@ import (
 )
 
 // FluxNamespace is what the Flux controllers take as their own namespace
-// (RUNTIME_NAMESPACE). They watch all namespaces regardless.
+// (RUNTIME_NAMESPACE) unless FluxOptions.Namespace names one.
 const FluxNamespace = "flux-system"
+
+// FluxOptions tunes StartFlux; the zero value watches all namespaces.
+type FluxOptions struct {
+	// Namespace, if set, is the only namespace whose GitRepositories and
+	// Kustomizations the controllers reconcile (RUNTIME_NAMESPACE with
+	// --watch-all-namespaces=false). What a Kustomization applies may still
+	// go to any namespace. A test that shares the API server with tests
+	// playing Flux sets it, so the real controllers leave the played objects
+	// alone.
+	Namespace string
+}
 
 // FluxServer is Flux's source-controller and kustomize-controller running
 // against a harness API server: GitRepositories are fetched (over HTTP, for
@@ -29,7 +41,7 @@ type FluxServer struct {
 
 // StartFlux starts source-controller and kustomize-controller against k and
 // waits until both answer /readyz.
-func StartFlux(ctx context.Context, k *KubeServer) (f *FluxServer, err error) {
+func StartFlux(ctx context.Context, k *KubeServer, opts FluxOptions) (f *FluxServer, err error) {
 	srcBin, err := binary("source-controller")
 	if err != nil {
 		return nil, err
@@ -62,11 +74,11 @@ func StartFlux(ctx context.Context, k *KubeServer) (f *FluxServer, err error) {
 			return nil, err
 		}
 	}
-	f.Source, err = startProcessIn(srcDir, "source-controller", srcBin, append(fluxCommonArgs(srcMetrics, srcHealth),
+	f.Source, err = startProcessIn(srcDir, "source-controller", srcBin, append(fluxCommonArgs(srcMetrics, srcHealth, opts),
 		"--storage-path="+filepath.Join(srcDir, "data"),
 		"--storage-addr="+storage,
 		"--storage-adv-addr="+storage,
-	), fluxEnv(k, srcDir)...)
+	), fluxEnv(k, srcDir, opts)...)
 	if err != nil {
 		return nil, err
 	}
@@ -78,9 +90,9 @@ func StartFlux(ctx context.Context, k *KubeServer) (f *FluxServer, err error) {
 	if err := os.Mkdir(filepath.Join(ksDir, "tmp"), 0o700); err != nil {
 		return nil, err
 	}
-	f.Kustomize, err = startProcessIn(ksDir, "kustomize-controller", ksBin, append(fluxCommonArgs(ksMetrics, ksHealth),
+	f.Kustomize, err = startProcessIn(ksDir, "kustomize-controller", ksBin, append(fluxCommonArgs(ksMetrics, ksHealth, opts),
 		"--no-remote-bases=true",
-	), fluxEnv(k, ksDir)...)
+	), fluxEnv(k, ksDir, opts)...)
 	if err != nil {
 		return nil, err
 	}
@@ -94,22 +106,22 @@ func StartFlux(ctx context.Context, k *KubeServer) (f *FluxServer, err error) {
 	return f, nil
 }
 
-func fluxCommonArgs(metrics, health string) []string {
+func fluxCommonArgs(metrics, health string, opts FluxOptions) []string {
 	return []string{
 		"--metrics-addr=" + metrics,
 		"--health-addr=" + health,
 		"--events-addr=",
 		"--enable-leader-election=false",
-		"--watch-all-namespaces=true",
+		fmt.Sprintf("--watch-all-namespaces=%t", opts.Namespace == ""),
 		"--log-level=info",
 		"--log-encoding=console",
 	}
 }
 
-func fluxEnv(k *KubeServer, dir string) []string {
+func fluxEnv(k *KubeServer, dir string, opts FluxOptions) []string {
 	return []string{
 		"KUBECONFIG=" + k.Kubeconfig,
-		"RUNTIME_NAMESPACE=" + FluxNamespace,
+		"RUNTIME_NAMESPACE=" + cmp.Or(opts.Namespace, FluxNamespace),
 		"TMPDIR=" + filepath.Join(dir, "tmp"),
 		"HOME=" + dir,
 	}

@@ -75,7 +75,7 @@ func startControllers(ctx context.Context, k *KubeServer) {
 		fmt.Fprintln(os.Stderr, "child: flagger:", err)
 		os.Exit(3)
 	}
-	if _, err := StartFlux(ctx, k); err != nil {
+	if _, err := StartFlux(ctx, k, FluxOptions{}); err != nil {
 		fmt.Fprintln(os.Stderr, "child: flux:", err)
 		os.Exit(3)
 	}

@@ -180,7 +180,7 @@ func Flux(t testing.TB) (*KubeServer, *FluxServer) {
 	defer shared.mu.Unlock()
 	k := kubeLocked(t)
 	return k, startShared(t, "flux", &shared.flux, &shared.fluxErr,
-		func(ctx context.Context) (*FluxServer, error) { return StartFlux(ctx, k) },
+		func(ctx context.Context) (*FluxServer, error) { return StartFlux(ctx, k, FluxOptions{}) },
 		func(*FluxServer) string {
 			return fmt.Sprintf("flux source-controller and kustomize-controller %s started", FluxVersion)
 		})

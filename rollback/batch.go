@@ -167,7 +167,7 @@ func (s *Service) runBatch(ctx context.Context, snap workspace.Snapshot, syncErr
 	}
 	planned := time.Now()
 	res, outs, err := s.ws.Git.RevertAll(ctx, gitops.Target{Branch: s.ws.Branch}, reqs)
-	if err == nil {
+	if err == nil && res != nil {
 		// Where the time went: reading history, deciding, writing and pushing.
 		level := slog.LevelDebug
 		if len(reqs) > 1 {

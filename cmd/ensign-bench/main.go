@@ -164,7 +164,7 @@ func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, k
 		printFailover(w, fo, res)
 	}
 	if want["real"] {
-		if err := runReal(ctx, w, g, k, ro); err != nil {
+		if err := runReal(ctx, w, g, ro); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,21 @@ import (
 
 	"github.com/ensignbot/ensign/harness"
 )
+
+// TestMain points TMPDIR at a directory of this test binary's own, once (the
+// harness keeps its scratch root there for the whole process), so that each
+// test can check that the demo left no temporary directory behind.
+func TestMain(m *testing.M) {
+	tmp, err := os.MkdirTemp("", "ensign-demo-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("TMPDIR", tmp)
+	code := m.Run()
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
 
 // TestDemo runs the whole demo against the real servers with a short lead
 // before the window opens, playing Flux and Flagger, and checks that it
@@ -43,8 +59,7 @@ func TestDemoOnRealControllers(t *testing.T) {
 // leave behind, and returns the narration.
 func testDemo(t *testing.T, opts options, limit time.Duration) string {
 	t.Helper()
-	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp)
+	tmp := os.Getenv("TMPDIR")
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()

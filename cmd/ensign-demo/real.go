@@ -59,7 +59,7 @@ func (d *demo) startRealServers(ctx context.Context) error {
 		return err
 	}
 	d.n.say("Flagger %s, -mesh-provider=kubernetes (blue/green without a mesh).", harness.FlaggerVersion)
-	if d.flux, err = harness.StartFlux(ctx, d.kube); err != nil {
+	if d.flux, err = harness.StartFlux(ctx, d.kube, harness.FluxOptions{}); err != nil {
 		return err
 	}
 	d.n.say("Flux source-controller and kustomize-controller %s.", harness.FluxVersion)

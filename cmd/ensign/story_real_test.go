@@ -23,8 +23,21 @@ import (
 // rollout webhook: staging passes, production fails. Flagger and Flux do
 // everything else, and the test asserts on the objects they write.
 func TestStoryOnRealControllers(t *testing.T) {
-	harness.Flagger(t) // skips without the real controllers
-	harness.Flux(t)
+	k, _ := harness.Workloads(t) // skips without the real controllers
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	// Flux and Flagger confined to this story's namespaces: the other tests
+	// of this binary play them on the same API server.
+	prefix := harness.UniqueName("r") + "-"
+	ctl, err := scenario.StartControllers(ctx, k, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := ctl.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
 	gate, err := scenario.StartGate()
 	if err != nil {
 		t.Fatal(err)
@@ -33,10 +46,8 @@ func TestStoryOnRealControllers(t *testing.T) {
 	ams, _ := time.LoadLocation("Europe/Amsterdam")
 	saturday := time.Date(2026, 11, 28, 12, 0, 0, 0, ams)
 	monday9 := time.Date(2026, 11, 30, 9, 0, 0, 0, ams)
-	r := newStoryRig(t, saturday, scenario.Options{Gate: gate})
+	r := newStoryRig(t, saturday, scenario.Options{Prefix: prefix, Gate: gate})
 	env := r.env
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
-	defer cancel()
 	gate.Fail(env.Production.Namespace, true)
 	must := func(err error) {
 		t.Helper()

@@ -40,7 +40,9 @@ func newStoryRig(t *testing.T, start time.Time, opts scenario.Options) *storyRig
 	t.Helper()
 	g, k := harness.Gitea(t), harness.Kube(t)
 	ctx := context.Background()
-	opts.Prefix = harness.UniqueName("s") + "-"
+	if opts.Prefix == "" {
+		opts.Prefix = harness.UniqueName("s") + "-"
+	}
 	env, err := scenario.Setup(ctx, g, k, opts)
 	if err != nil {
 		t.Fatal(err)

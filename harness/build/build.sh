@@ -12,8 +12,8 @@
 # Usage: harness/build/build.sh [gitea|kube|etcd|fluxcrds|controllers|helm|all]
 # (default: all). `all` builds etcd, kube-apiserver and Gitea and copies Flux's CRDs
 # (fluxcrds: a download of three modules, no build); it also builds the controllers
-# when ENSIGN_CONTROLLERS is set (their first build takes about 12 minutes on 2 idle
-# cores, 40 on a busy one, see README). Prints the cache directory on its last line.
+# when ENSIGN_CONTROLLERS is set, as `make` sets it unless told otherwise (their
+# first build takes about 12 minutes on 2 idle cores, 40 on a busy one, see README). Prints the cache directory on its last line.
 # ENSIGN_HARNESS_CACHE overrides the cache location (default: ~/.cache/ensign-harness).
 set -euo pipefail
 

@@ -237,3 +237,50 @@ func (e *Env) Replicas(ctx context.Context, s Stage, deployment string) (int32, 
 	}
 	return *d.Spec.Replicas, nil
 }
+
+// Controllers are the real Flux and Flagger confined to the namespaces of one
+// setup: Flux reconciles only the setup's Flux namespace, and one Flagger per
+// stage watches only that stage's namespace. A test binary that also plays
+// Flux and Flagger on the same API server uses them, so the real controllers
+// leave the played objects alone. (kube-controller-manager, kube-scheduler
+// and kwok may be shared: they only roll out Deployments.)
+type Controllers struct {
+	Flux     *harness.FluxServer
+	Flaggers []*harness.FlaggerServer
+}
+
+// StartControllers starts the controllers for the setup that Setup creates
+// with Options.Prefix prefix, before Setup (which waits for Flagger to
+// initialize the canaries). The API server needs kube-controller-manager,
+// kube-scheduler and kwok running (harness.StartWorkloads).
+func StartControllers(ctx context.Context, k *harness.KubeServer, prefix string) (c *Controllers, err error) {
+	c = &Controllers{}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, c.Stop())
+		}
+	}()
+	if c.Flux, err = harness.StartFlux(ctx, k, harness.FluxOptions{Namespace: fluxNamespace(prefix)}); err != nil {
+		return c, err
+	}
+	for _, stage := range []string{"staging", "production"} {
+		f, err := harness.StartFlagger(ctx, k, harness.FlaggerOptions{Namespace: stageNamespace(prefix, stage)})
+		if err != nil {
+			return c, err
+		}
+		c.Flaggers = append(c.Flaggers, f)
+	}
+	return c, nil
+}
+
+// Stop stops the Flaggers, then Flux; safe to call more than once.
+func (c *Controllers) Stop() error {
+	var errs []error
+	for _, f := range c.Flaggers {
+		errs = append(errs, f.Stop())
+	}
+	if c.Flux != nil {
+		errs = append(errs, c.Flux.Stop())
+	}
+	return errors.Join(errs...)
+}

@@ -95,9 +95,9 @@ func Setup(ctx context.Context, g *harness.GiteaServer, k *harness.KubeServer, o
 	}
 	p := opts.Prefix
 	e := &Env{
-		Gitea: g, Kube: k, Org: p + "acme", Repo: "gitops", FluxNamespace: p + "flux-system",
-		Staging:    Stage{Name: "staging", Cluster: "staging", Namespace: p + "podinfo-staging", Overlay: "apps/podinfo/overlays/staging"},
-		Production: Stage{Name: "production", Cluster: "production", Namespace: p + "podinfo-production", Overlay: "apps/podinfo/overlays/production"},
+		Gitea: g, Kube: k, Org: p + "acme", Repo: "gitops", FluxNamespace: fluxNamespace(p),
+		Staging:    Stage{Name: "staging", Cluster: "staging", Namespace: stageNamespace(p, "staging"), Overlay: "apps/podinfo/overlays/staging"},
+		Production: Stage{Name: "production", Cluster: "production", Namespace: stageNamespace(p, "production"), Overlay: "apps/podinfo/overlays/production"},
 		kube:       kubernetes.NewForConfigOrDie(k.Config),
 		dyn:        dynamic.NewForConfigOrDie(k.Config),
 		flagger:    flaggerclient.NewForConfigOrDie(k.Config),
@@ -116,6 +116,12 @@ func Setup(ctx context.Context, g *harness.GiteaServer, k *harness.KubeServer, o
 	}
 	return e, nil
 }
+
+// fluxNamespace and stageNamespace name the namespaces of the setup with
+// prefix.
+func fluxNamespace(prefix string) string { return prefix + "flux-system" }
+
+func stageNamespace(prefix, stage string) string { return prefix + "podinfo-" + stage }
 
 func (e *Env) setupGitea(ctx context.Context, opts Options) error {
 	g := e.Gitea
