@@ -27,14 +27,16 @@
 // that panics, times out or is killed leaves none of them behind. Normal
 // shutdown goes through Stop, which also removes their temporary directories.
 //
-// Tests share one instance of each per test binary: call Main from TestMain
-// and Gitea(t), Kube(t), Workloads(t), Flagger(t) or Flux(t) from tests; they
-// start on first use (Flagger(t) also starts the workloads, which it needs to
-// see Deployments become ready). Without the binaries, and with ENSIGN_E2E
+// Tests share one Gitea, API server and set of workloads per test binary:
+// call Main from TestMain and Gitea(t), Kube(t) or Workloads(t) from tests;
+// they start on first use. Flagger(t, ns) and Flux(t, ns) start controllers
+// for one test, confined to its namespace (Flagger also needs the workloads,
+// to see Deployments become ready), so they leave alone what other tests of
+// the binary play. Without the binaries, and with ENSIGN_E2E
 // unset, those calls skip the test with a message that says how to build
-// them; with ENSIGN_E2E set they fail it instead. The controllers are
-// opt-in: Workloads, Flagger and Flux skip the test unless ENSIGN_CONTROLLERS
-// is set (ControllersEnv), which also makes build.sh build them.
+// them; with ENSIGN_E2E set they fail it instead. Workloads, Flagger
+// and Flux skip the test unless ENSIGN_CONTROLLERS is set (ControllersEnv,
+// which make sets by default), which also makes build.sh build them.
 //
 // Methods of the server types are safe for concurrent use.
 package harness

@@ -26,15 +26,16 @@ const podinfoImage = "ghcr.io/stefanprodan/podinfo"
 // The timeline it logs is the source of harness/CONTROLLERS.md.
 func TestFlaggerBlueGreenOnFlux(t *testing.T) {
 	g := Gitea(t)
-	k, fl := Flagger(t)
-	_, fx := Flux(t)
-	logOnFailure(t, fl.Process, fx.Source, fx.Kustomize)
+	k, _ := Workloads(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	kc := kubernetes.NewForConfigOrDie(k.Config)
 	fc := flaggerclient.NewForConfigOrDie(k.Config)
 	dyn := dynamic.NewForConfigOrDie(k.Config)
 	ns := newNamespace(ctx, t, kc, "flagger-")
+	_, fl := Flagger(t, ns)
+	_, fx := Flux(t, ns)
+	logOnFailure(t, fl.Process, fx.Source, fx.Kustomize)
 
 	tl := &timeline{start: time.Now()}
 	defer func() { t.Logf("timeline of namespace %s:\n%s", ns, tl) }()
@@ -236,23 +237,33 @@ func waitPhase(ctx context.Context, t *testing.T, fc flaggerclient.Interface, ns
 }
 
 // wantPhasesSince checks that the Canary statuses recorded since index from
-// went through phases in this order (others may come in between).
+// went through phases in this order (others may come in between). The
+// timeline hears of a status through a watch, which may trail the Get that
+// waitPhase saw it with, so it gives the timeline 10 s to catch up.
 func wantPhasesSince(t *testing.T, tl *timeline, from int, phases ...flaggerv1.CanaryPhase) {
 	t.Helper()
 	var seen []flaggerv1.CanaryPhase
-	for _, s := range tl.statuses()[from:] {
-		if len(seen) == 0 || seen[len(seen)-1] != s.Phase {
-			seen = append(seen, s.Phase)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		seen = seen[:0]
+		for _, s := range tl.statuses()[from:] {
+			if len(seen) == 0 || seen[len(seen)-1] != s.Phase {
+				seen = append(seen, s.Phase)
+			}
 		}
-	}
-	i := 0
-	for _, p := range seen {
-		if i < len(phases) && p == phases[i] {
-			i++
+		i := 0
+		for _, p := range seen {
+			if i < len(phases) && p == phases[i] {
+				i++
+			}
 		}
-	}
-	if i < len(phases) {
-		t.Fatalf("Canary phases seen %v, want %v in this order", seen, phases)
+		if i == len(phases) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Canary phases seen %v, want %v in this order", seen, phases)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

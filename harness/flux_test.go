@@ -33,13 +33,15 @@ const requestedAtAnnotation = "reconcile.fluxcd.io/requestedAt"
 // request on the Kustomization alone undoes a change made by hand.
 func TestFluxAppliesFromGitea(t *testing.T) {
 	g := Gitea(t)
-	k, f := Flux(t)
-	logOnFailure(t, f.Source, f.Kustomize)
+	NeedControllers(t)
+	k := Kube(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	kc := kubernetes.NewForConfigOrDie(k.Config)
 	dyn := dynamic.NewForConfigOrDie(k.Config)
 	ns := newNamespace(ctx, t, kc, "flux-")
+	_, f := Flux(t, ns)
+	logOnFailure(t, f.Source, f.Kustomize)
 
 	org := UniqueName("flux-org-")
 	if err := g.CreateOrg(ctx, org); err != nil {

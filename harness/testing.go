@@ -36,10 +36,8 @@ var shared struct {
 	gitea     *GiteaServer
 	kube      *KubeServer
 	workloads *WorkloadServer
-	flagger   *FlaggerServer
-	flux      *FluxServer
 	// errors are remembered so that one failed start does not repeat per test
-	giteaErr, kubeErr, workloadsErr, flaggerErr, fluxErr error
+	giteaErr, kubeErr, workloadsErr error
 }
 
 // Main runs a test binary's tests and stops the shared servers afterwards.
@@ -55,15 +53,13 @@ func Main(m *testing.M) int {
 	return code
 }
 
-// StopShared stops the shared servers and controllers that Gitea, Kube,
-// Workloads, Flagger and Flux started: the controllers first, then the API
-// server and etcd, then Gitea.
+// StopShared stops the shared servers and controllers that Gitea, Kube and
+// Workloads started: the controllers first, then the API server and etcd,
+// then Gitea.
 func StopShared() error {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	return errors.Join(
-		stopShared(&shared.flagger),
-		stopShared(&shared.flux),
 		stopShared(&shared.workloads),
 		stopShared(&shared.kube),
 		stopShared(&shared.gitea),
@@ -154,36 +150,53 @@ func workloadsLocked(t testing.TB, k *KubeServer) *WorkloadServer {
 		})
 }
 
-// Flagger returns the test binary's shared Flagger (-mesh-provider=kubernetes,
-// all namespaces), starting it, the workloads and the API server on first
-// use. Tests must use their own namespaces. Without ControllersEnv it skips t.
-func Flagger(t testing.TB) (*KubeServer, *FlaggerServer) {
+// Flagger starts a Flagger (-mesh-provider=kubernetes) for t that watches
+// only namespace, on the shared API server with the shared workloads
+// (started on first use), and stops it when t ends. It is confined because
+// other tests of the binary may play Flagger on canaries of their own, which
+// a Flagger watching every namespace would take over. Without ControllersEnv
+// it skips t.
+func Flagger(t testing.TB, namespace string) (*KubeServer, *FlaggerServer) {
 	t.Helper()
-	NeedControllers(t)
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	k := kubeLocked(t)
-	workloadsLocked(t, k)
-	return k, startShared(t, "flagger", &shared.flagger, &shared.flaggerErr,
-		func(ctx context.Context) (*FlaggerServer, error) { return StartFlagger(ctx, k, FlaggerOptions{}) },
-		func(*FlaggerServer) string { return fmt.Sprintf("flagger %s started", FlaggerVersion) })
+	k, _ := Workloads(t)
+	return k, startOwn(t, "flagger in "+namespace, func(ctx context.Context) (*FlaggerServer, error) {
+		return StartFlagger(ctx, k, FlaggerOptions{Namespace: namespace})
+	})
 }
 
-// Flux returns the test binary's shared Flux source-controller and
-// kustomize-controller, starting them and the API server on first use.
-// They watch all namespaces; tests must use their own. Without ControllersEnv
-// it skips t.
-func Flux(t testing.TB) (*KubeServer, *FluxServer) {
+// Flux starts Flux's source-controller and kustomize-controller for t that
+// reconcile only the GitRepositories and Kustomizations in namespace (what
+// they apply may go anywhere), on the shared API server, and stops them when
+// t ends; confined for the same reason as Flagger. Without ControllersEnv it
+// skips t.
+func Flux(t testing.TB, namespace string) (*KubeServer, *FluxServer) {
 	t.Helper()
 	NeedControllers(t)
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	k := kubeLocked(t)
-	return k, startShared(t, "flux", &shared.flux, &shared.fluxErr,
-		func(ctx context.Context) (*FluxServer, error) { return StartFlux(ctx, k, FluxOptions{}) },
-		func(*FluxServer) string {
-			return fmt.Sprintf("flux source-controller and kustomize-controller %s started", FluxVersion)
-		})
+	k := Kube(t)
+	return k, startOwn(t, "flux in "+namespace, func(ctx context.Context) (*FluxServer, error) {
+		return StartFlux(ctx, k, FluxOptions{Namespace: namespace})
+	})
+}
+
+// startOwn starts a server for t alone (given 2 minutes), logs it, fails t
+// when it cannot start, and stops it when t ends.
+func startOwn[S any, P interface {
+	*S
+	Stop() error
+}](t testing.TB, what string, start func(context.Context) (*S, error)) *S {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	t0 := time.Now()
+	srv, err := start(ctx)
+	unavailable(t, what, err)
+	t.Logf("harness: %s started in %v", what, time.Since(t0).Round(time.Millisecond))
+	t.Cleanup(func() {
+		if err := P(srv).Stop(); err != nil {
+			t.Errorf("stop %s: %v", what, err)
+		}
+	})
+	return srv
 }
 
 // unavailable skips or fails t when a server could not be started.
