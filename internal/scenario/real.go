@@ -110,23 +110,9 @@ spec:
         timeout: 5s
 `
 
-const realDeploymentYAML = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: podinfo
-spec:
-  selector:
-    matchLabels:
-      app: podinfo
-  template:
-    metadata:
-      labels:
-        app: podinfo
-    spec:
-      containers:
-        - name: podinfod
-          image: ghcr.io/stefanprodan/podinfo:6.0.0
-          ports:
+// realDeploymentYAML is the played base's Deployment with the port Flagger's
+// Services point at.
+const realDeploymentYAML = deploymentYAML + `          ports:
             - name: http
               containerPort: 9898
 `
