@@ -139,19 +139,8 @@ func (e *Env) setupRealCluster(ctx context.Context) error {
 	if _, err := e.kube.CoreV1().Secrets(e.FluxNamespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create flux git secret: %w", err)
 	}
-	if err := e.createFlux(ctx, "GitRepository", "gitops", map[string]any{
-		"url": e.Gitea.URL + e.Org + "/" + e.Repo + ".git", "interval": "10m", "ref": map[string]any{"branch": "main"},
-		"secretRef": map[string]any{"name": "gitea-token"},
-	}); err != nil {
+	if err := e.createFluxObjects(ctx, "gitea-token"); err != nil {
 		return err
-	}
-	for _, s := range e.Stages() {
-		if err := e.createFlux(ctx, "Kustomization", "podinfo-"+s.Name, map[string]any{
-			"path": "./" + s.Overlay, "interval": "10m", "prune": true,
-			"sourceRef": map[string]any{"kind": "GitRepository", "name": "gitops"},
-		}); err != nil {
-			return err
-		}
 	}
 	for _, s := range e.Stages() {
 		if err := e.WaitPhase(ctx, s, flaggerv1.CanaryPhaseInitialized, 2*time.Minute); err != nil {
@@ -180,16 +169,15 @@ func (e *Env) Applied(ctx context.Context, s Stage) (string, error) {
 // WaitApplied waits up to d until the stage's Kustomization has applied sha.
 func (e *Env) WaitApplied(ctx context.Context, s Stage, sha string, d time.Duration) error {
 	return Wait(ctx, d, fmt.Sprintf("Flux to apply %.8s to %s", sha, s.Name), func() (bool, error) {
-		got, err := e.Applied(ctx, s)
-		if err != nil || got == sha {
-			return got == sha, err
-		}
 		u, err := e.dyn.Resource(flux.KustomizationGVR).Namespace(e.FluxNamespace).Get(ctx, "podinfo-"+s.Name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
-		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-		return false, fmt.Errorf("applied %.8s; conditions %v", got, conds)
+		if got := flux.FromUnstructured(u).Commit(); got != sha {
+			conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+			return false, fmt.Errorf("applied %.8s; conditions %v", got, conds)
+		}
+		return true, nil
 	})
 }
 
@@ -210,18 +198,6 @@ func (e *Env) WaitPhase(ctx context.Context, s Stage, phase flaggerv1.CanaryPhas
 		}
 		return false, fmt.Errorf("phase %q", c.Status.Phase)
 	})
-}
-
-// Replicas returns the spec.replicas of a stage's deployment (0 when unset).
-func (e *Env) Replicas(ctx context.Context, s Stage, deployment string) (int32, error) {
-	d, err := e.kube.AppsV1().Deployments(s.Namespace).Get(ctx, deployment, metav1.GetOptions{})
-	if err != nil {
-		return 0, err
-	}
-	if d.Spec.Replicas == nil {
-		return 0, errors.New("deployment " + deployment + " has no spec.replicas")
-	}
-	return *d.Spec.Replicas, nil
 }
 
 // Controllers are the real Flux and Flagger confined to the namespaces of one

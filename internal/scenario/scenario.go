@@ -239,19 +239,11 @@ func (e *Env) setupCluster(ctx context.Context, opts Options) error {
 	if err := e.createNamespaces(ctx); err != nil {
 		return err
 	}
-	if err := e.createFlux(ctx, "GitRepository", "gitops", map[string]any{
-		"url": e.Gitea.URL + e.Org + "/" + e.Repo + ".git", "interval": "10m", "ref": map[string]any{"branch": "main"},
-	}); err != nil {
+	if err := e.createFluxObjects(ctx, ""); err != nil {
 		return err
 	}
 	img := Image + ":" + opts.StartTag
 	for _, s := range e.Stages() {
-		if err := e.createFlux(ctx, "Kustomization", "podinfo-"+s.Name, map[string]any{
-			"path": "./" + s.Overlay, "interval": "10m", "prune": true,
-			"sourceRef": map[string]any{"kind": "GitRepository", "name": "gitops"},
-		}); err != nil {
-			return err
-		}
 		for _, name := range []string{"podinfo", "podinfo-primary"} {
 			if err := e.createDeployment(ctx, s.Namespace, name, img); err != nil {
 				return err
@@ -269,6 +261,29 @@ func (e *Env) setupCluster(ctx context.Context, opts Options) error {
 			return fmt.Errorf("create canary in %s: %w", s.Namespace, err)
 		}
 		if err := e.SetPhase(ctx, s, flaggerv1.CanaryPhaseInitialized, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// createFluxObjects creates the GitRepository "gitops" on main (reading
+// Gitea with the Secret secret, if set) and one Kustomization per stage.
+func (e *Env) createFluxObjects(ctx context.Context, secret string) error {
+	spec := map[string]any{
+		"url": e.Gitea.URL + e.Org + "/" + e.Repo + ".git", "interval": "10m", "ref": map[string]any{"branch": "main"},
+	}
+	if secret != "" {
+		spec["secretRef"] = map[string]any{"name": secret}
+	}
+	if err := e.createFlux(ctx, "GitRepository", "gitops", spec); err != nil {
+		return err
+	}
+	for _, s := range e.Stages() {
+		if err := e.createFlux(ctx, "Kustomization", "podinfo-"+s.Name, map[string]any{
+			"path": "./" + s.Overlay, "interval": "10m", "prune": true,
+			"sourceRef": map[string]any{"kind": "GitRepository", "name": "gitops"},
+		}); err != nil {
 			return err
 		}
 	}
