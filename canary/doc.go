@@ -12,7 +12,8 @@
 // on a queue with workers of their own, so a rollback never waits for a
 // worker behind a burst of other results. Workers hand the current object to
 // a Handler; a Handler error requeues the key with a backoff capped at
-// MaxRetryDelay, so pending results go out soon after an outage. Handlers
+// MaxRetryDelay, so pending results go out soon after an outage, and at once
+// when the caller learns the outage ended (RetryNow). Handlers
 // therefore see a final phase more than once (after a restart, at every
 // resync, and rarely from both queues at once) and must check the systems of
 // record (Git, Gitea) before they act.

@@ -372,27 +372,27 @@ func (w *Watcher) markRetrying(q workqueue.TypedRateLimitingInterface[Key], key 
 }
 
 // otherWorkAfter is how long RetryNow lets rollbacks go first before it
-// retries other results.
+// retries other results, when it retries rollbacks too.
 const otherWorkAfter = time.Second
 
 // RetryNow queues at once every key waiting out a retry backoff: called
-// when an API server answers again after an outage, so that results whose
-// handling failed meanwhile are handled now, not when a backoff that grew
-// during the outage ends. (The backoff's own re-add later is handled as a
-// repeat, which handlers are made for.) Failed canaries go at once, other
-// results otherWorkAfter later.
+// when an API server or Gitea answers again after an outage, so that
+// results whose handling failed meanwhile are handled now, not when a
+// backoff that grew during the outage ends. (The backoff's own re-add
+// later is handled as a repeat, which handlers are made for.) Failed
+// canaries go at once; other results too, unless Failed ones were retried
+// with them: then otherWorkAfter later, so the rollbacks take the
+// repository's lock first.
 func (w *Watcher) RetryNow() {
 	w.retryMu.Lock()
 	defer w.retryMu.Unlock()
+	urgent := len(w.retrying[w.urgent])
 	n := 0
 	for q, keys := range w.retrying {
 		for key := range keys {
-			if q == w.urgent {
+			if q == w.urgent || urgent == 0 {
 				q.Add(key)
 			} else {
-				// Rollbacks first: the re-list's Failed canaries and the
-				// retried ones take the repository's lock before a
-				// promotion does.
 				q.AddAfter(key, otherWorkAfter)
 			}
 			n++
@@ -400,7 +400,7 @@ func (w *Watcher) RetryNow() {
 		clear(keys)
 	}
 	if n > 0 {
-		w.opts.Logger.Info("retrying canary results at once", "results", n)
+		w.opts.Logger.Info("retrying canary results at once", "results", n, "rollbacks", urgent)
 	}
 }
 

@@ -8,7 +8,10 @@
 // (Config.CallTimeout); errors say what was being done ("merge pull request
 // acme/gitops#12: ...") and wrap a *StatusError when Gitea answered with an
 // error status, so callers can test errors.Is(err, ErrNotFound) or ask
-// Transient(err) whether a retry may help.
+// Transient(err) whether a retry may help. A Monitor, given the transports
+// of every call to the server (API and Git), notices an outage, probes the
+// server until it answers and then tells the caller, so that work waiting
+// out a retry backoff can go at once.
 //
 // Writes check before they write: labels are added only when absent, the
 // bot's comments are found by a hidden marker and edited in place, a pull

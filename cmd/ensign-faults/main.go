@@ -49,6 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	lease := fs.Duration("lease", 0, "leader election lease (default 15s, short 6s)")
 	bin := fs.String("ensign", "", "ensign binary (default: build ./cmd/ensign)")
 	dir := fs.String("dir", "", "keep ensign's logs and data here (default: a temporary directory, removed)")
+	logLevel := fs.String("log-level", "info", "ensign's log level (debug logs every call to Gitea)")
 	target := fs.Duration("target", 5*time.Second, "recovery target")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -66,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *only != "" {
 		o.Only = strings.Split(*only, ",")
 	}
-	o.Bin, o.Dir, o.Log = *bin, *dir, stderr
+	o.Bin, o.Dir, o.Log, o.LogLevel = *bin, *dir, stderr, *logLevel
 	start := time.Now()
 	rows, err := faults.Run(ctx, o)
 	fmt.Fprintf(stdout, "ensign fault suite (%s), %s, %d CPUs, Gitea %s, kube-apiserver %s; outage %v, 503s %v, %d faults per outage case, %d kills, %d fail-overs (lease %v); target %v; %v in all\n\n",

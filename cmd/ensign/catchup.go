@@ -74,6 +74,7 @@ func (d *daemon) catchUp(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-retry:
+		case <-d.giteaBack:
 		case repo := <-d.catchUpNow:
 			pending[repo] = true
 		case <-resync.C:

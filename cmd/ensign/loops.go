@@ -120,6 +120,7 @@ func (d *daemon) watch(ctx context.Context) {
 		clusters, key := b.watchedClusters()
 		wctx, cancel := context.WithCancel(ctx)
 		w := canary.NewWatcher(clusters, b.router, canary.Options{Workers: b.cfg.Workers, Resync: b.cfg.Resync, Logger: b.log})
+		d.watcher.Store(w)
 		done := make(chan error, 1)
 		go func() { done <- w.Run(wctx) }()
 		go func() {
@@ -170,6 +171,20 @@ func (d *daemon) watch(ctx context.Context) {
 		if !stopped {
 			<-done
 		}
+		d.watcher.CompareAndSwap(w, nil)
+	}
+}
+
+// retryNow runs when Gitea answers again after an outage: canary results
+// and missed comment commands whose handling failed meanwhile are retried
+// at once, not when their backoff ends.
+func (d *daemon) retryNow() {
+	if w := d.watcher.Load(); w != nil {
+		w.RetryNow()
+	}
+	select {
+	case d.giteaBack <- struct{}{}:
+	default: // already told
 	}
 }
 

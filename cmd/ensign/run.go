@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
+	"github.com/ensignbot/ensign/canary"
 	"github.com/ensignbot/ensign/command"
 	"github.com/ensignbot/ensign/forge"
 	"github.com/ensignbot/ensign/freeze"
@@ -141,6 +142,10 @@ type daemon struct {
 	// catchUpNow asks the catch-up loop to look through a repository's
 	// comments now (a comment's handling failed).
 	catchUpNow chan forge.Repo
+	// giteaBack tells the catch-up loop that Gitea answers again.
+	giteaBack chan struct{}
+	// watcher is the canary watcher running now, if any.
+	watcher atomic.Pointer[canary.Watcher]
 }
 
 // maxForwardedBody bounds what a follower passes on to the leader; the
@@ -156,6 +161,9 @@ func (d *daemon) run(ctx context.Context) error {
 	log := b.log
 	d.rewatch = make(chan forge.Repo, 16)
 	d.catchUpNow = make(chan forge.Repo, 16)
+	d.giteaBack = make(chan struct{}, 1)
+	b.gitea.OnBack(d.retryNow)
+	go b.gitea.Run(ctx)
 	cc := command.Config{
 		Forge:    b.forge,
 		Repos:    b.router,
@@ -319,8 +327,8 @@ func (d *daemon) setLeader(leading bool) {
 }
 
 // readiness is /readyz: whether this replica can take a delivery now. The
-// leader is ready once its canary caches synced, while every repository's
-// policy could be read at the last attempt; a standby replica is ready
+// leader is ready once its canary caches synced, while Gitea answers and
+// every repository's policy could be read at the last attempt; a standby replica is ready
 // while it knows a leader to pass deliveries on to.
 func (d *daemon) readiness() error {
 	if d.elector != nil && !d.elector.Leading() {
@@ -332,16 +340,23 @@ func (d *daemon) readiness() error {
 	if !d.ready.Load() {
 		return errors.New("canary caches not synced yet")
 	}
-	degraded := d.bot.router.Degraded()
-	if len(degraded) == 0 {
+	var reasons []string
+	if since, err, down := d.bot.gitea.Down(); down {
+		reasons = append(reasons, fmt.Sprintf("cannot reach Gitea since %s (%v); retrying at once when it answers",
+			since.UTC().Format(time.RFC3339), err))
+	}
+	if degraded := d.bot.router.Degraded(); len(degraded) > 0 {
+		var names []string
+		for repo := range degraded {
+			names = append(names, repo.String())
+		}
+		sort.Strings(names)
+		reasons = append(reasons, fmt.Sprintf("cannot read the policy of %s; acting on what was read before", strings.Join(names, ", ")))
+	}
+	if len(reasons) == 0 {
 		return nil
 	}
-	var names []string
-	for repo := range degraded {
-		names = append(names, repo.String())
-	}
-	sort.Strings(names)
-	return fmt.Errorf("degraded: cannot read the policy of %s; acting on what was read before", strings.Join(names, ", "))
+	return errors.New("degraded: " + strings.Join(reasons, "; "))
 }
 
 // onPullRequest keeps the window gate's status on a pull request that was

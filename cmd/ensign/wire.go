@@ -39,9 +39,12 @@ type repoServices struct {
 
 // bot is ensign wired from its configuration.
 type bot struct {
-	cfg      *config
-	log      *slog.Logger
-	forge    *forge.Client
+	cfg   *config
+	log   *slog.Logger
+	forge *forge.Client
+	// gitea watches every call to Gitea and tells when it answers again
+	// after an outage (ensign run runs its prober).
+	gitea    *forge.Monitor
 	clusters *cluster.Set
 	login    string
 	repos    map[forge.Repo]*repoServices
@@ -59,8 +62,9 @@ func newBot(ctx context.Context, cfg *config, log *slog.Logger, now func() time.
 	if now == nil {
 		now = time.Now
 	}
-	giteaHTTP := &http.Client{Transport: newTransport()}
-	gitHTTP := &http.Client{Transport: newTransport()}
+	mon := forge.NewMonitor(cfg.GiteaURL, forge.MonitorOptions{Logger: log})
+	giteaHTTP := &http.Client{Transport: mon.Transport(newTransport())}
+	gitHTTP := &http.Client{Transport: mon.Transport(newTransport())}
 	var observeGit func(op string, took time.Duration, err error)
 	if reg != nil {
 		giteaHTTP.Transport = reg.GiteaTransport(giteaHTTP.Transport)
@@ -84,7 +88,7 @@ func newBot(ctx context.Context, cfg *config, log *slog.Logger, now func() time.
 		}
 		clients = append(clients, c)
 	}
-	b := &bot{cfg: cfg, log: log, forge: fc, clusters: cluster.NewSet(clients...), login: login,
+	b := &bot{cfg: cfg, log: log, forge: fc, gitea: mon, clusters: cluster.NewSet(clients...), login: login,
 		repos: map[forge.Repo]*repoServices{}, now: now, metrics: reg}
 	for _, r := range cfg.Repos {
 		owner, name, _ := strings.Cut(r, "/")

@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -28,13 +29,14 @@ const webhookSecret = "faults-webhook-secret-0123456789"
 // servers are what every case shares: Gitea, the API server, the ensign
 // binary and a directory for logs.
 type servers struct {
-	gitea   *harness.GiteaServer
-	kube    *harness.KubeServer
-	bin     string
-	dir     string
-	log     io.Writer
-	kc      kubernetes.Interface
-	flagger flaggerclient.Interface
+	gitea    *harness.GiteaServer
+	kube     *harness.KubeServer
+	bin      string
+	dir      string
+	logLevel string
+	log      io.Writer
+	kc       kubernetes.Interface
+	flagger  flaggerclient.Interface
 }
 
 // rig is one case's world: its fleets (repositories and canaries), the
@@ -97,7 +99,7 @@ func (s *servers) newRig(ctx context.Context, name string, fleets int) (*rig, er
 		"ENSIGN_WEBHOOK_SECRET": webhookSecret,
 		"ENSIGN_REPOS":          strings.Join(repos, ","),
 		"ENSIGN_KUBECONFIGS":    f.Kubeconfigs(),
-		"ENSIGN_LOG_LEVEL":      "info",
+		"ENSIGN_LOG_LEVEL":      cmp.Or(s.logLevel, "info"),
 		"KUBECONFIG":            s.kube.Kubeconfig,
 	}
 	for _, g := range r.fleets[1:] {

@@ -45,6 +45,8 @@ type Options struct {
 	Dir string
 	// Log gets progress lines; nil discards them.
 	Log io.Writer
+	// LogLevel is ensign's log level (ENSIGN_LOG_LEVEL); empty is info.
+	LogLevel string
 }
 
 // Full is the full suite, run by hand (make faults).
@@ -173,7 +175,7 @@ func Run(ctx context.Context, o Options) ([]Row, error) {
 	defer k.Stop()
 	cfg := rest.CopyConfig(k.Config)
 	cfg.Timeout = callTimeout
-	s := &servers{gitea: g, kube: k, bin: bin, dir: dir, log: o.Log,
+	s := &servers{gitea: g, kube: k, bin: bin, dir: dir, log: o.Log, logLevel: o.LogLevel,
 		kc: kubernetes.NewForConfigOrDie(cfg), flagger: flaggerclient.NewForConfigOrDie(cfg)}
 	var rows []Row
 	for _, c := range Cases {
