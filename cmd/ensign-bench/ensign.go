@@ -20,6 +20,7 @@ type ensignRun struct {
 
 // ensignConfig is what a benchmark tells `ensign run` through its environment.
 type ensignConfig struct {
+	// repo is one repository or several, comma-separated (ENSIGN_REPOS).
 	giteaURL, token, repo, kubeconfigs, dataDir, logFile string
 	// gctrace makes the Go runtime log every GC's heap sizes to the log.
 	gctrace bool
@@ -61,13 +62,15 @@ func startEnsign(ctx context.Context, bin string, c ensignConfig) (*ensignRun, e
 	if err != nil {
 		return nil, errors.Join(err, r.stop())
 	}
-	owner, name, _ := strings.Cut(c.repo, "/")
-	if _, _, err := fc.EnsureWebhook(ctx, forge.Repo{Owner: owner, Name: name}, forge.Webhook{
-		URL: "http://" + addr + "/webhooks/gitea", Secret: webhookSecret, Events: []string{"pull_request_comment", "push"},
-	}); err != nil {
-		return nil, errors.Join(fmt.Errorf("register ensign's webhook: %w", err), r.stop())
+	for _, repo := range strings.Split(c.repo, ",") {
+		owner, name, _ := strings.Cut(repo, "/")
+		if _, _, err := fc.EnsureWebhook(ctx, forge.Repo{Owner: owner, Name: name}, forge.Webhook{
+			URL: "http://" + addr + "/webhooks/gitea", Secret: webhookSecret, Events: []string{"pull_request_comment", "push"},
+		}); err != nil {
+			return nil, errors.Join(fmt.Errorf("register ensign's webhook on %s: %w", repo, err), r.stop())
+		}
 	}
-	if err := r.WaitReady(ctx, 2*time.Minute); err != nil {
+	if err := r.WaitReady(ctx, 5*time.Minute); err != nil { // 100 repositories are fetched first
 		return nil, errors.Join(err, r.stop())
 	}
 	return r, nil

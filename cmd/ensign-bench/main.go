@@ -17,7 +17,10 @@
 //   - real (only with -only; needs the controllers from `build.sh
 //     controllers`): on the real Flux and Flagger, the time from Flagger's
 //     Failed until ensign's revert is the head of main and until
-//     kustomize-controller has applied it.
+//     kustomize-controller has applied it;
+//   - scale (only with -only): one `ensign run` over R repositories of C
+//     canaries each, for several RxC side by side: time to ready, idle and
+//     peak memory, rollback and promotion latency, allocations per result.
 //
 // ensign runs as the real binary (`ensign run`, built from ./cmd/ensign
 // unless -ensign names one) in a subprocess configured through its
@@ -25,7 +28,7 @@
 // people, Flux and Flagger (except in real, where the controllers run). Everything it creates lives on throwaway
 // servers that are stopped on exit.
 //
-// Usage: go run ./cmd/ensign-bench [-only rollback,promote,memory,burst,failover,real] [-runs 20] [-repeat 1]
+// Usage: go run ./cmd/ensign-bench [-only rollback,promote,memory,burst,failover,real,scale] [-runs 20] [-repeat 1]
 package main
 
 import (
@@ -54,7 +57,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ensign-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	only := fs.String("only", "rollback,promote,memory", "benchmarks to run, comma-separated: rollback, promote, memory, burst, failover, real")
+	only := fs.String("only", "rollback,promote,memory", "benchmarks to run, comma-separated: rollback, promote, memory, burst, failover, real, scale")
 	runs := fs.Int("runs", 20, "measured runs per latency benchmark (after one cold run)")
 	repeat := fs.Int("repeat", 1, "repeat each latency benchmark this often, each time with a fresh repository and ensign")
 	settle := fs.Duration("settle", time.Second, "quiet time before each measured phase change")
@@ -73,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	burstWidth := fs.Int("burst-writers", 16, "burst: writers of the phase changes")
 	burstLimit := fs.Duration("burst-limit", 3*time.Minute, "burst: how long to wait for every result of a burst")
 	realApps := fs.Int("real-apps", 2, "real: sample apps failing side by side (the -runs failures are shared among them)")
+	scale := fs.String("scale", "1x100,1x1000,10x100,100x100", "scale: rows REPOSxCANARIES (canaries per repository), measured side by side")
+	scaleRuns := fs.Int("scale-runs", 10, "scale: rollbacks and promotions timed per row")
 	lease := fs.Duration("lease", 15*time.Second, "failover: the leader election's lease duration (renew deadline 2/3, retry period 1/6 of it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -80,29 +85,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	want := map[string]bool{}
 	for _, b := range strings.Split(*only, ",") {
 		switch b = strings.TrimSpace(b); b {
-		case "rollback", "promote", "memory", "burst", "failover", "real":
+		case "rollback", "promote", "memory", "burst", "failover", "real", "scale":
 			want[b] = true
 		default:
-			fmt.Fprintf(stderr, "ensign-bench: -only: unknown benchmark %q (want rollback, promote, memory, burst, failover, real)\n", b)
+			fmt.Fprintf(stderr, "ensign-bench: -only: unknown benchmark %q (want rollback, promote, memory, burst, failover, real, scale)\n", b)
 			return 2
 		}
 	}
-	if *runs < 1 || *repeat < 1 {
-		fmt.Fprintln(stderr, "ensign-bench: -runs and -repeat must be at least 1")
+	shapes, err := parseShapes(*scale)
+	if err != nil {
+		fmt.Fprintln(stderr, "ensign-bench:", err)
+		return 2
+	}
+	if *runs < 1 || *repeat < 1 || *scaleRuns < 1 {
+		fmt.Fprintln(stderr, "ensign-bench: -runs, -repeat and -scale-runs must be at least 1")
 		return 2
 	}
 	if err := bench(ctx, stdout, want, *bin, *keep, *repeat, latencyOpts{runs: *runs, settle: *settle, interval: *interval, verbose: *verbose, trace: *trace},
 		memoryOpts{namespaces: *namespaces, perNamespace: *perNS, burst: *burst, live: *live, idle: *idle, memLimit: *memLimit},
 		failoverOpts{runs: *runs, lease: *lease, namespaces: 4, perNamespace: 5, idle: *idle},
 		burstOpts{size: *burstSize, width: *burstWidth, limit: *burstLimit, interval: 20 * time.Millisecond, trace: *trace},
-		realOpts{runs: *runs, apps: max(1, *realApps), interval: *interval, verbose: *verbose}); err != nil {
+		realOpts{runs: *runs, apps: max(1, *realApps), interval: *interval, verbose: *verbose},
+		scaleOpts{rows: shapes, runs: *scaleRuns, idle: *idle, settle: *settle, interval: *interval}); err != nil {
 		fmt.Fprintln(stderr, "ensign-bench:", err)
 		return 1
 	}
 	return 0
 }
 
-func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, keep bool, repeat int, lo latencyOpts, mo memoryOpts, fo failoverOpts, bo burstOpts, ro realOpts) error {
+func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, keep bool, repeat int, lo latencyOpts, mo memoryOpts, fo failoverOpts, bo burstOpts, ro realOpts, so scaleOpts) error {
 	dir, err := os.MkdirTemp("", "ensign-bench-")
 	if err != nil {
 		return err
@@ -118,7 +129,7 @@ func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, k
 			return err
 		}
 	}
-	lo.dir, lo.bin, mo.dir, mo.bin, fo.dir, fo.bin, bo.dir, bo.bin, ro.dir, ro.bin = dir, bin, dir, bin, dir, bin, dir, bin, dir, bin
+	lo.dir, lo.bin, mo.dir, mo.bin, fo.dir, fo.bin, bo.dir, bo.bin, ro.dir, ro.bin, so.dir, so.bin = dir, bin, dir, bin, dir, bin, dir, bin, dir, bin, dir, bin
 
 	fmt.Fprintln(os.Stderr, "starting Gitea and kube-apiserver ...")
 	g, err := harness.StartGitea(ctx, harness.GiteaOptions{})
@@ -166,6 +177,13 @@ func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, k
 	if want["real"] {
 		if err := runReal(ctx, w, g, ro); err != nil {
 			return err
+		}
+	}
+	if want["scale"] {
+		rows, err := benchScale(ctx, g, k, so)
+		printScale(w, so, rows)
+		if err != nil {
+			return fmt.Errorf("scale: %w", err)
 		}
 	}
 	return nil
