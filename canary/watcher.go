@@ -157,7 +157,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 				w.catchUp(cl.Name, scopedIndexer{inf.GetIndexer(), only}, items)
 			}
 			inf = newInformer(cl.Client, ns, w.opts.Resync, w.opts.Logger.With("cluster", cl.Name), w.RetryNow, caughtUp)
-			if err := inf.SetTransform(w.toCanary); err != nil {
+			if err := inf.SetTransform(w.transform(only)); err != nil {
 				return fmt.Errorf("set canary transform: %w", err)
 			}
 			if _, err := inf.AddEventHandler(w.eventHandler(cl.Name, only)); err != nil {
@@ -289,7 +289,7 @@ func (w *Watcher) eventHandler(cluster string, only map[string]bool) cache.Resou
 func (w *Watcher) catchUp(clusterName string, idx scopedIndexer, items []unstructured.Unstructured) {
 	n := 0
 	for i := range items {
-		obj, _ := w.toCanary(&items[i])
+		obj, _ := w.transform(idx.only)(&items[i])
 		c, ok := obj.(*flaggerv1.Canary)
 		if !ok || !idx.watches(c.Namespace) {
 			continue
@@ -421,6 +421,21 @@ var ErrPermanent = errors.New("permanent failure")
 // Final reports whether a canary phase is a result ensign acts on.
 func Final(p flaggerv1.CanaryPhase) bool {
 	return p == flaggerv1.CanaryPhaseSucceeded || p == flaggerv1.CanaryPhaseFailed
+}
+
+// transform is the informer transform of a scope: a canary in a namespace
+// outside it (a cluster-wide informer serving a few namespaces sees every
+// canary of the cluster) is kept as its identity only, undecoded, since
+// nothing reads more of it; the others are decoded by toCanary.
+func (w *Watcher) transform(only map[string]bool) cache.TransformFunc {
+	return func(obj any) (any, error) {
+		if u, ok := obj.(*unstructured.Unstructured); ok && only != nil && !only[u.GetNamespace()] {
+			return &flaggerv1.Canary{ObjectMeta: metav1.ObjectMeta{
+				Name: u.GetName(), Namespace: u.GetNamespace(), UID: u.GetUID(), ResourceVersion: u.GetResourceVersion(),
+			}}, nil
+		}
+		return w.toCanary(obj)
+	}
 }
 
 // toCanary converts the informer's unstructured objects to typed canaries and

@@ -147,6 +147,17 @@ func testWatcher(t *testing.T, extra int) {
 	if n := w.Len(); n != 2 {
 		t.Fatalf("Len = %d, want the 2 canaries of the watched namespace", n)
 	}
+	if extra > 0 {
+		// The cluster-wide informer caches the canary outside its
+		// namespaces as its identity only.
+		obj, ok, err := w.indexes["prod"][0].GetByKey(other + "/outside")
+		if err != nil || !ok {
+			t.Fatalf("cluster-wide cache lacks %s/outside: %v", other, err)
+		}
+		if c := obj.(*flaggerv1.Canary); c.Status.Phase != "" || c.Spec.TargetRef.Name != "" || c.ResourceVersion == "" {
+			t.Fatalf("canary outside the scope cached as %+v, want its name and resource version only", c)
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
