@@ -32,7 +32,9 @@ type Key struct {
 func (k Key) String() string { return k.Cluster + "/" + k.Namespace + "/" + k.Name }
 
 // Handler acts on a canary. It is called with the latest cached object for a
-// key and must be idempotent; an error retries the key with backoff.
+// key and must be idempotent; an error retries the key with backoff. The
+// cached object has the canary's metadata (without managed fields), its
+// status, and of its spec only spec.targetRef.
 type Handler interface {
 	HandleCanary(ctx context.Context, cluster string, c *flaggerv1.Canary) error
 }
@@ -453,5 +455,8 @@ func (w *Watcher) toCanary(obj any) (any, error) {
 	}
 	c.ManagedFields = nil
 	delete(c.Annotations, "kubectl.kubernetes.io/last-applied-configuration")
+	// Of the spec, handlers read only which workload the canary drives;
+	// the analysis (metrics, webhooks, alerts) and service can be large.
+	c.Spec = flaggerv1.CanarySpec{TargetRef: c.Spec.TargetRef}
 	return c, nil
 }

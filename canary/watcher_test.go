@@ -138,8 +138,12 @@ func testWatcher(t *testing.T, extra int) {
 	setPhase(t, fc, idle, flaggerv1.CanaryPhaseFailed)
 	s.waitFor(t, "prod/"+watched+"/idle=Failed")
 
-	if c, ok := w.Get(Key{"prod", watched, "idle"}); !ok || c.Status.Phase != flaggerv1.CanaryPhaseFailed {
+	c, ok := w.Get(Key{"prod", watched, "idle"})
+	if !ok || c.Status.Phase != flaggerv1.CanaryPhaseFailed {
 		t.Fatalf("Get(idle) = %v, %v; want the cached Failed canary", c, ok)
+	}
+	if c.Spec.TargetRef.Name != "idle" || c.Spec.Analysis != nil || c.Spec.Service.Port != 0 {
+		t.Fatalf("cached spec %+v, want the target reference only", c.Spec)
 	}
 	if _, ok := w.Get(Key{"prod", other, "outside"}); ok {
 		t.Fatal("Get found a canary outside the watched namespaces")
