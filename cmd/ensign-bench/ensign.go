@@ -26,6 +26,8 @@ type ensignConfig struct {
 	gctrace bool
 	// memLimit, if set, is ensign's GOMEMLIMIT.
 	memLimit string
+	// pprofAddr, if set, is where ensign serves Go's profiles.
+	pprofAddr string
 }
 
 const webhookSecret = "bench-webhook-secret-0123456789"
@@ -52,6 +54,9 @@ func startEnsign(ctx context.Context, bin string, c ensignConfig) (*ensignRun, e
 	}
 	if c.memLimit != "" {
 		env["GOMEMLIMIT"] = c.memLimit
+	}
+	if c.pprofAddr != "" {
+		env["ENSIGN_PPROF_ADDR"] = c.pprofAddr
 	}
 	p, err := ensignproc.Start(bin, c.logFile, env)
 	if err != nil {

@@ -78,6 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	realApps := fs.Int("real-apps", 2, "real: sample apps failing side by side (the -runs failures are shared among them)")
 	scale := fs.String("scale", "1x100,1x1000,10x100,100x100", "scale: rows REPOSxCANARIES (canaries per repository), measured side by side")
 	scaleRuns := fs.Int("scale-runs", 10, "scale: rollbacks and promotions timed per row")
+	scaleProfile := fs.Bool("scale-profile", false, "scale: keep a heap profile of ensign idle in each row (with -keep)")
 	lease := fs.Duration("lease", 15*time.Second, "failover: the leader election's lease duration (renew deadline 2/3, retry period 1/6 of it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -106,7 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		failoverOpts{runs: *runs, lease: *lease, namespaces: 4, perNamespace: 5, idle: *idle},
 		burstOpts{size: *burstSize, width: *burstWidth, limit: *burstLimit, interval: 20 * time.Millisecond, trace: *trace},
 		realOpts{runs: *runs, apps: max(1, *realApps), interval: *interval, verbose: *verbose},
-		scaleOpts{rows: shapes, runs: *scaleRuns, idle: *idle, settle: *settle, interval: *interval}); err != nil {
+		scaleOpts{rows: shapes, runs: *scaleRuns, idle: *idle, settle: *settle, interval: *interval, profile: *scaleProfile}); err != nil {
 		fmt.Fprintln(stderr, "ensign-bench:", err)
 		return 1
 	}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ensignbot/ensign/harness"
+	"github.com/ensignbot/ensign/internal/ensignproc"
 	"github.com/ensignbot/ensign/internal/scenario"
 )
 
@@ -32,6 +33,8 @@ type scaleOpts struct {
 	idle     time.Duration
 	settle   time.Duration
 	interval time.Duration
+	// profile keeps a heap profile of ensign idle in each row, in dir.
+	profile  bool
 	dir, bin string
 }
 
@@ -172,8 +175,8 @@ func shareBot(ctx context.Context, g *harness.GiteaServer, fs []*scenario.Fleet,
 }
 
 // scaleOne measures one row.
-func scaleOne(ctx context.Context, g *harness.GiteaServer, kc kubernetes.Interface, fs []*scenario.Fleet, shape scaleShape, rowIndex int, o scaleOpts) (scaleRow, error) {
-	row := scaleRow{shape: shape}
+func scaleOne(ctx context.Context, g *harness.GiteaServer, kc kubernetes.Interface, fs []*scenario.Fleet, shape scaleShape, rowIndex int, o scaleOpts) (row scaleRow, err error) {
+	row.shape = shape
 	repos := make([]string, len(fs))
 	for i, f := range fs {
 		repos[i] = f.Org + "/" + f.Repo
@@ -182,10 +185,17 @@ func scaleOne(ctx context.Context, g *harness.GiteaServer, kc kubernetes.Interfa
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return row, err
 	}
+	var pprofAddr string
+	if o.profile {
+		if pprofAddr, err = ensignproc.FreeAddr(); err != nil {
+			return row, err
+		}
+	}
 	start := time.Now()
 	run, err := startEnsign(ctx, o.bin, ensignConfig{
 		giteaURL: g.URL, token: fs[0].Bot.Token, repo: strings.Join(repos, ","),
 		kubeconfigs: fs[0].Kubeconfigs(), dataDir: filepath.Join(dir, "data"), logFile: filepath.Join(dir, "ensign.log"),
+		pprofAddr: pprofAddr,
 	})
 	if err != nil {
 		return row, err
@@ -212,6 +222,13 @@ func scaleOne(ctx context.Context, g *harness.GiteaServer, kc kubernetes.Interfa
 		return row, err
 	}
 	row.idle = m.RSS
+	if o.profile {
+		out := filepath.Join(dir, "idle.heap.pprof")
+		if err := saveHeap(ctx, pprofAddr, out); err != nil {
+			return row, err
+		}
+		fmt.Fprintln(os.Stderr, "scale: heap profile of ensign idle:", out)
+	}
 
 	before, err := goMemstats(ctx, run.Addr)
 	if err != nil {
@@ -366,6 +383,31 @@ func waitEvents(ctx context.Context, kc kubernetes.Interface, ns, name, reason s
 		got, err := eventCount(ctx, kc, ns, name, reason)
 		return got >= n, err
 	})
+}
+
+// saveHeap writes ensign's heap profile (after a GC) to file.
+func saveHeap(ctx context.Context, addr, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("heap profile: %s", resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // goMemstats reads the Go allocation counters from ensign's /metrics.

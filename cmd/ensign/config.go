@@ -46,6 +46,9 @@ type config struct {
 	PolicyFile    string            `env:"ENSIGN_POLICY_FILE, default=.ensign.yaml"`
 	Kubeconfigs   map[string]string `env:"ENSIGN_KUBECONFIGS, separator=="`
 	ListenAddr    string            `env:"ENSIGN_LISTEN_ADDR, default=:8080"`
+	// PprofAddr, if set, serves Go's /debug/pprof/ there (off by default;
+	// never on the webhook listener, which Gitea reaches).
+	PprofAddr string `env:"ENSIGN_PPROF_ADDR"`
 	DataDir       string            `env:"ENSIGN_DATA_DIR"`
 	LogLevel      string            `env:"ENSIGN_LOG_LEVEL, default=info"`
 	LogFormat     string            `env:"ENSIGN_LOG_FORMAT, default=text"`
@@ -87,6 +90,7 @@ var configVars = [][2]string{
 	{"ENSIGN_POLICY_FILE", "policy file path in each repository (default .ensign.yaml)"},
 	{"ENSIGN_KUBECONFIGS", "cluster=kubeconfig pairs, comma-separated, named as the policy names clusters; an empty path means in-cluster config"},
 	{"ENSIGN_LISTEN_ADDR", "address of the webhook receiver and health endpoints (default :8080)"},
+	{"ENSIGN_PPROF_ADDR", "address to serve Go's /debug/pprof/ on, e.g. 127.0.0.1:6060 (default: off)"},
 	{"ENSIGN_DATA_DIR", "where repository caches live (default $XDG_CACHE_HOME/ensign or ~/.cache/ensign)"},
 	{"ENSIGN_LOG_LEVEL", "debug, info, warn or error (default info)"},
 	{"ENSIGN_LOG_FORMAT", "text or json (default text)"},

@@ -70,6 +70,14 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	d := &daemon{bot: b, listener: ln, clock: schedule.RealClock{}}
+	if cfg.PprofAddr != "" {
+		stop, err := servePprof(cfg.PprofAddr, log)
+		if err != nil {
+			log.Error("listen for pprof", "addr", cfg.PprofAddr, "err", err)
+			return 1
+		}
+		defer stop()
+	}
 	if cfg.LeaderElection {
 		if d.elector, err = newElector(cfg, ln.Addr(), d.setLeader, log); err != nil {
 			log.Error("leader election", "err", err)
