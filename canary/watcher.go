@@ -227,8 +227,8 @@ func (w *Watcher) Get(key Key) (*flaggerv1.Canary, bool) {
 			continue
 		}
 		obj, ok, err := idx.GetByKey(key.Namespace + "/" + key.Name)
-		if err == nil && ok {
-			return obj.(*flaggerv1.Canary), true
+		if c, isCanary := obj.(*flaggerv1.Canary); err == nil && ok && isCanary {
+			return c, true
 		}
 	}
 	return nil, false
@@ -427,13 +427,14 @@ func Final(p flaggerv1.CanaryPhase) bool {
 
 // transform is the informer transform of a scope: a canary in a namespace
 // outside it (a cluster-wide informer serving a few namespaces sees every
-// canary of the cluster) is kept as its identity only, undecoded, since
+// canary of the cluster) is kept as its name and version only, undecoded,
+// and not as a Canary (an empty flaggerv1.Canary alone takes 1.3 KB), since
 // nothing reads more of it; the others are decoded by toCanary.
 func (w *Watcher) transform(only map[string]bool) cache.TransformFunc {
 	return func(obj any) (any, error) {
 		if u, ok := obj.(*unstructured.Unstructured); ok && only != nil && !only[u.GetNamespace()] {
-			return &flaggerv1.Canary{ObjectMeta: metav1.ObjectMeta{
-				Name: u.GetName(), Namespace: u.GetNamespace(), UID: u.GetUID(), ResourceVersion: u.GetResourceVersion(),
+			return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+				Name: u.GetName(), Namespace: u.GetNamespace(), ResourceVersion: u.GetResourceVersion(),
 			}}, nil
 		}
 		return w.toCanary(obj)
