@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -30,9 +31,7 @@ type packReader struct {
 	dir     string // objects/pack
 	packs   []*mappedPack
 	scanned time.Time // pack directory modification time at the last scan
-	cache   objCache
-	zr      io.ReadCloser // reused: a new inflater allocates tens of KiB
-	src     bytes.Reader
+	cache   *objCache // shared by every repository
 }
 
 type mappedPack struct {
@@ -56,7 +55,7 @@ const (
 var errPackFormat = errors.New("unexpected pack data")
 
 func newPackReader(gitDir string) *packReader {
-	return &packReader{dir: filepath.Join(gitDir, "objects", "pack"), cache: objCache{limit: 16 << 20}}
+	return &packReader{dir: filepath.Join(gitDir, "objects", "pack"), cache: &decoded}
 }
 
 // read returns the object's type and content, or ok false.
@@ -302,22 +301,34 @@ func (r *packReader) inflate(z []byte, size uint64) ([]byte, error) {
 	if size > maxObjectSize {
 		return nil, errPackFormat
 	}
-	r.src.Reset(z)
-	if r.zr == nil {
-		zr, err := zlib.NewReader(&r.src)
+	in := inflaters.Get().(*inflater)
+	defer inflaters.Put(in)
+	in.src.Reset(z)
+	if in.zr == nil {
+		zr, err := zlib.NewReader(&in.src)
 		if err != nil {
 			return nil, err
 		}
-		r.zr = zr
-	} else if err := r.zr.(zlib.Resetter).Reset(&r.src, nil); err != nil {
+		in.zr = zr
+	} else if err := in.zr.(zlib.Resetter).Reset(&in.src, nil); err != nil {
 		return nil, err
 	}
 	out := make([]byte, size)
-	if _, err := io.ReadFull(r.zr, out); err != nil {
+	if _, err := io.ReadFull(in.zr, out); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
+
+// inflater is a zlib reader and its source, reused: a new one allocates
+// about 44 KiB. The pool is shared by every repository, so a process with
+// a hundred of them does not keep a hundred.
+type inflater struct {
+	zr  io.ReadCloser
+	src bytes.Reader
+}
+
+var inflaters = sync.Pool{New: func() any { return new(inflater) }}
 
 // patchDelta applies a git delta to base.
 func patchDelta(base, delta []byte) ([]byte, error) {
@@ -387,11 +398,21 @@ func deltaVarint(b []byte) (uint64, int) {
 }
 
 // objCache keeps recently decoded objects (delta bases above all), by pack
-// and offset, up to limit bytes; it forgets everything when full.
+// and offset, in one process-wide store of at most decodedLimit bytes that
+// forgets everything when full: a process serving a hundred repositories
+// holds no more decoded objects than one serving one. (The key's pack
+// pointer keeps repositories apart.)
 type objCache struct {
-	limit, used int
-	m           map[objKey]cachedObj
+	mu   sync.Mutex
+	used int
+	m    map[objKey]cachedObj
 }
+
+// decodedLimit bounds the decoded objects kept by all repositories together.
+const decodedLimit = 16 << 20
+
+// decoded is the process's object cache.
+var decoded objCache
 
 type objKey struct {
 	p   *mappedPack
@@ -404,15 +425,19 @@ type cachedObj struct {
 }
 
 func (c *objCache) get(p *mappedPack, off int64) (byte, []byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	o, ok := c.m[objKey{p, off}]
 	return o.t, o.data, ok
 }
 
 func (c *objCache) put(p *mappedPack, off int64, t byte, data []byte) {
-	if len(data) > c.limit/4 {
+	if len(data) > decodedLimit/4 {
 		return
 	}
-	if c.m == nil || c.used+len(data) > c.limit {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || c.used+len(data) > decodedLimit {
 		c.m, c.used = make(map[objKey]cachedObj, 1024), 0
 	}
 	c.m[objKey{p, off}] = cachedObj{t, data}
