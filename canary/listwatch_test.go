@@ -227,7 +227,7 @@ func TestCatchUpAfterOutage(t *testing.T) {
 		if !ok {
 			return "absent"
 		}
-		return string(o.(*flaggerv1.Canary).Status.Phase)
+		return string(o.(*cached).Status.Phase)
 	}
 	for name, want := range map[string]string{"failed-meanwhile": "Failed", "succeeded-meanwhile": "Succeeded", "newer-in-cache": "Progressing", "new": "Failed"} {
 		if got := phase(name); got != want {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/cache"
@@ -227,8 +228,8 @@ func (w *Watcher) Get(key Key) (*flaggerv1.Canary, bool) {
 			continue
 		}
 		obj, ok, err := idx.GetByKey(key.Namespace + "/" + key.Name)
-		if c, isCanary := obj.(*flaggerv1.Canary); err == nil && ok && isCanary {
-			return c, true
+		if c, isCanary := obj.(*cached); err == nil && ok && isCanary {
+			return c.canary(), true
 		}
 	}
 	return nil, false
@@ -252,7 +253,7 @@ func (w *Watcher) Len() int {
 }
 
 func (w *Watcher) eventHandler(cluster string, only map[string]bool) cache.ResourceEventHandler {
-	enqueue := func(c *flaggerv1.Canary) {
+	enqueue := func(c *cached) {
 		if only == nil || only[c.Namespace] {
 			key := Key{Cluster: cluster, Namespace: c.Namespace, Name: c.Name}
 			if c.Status.Phase == flaggerv1.CanaryPhaseFailed {
@@ -264,13 +265,13 @@ func (w *Watcher) eventHandler(cluster string, only map[string]bool) cache.Resou
 	}
 	return cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
-			if c, ok := obj.(*flaggerv1.Canary); ok && Final(c.Status.Phase) {
+			if c, ok := obj.(*cached); ok && Final(c.Status.Phase) {
 				enqueue(c) // a result that happened while ensign was down
 			}
 		},
 		UpdateFunc: func(oldObj, newObj any) {
-			o, ok1 := oldObj.(*flaggerv1.Canary)
-			n, ok2 := newObj.(*flaggerv1.Canary)
+			o, ok1 := oldObj.(*cached)
+			n, ok2 := newObj.(*cached)
 			if !ok1 || !ok2 {
 				return
 			}
@@ -292,13 +293,13 @@ func (w *Watcher) catchUp(clusterName string, idx scopedIndexer, items []unstruc
 	n := 0
 	for i := range items {
 		obj, _ := w.transform(idx.only)(&items[i])
-		c, ok := obj.(*flaggerv1.Canary)
+		c, ok := obj.(*cached)
 		if !ok || !idx.watches(c.Namespace) {
 			continue
 		}
-		var old *flaggerv1.Canary
+		var old *cached
 		if o, exists, err := idx.GetByKey(c.Namespace + "/" + c.Name); err == nil && exists {
-			old, _ = o.(*flaggerv1.Canary)
+			old, _ = o.(*cached)
 		}
 		if old != nil && !newer(c.ResourceVersion, old.ResourceVersion) {
 			continue
@@ -413,7 +414,7 @@ func (w *Watcher) handle(ctx context.Context, key Key, c *flaggerv1.Canary) (err
 			err = fmt.Errorf("handler panicked: %v: %w", r, ErrPermanent)
 		}
 	}()
-	return w.handler.HandleCanary(ctx, key.Cluster, c.DeepCopy())
+	return w.handler.HandleCanary(ctx, key.Cluster, c) // Get made it: the handler's own
 }
 
 // ErrPermanent marks a handler error that retrying cannot fix; the key is
@@ -428,7 +429,7 @@ func Final(p flaggerv1.CanaryPhase) bool {
 // transform is the informer transform of a scope: a canary in a namespace
 // outside it (a cluster-wide informer serving a few namespaces sees every
 // canary of the cluster) is kept as its name and version only, undecoded,
-// and not as a Canary (an empty flaggerv1.Canary alone takes 1.3 KB), since
+// and not as a Canary (an empty flaggerv1.Canary alone takes about 1 KB), since
 // nothing reads more of it; the others are decoded by toCanary.
 func (w *Watcher) transform(only map[string]bool) cache.TransformFunc {
 	return func(obj any) (any, error) {
@@ -441,8 +442,8 @@ func (w *Watcher) transform(only map[string]bool) cache.TransformFunc {
 	}
 }
 
-// toCanary converts the informer's unstructured objects to typed canaries and
-// drops what ensign never reads, so that a cache of thousands stays small. A
+// toCanary converts the informer's unstructured objects to what the cache
+// keeps of a canary (cached), so that a cache of thousands stays small. A
 // canary that does not fully decode keeps its identity, phase and transition
 // time (see Decode): an error here would stall the whole informer.
 func (w *Watcher) toCanary(obj any) (any, error) {
@@ -456,8 +457,29 @@ func (w *Watcher) toCanary(obj any) (any, error) {
 	}
 	c.ManagedFields = nil
 	delete(c.Annotations, "kubectl.kubernetes.io/last-applied-configuration")
-	// Of the spec, handlers read only which workload the canary drives;
-	// the analysis (metrics, webhooks, alerts) and service can be large.
-	c.Spec = flaggerv1.CanarySpec{TargetRef: c.Spec.TargetRef}
-	return c, nil
+	return &cached{ObjectMeta: c.ObjectMeta, TargetRef: c.Spec.TargetRef, Status: c.Status}, nil
+}
+
+// cached is what the cache keeps of a canary: its metadata, of its spec
+// only which workload it drives (the one part handlers read; the analysis,
+// metrics, webhooks and service can be large), and its status: about 500
+// bytes where an empty flaggerv1.Canary takes about 1 KB.
+type cached struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+	TargetRef flaggerv1.LocalObjectReference
+	Status    flaggerv1.CanaryStatus
+}
+
+// canary returns the cached canary as a new flaggerv1.Canary.
+func (c *cached) canary() *flaggerv1.Canary {
+	out := &flaggerv1.Canary{ObjectMeta: *c.ObjectMeta.DeepCopy(), Status: *c.Status.DeepCopy()}
+	out.Spec.TargetRef = c.TargetRef
+	return out
+}
+
+// DeepCopyObject makes cached a runtime.Object, as the informer's store
+// expects.
+func (c *cached) DeepCopyObject() runtime.Object {
+	return &cached{TypeMeta: c.TypeMeta, ObjectMeta: *c.ObjectMeta.DeepCopy(), TargetRef: c.TargetRef, Status: *c.Status.DeepCopy()}
 }
