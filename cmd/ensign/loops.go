@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"runtime/debug"
 	"time"
 
 	"github.com/ensignbot/ensign/canary"
@@ -127,7 +128,15 @@ func (d *daemon) watch(ctx context.Context) {
 			for wctx.Err() == nil && !w.Synced() {
 				time.Sleep(20 * time.Millisecond)
 			}
-			if w.Synced() && !d.ready.Swap(true) {
+			if !w.Synced() {
+				return
+			}
+			// The initial listing decoded every canary the informers see
+			// (all of a cluster's, for a cluster-wide one) and left the
+			// heap several times what the caches keep; hand that back to
+			// the system now instead of over minutes.
+			debug.FreeOSMemory()
+			if !d.ready.Swap(true) {
 				if b.metrics != nil {
 					b.metrics.Ready.Set(1)
 				}
