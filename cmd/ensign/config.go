@@ -48,13 +48,13 @@ type config struct {
 	ListenAddr    string            `env:"ENSIGN_LISTEN_ADDR, default=:8080"`
 	// PprofAddr, if set, serves Go's /debug/pprof/ there (off by default;
 	// never on the webhook listener, which Gitea reaches).
-	PprofAddr string `env:"ENSIGN_PPROF_ADDR"`
-	DataDir       string            `env:"ENSIGN_DATA_DIR"`
-	LogLevel      string            `env:"ENSIGN_LOG_LEVEL, default=info"`
-	LogFormat     string            `env:"ENSIGN_LOG_FORMAT, default=text"`
-	Workers       int               `env:"ENSIGN_WORKERS, default=16"`
-	Promotions    int               `env:"ENSIGN_PROMOTIONS, default=2"`
-	Resync        time.Duration     `env:"ENSIGN_RESYNC, default=10m"`
+	PprofAddr  string        `env:"ENSIGN_PPROF_ADDR"`
+	DataDir    string        `env:"ENSIGN_DATA_DIR"`
+	LogLevel   string        `env:"ENSIGN_LOG_LEVEL, default=info"`
+	LogFormat  string        `env:"ENSIGN_LOG_FORMAT, default=text"`
+	Workers    int           `env:"ENSIGN_WORKERS, default=16"`
+	Promotions int           `env:"ENSIGN_PROMOTIONS, default=2"`
+	Resync     time.Duration `env:"ENSIGN_RESYNC, default=10m"`
 	// CommandFloors is the operator's minimum level per comment command;
 	// no policy file can lower it (validate fills in the defaults).
 	CommandFloors map[string]string `env:"ENSIGN_COMMAND_FLOORS, separator=="`
