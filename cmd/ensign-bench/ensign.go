@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ensignbot/ensign/forge"
@@ -89,6 +90,33 @@ func (r *ensignRun) stop() error { return r.Stop() }
 
 // memory reads ensign's resident memory.
 func (r *ensignRun) memory() (ensignproc.Memory, error) { return r.Memory() }
+
+// samplePeak reads ensign's resident memory every 100 ms until the
+// returned function is called, which returns the highest reading (VmRSS or
+// the kernel's high-water mark); later calls return it again.
+func (r *ensignRun) samplePeak(ctx context.Context) func() int64 {
+	ctx, stop := context.WithCancel(ctx)
+	sampled := make(chan int64, 1)
+	go func() {
+		var peak int64
+		for ctx.Err() == nil {
+			if m, err := r.memory(); err == nil {
+				peak = max(peak, m.RSS, m.HWM)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		sampled <- peak
+	}()
+	var once sync.Once
+	var peak int64
+	return func() int64 {
+		once.Do(func() {
+			stop()
+			peak = <-sampled
+		})
+		return peak
+	}
+}
 
 // tail returns the last n lines of a file.
 func tail(path string, n int) string {

@@ -167,3 +167,20 @@ func (a *giteaAPI) openPulls(ctx context.Context) ([]pull, error) {
 	}
 	return out, nil
 }
+
+// revertOnMain is a poll probe: done once main's head is the revert of
+// commit sha, an error if main moved to anything else.
+func (a *giteaAPI) revertOnMain(sha string) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		h, err := a.head(ctx, "main")
+		switch {
+		case err != nil:
+			return false, err
+		case h.Commit.ID == sha:
+			return false, nil
+		case !strings.Contains(h.Commit.Message, "This reverts commit "+sha):
+			return false, fmt.Errorf("main moved to %s, which is not the revert of %s: %q", h.Commit.ID, sha, h.Commit.Message)
+		}
+		return true, nil
+	}
+}

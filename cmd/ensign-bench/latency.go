@@ -136,18 +136,7 @@ func benchRollback(ctx context.Context, g *harness.GiteaServer, k *harness.KubeS
 			return res, err
 		}
 		last = start
-		end, rtts, err := poll(ctx, o.interval, time.Minute, func(ctx context.Context) (bool, error) {
-			h, err := api.head(ctx, "main")
-			switch {
-			case err != nil:
-				return false, err
-			case h.Commit.ID == sha:
-				return false, nil
-			case !strings.Contains(h.Commit.Message, "This reverts commit "+sha):
-				return false, fmt.Errorf("main moved to %s, which is not the revert of %s: %q", h.Commit.ID, sha, h.Commit.Message)
-			}
-			return true, nil
-		})
+		end, rtts, err := poll(ctx, o.interval, time.Minute, api.revertOnMain(sha))
 		if err != nil {
 			return res, fmt.Errorf("run %d: wait for the revert on main: %w (ensign: %v)\n%s", i, err, run.alive(), tail(run.log, 15))
 		}

@@ -82,19 +82,8 @@ func benchMemory(ctx context.Context, g *harness.GiteaServer, k *harness.KubeSer
 	defer run.stop()
 	res.ready = time.Since(start)
 
-	sampleCtx, stopSampling := context.WithCancel(ctx)
-	defer stopSampling()
-	sampled := make(chan int64, 1)
-	go func() {
-		var peak int64
-		for sampleCtx.Err() == nil {
-			if m, err := run.memory(); err == nil {
-				peak = max(peak, m.RSS)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		sampled <- peak
-	}()
+	peak := run.samplePeak(ctx)
+	defer peak()
 	read := func(label string) error {
 		m, err := run.memory()
 		if err != nil {
@@ -152,8 +141,7 @@ func benchMemory(ctx context.Context, g *harness.GiteaServer, k *harness.KubeSer
 	if err := read(fmt.Sprintf("idle, %v after that", o.idle)); err != nil {
 		return res, err
 	}
-	stopSampling()
-	res.maxRSS = <-sampled
+	res.maxRSS = peak()
 	return res, run.stop()
 }
 

@@ -203,19 +203,8 @@ func scaleOne(ctx context.Context, g *harness.GiteaServer, kc kubernetes.Interfa
 	defer run.stop()
 	row.ready = time.Since(start)
 
-	sampleCtx, stopSampling := context.WithCancel(ctx)
-	defer stopSampling()
-	sampled := make(chan int64, 1)
-	go func() {
-		var peak int64
-		for sampleCtx.Err() == nil {
-			if m, err := run.memory(); err == nil {
-				peak = max(peak, m.RSS, m.HWM)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		sampled <- peak
-	}()
+	peak := run.samplePeak(ctx)
+	defer peak()
 	time.Sleep(o.idle)
 	m, err := run.memory()
 	if err != nil {
@@ -274,8 +263,7 @@ func scaleOne(ctx context.Context, g *harness.GiteaServer, kc kubernetes.Interfa
 	results := float64(2 * o.runs)
 	row.allocBytes = (after["go_memstats_alloc_bytes_total"] - before["go_memstats_alloc_bytes_total"]) / results
 	row.allocCount = (after["go_memstats_mallocs_total"] - before["go_memstats_mallocs_total"]) / results
-	stopSampling()
-	row.peak = <-sampled
+	row.peak = peak()
 	if err := run.stop(); err != nil {
 		return row, err
 	}
@@ -307,18 +295,7 @@ func timeRollback(ctx context.Context, f *scenario.Fleet, a scenario.FleetApp, t
 	if err := f.Fail(ctx, a); err != nil {
 		return 0, err
 	}
-	end, _, err := poll(ctx, o.interval, time.Minute, func(ctx context.Context) (bool, error) {
-		h, err := api.head(ctx, "main")
-		switch {
-		case err != nil:
-			return false, err
-		case h.Commit.ID == sha:
-			return false, nil
-		case !strings.Contains(h.Commit.Message, "This reverts commit "+sha):
-			return false, fmt.Errorf("main moved to %s, which is not the revert of %s: %q", h.Commit.ID, sha, h.Commit.Message)
-		}
-		return true, nil
-	})
+	end, _, err := poll(ctx, o.interval, time.Minute, api.revertOnMain(sha))
 	if err != nil {
 		return 0, fmt.Errorf("wait for the revert of %s: %w (ensign: %v)\n%s", sha, err, run.alive(), tail(run.log, 15))
 	}
