@@ -291,8 +291,9 @@ func (w *Watcher) eventHandler(cluster string, only map[string]bool) cache.Resou
 // what it brings.
 func (w *Watcher) catchUp(clusterName string, idx scopedIndexer, items []unstructured.Unstructured) {
 	n := 0
+	transform := w.transform(idx.only)
 	for i := range items {
-		obj, _ := w.transform(idx.only)(&items[i])
+		obj, _ := transform(&items[i])
 		c, ok := obj.(*cached)
 		if !ok || !idx.watches(c.Namespace) {
 			continue

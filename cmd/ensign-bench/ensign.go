@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -90,6 +92,26 @@ func (r *ensignRun) stop() error { return r.Stop() }
 
 // memory reads ensign's resident memory.
 func (r *ensignRun) memory() (ensignproc.Memory, error) { return r.Memory() }
+
+// scrapeMetrics reads ensign's /metrics at addr, within a second.
+func scrapeMetrics(ctx context.Context, addr string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	body, err := io.ReadAll(resp.Body)
+	return string(body), err
+}
 
 // samplePeak reads ensign's resident memory every 100 ms until the
 // returned function is called, which returns the highest reading (VmRSS or

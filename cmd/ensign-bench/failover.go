@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,14 +132,9 @@ func benchFailover(ctx context.Context, g *harness.GiteaServer, k *harness.KubeS
 // how long that took.
 func waitLeading(ctx context.Context, p *ensignproc.Proc, limit time.Duration) (time.Duration, error) {
 	start := time.Now()
-	client := &http.Client{Timeout: time.Second}
 	for time.Since(start) < limit {
-		if resp, err := client.Get("http://" + p.Addr + "/metrics"); err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(body), "\nensign_leader 1\n") {
-				return time.Since(start), nil
-			}
+		if text, err := scrapeMetrics(ctx, p.Addr); err == nil && strings.Contains(text, "\nensign_leader 1\n") {
+			return time.Since(start), nil
 		}
 		if err := p.Exited(); err != nil {
 			return 0, err

@@ -389,20 +389,13 @@ func saveHeap(ctx context.Context, addr, file string) error {
 
 // goMemstats reads the Go allocation counters from ensign's /metrics.
 func goMemstats(ctx context.Context, addr string) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	text, err := scrapeMetrics(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
 	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
+	for _, line := range strings.Split(text, "\n") {
+		name, value, ok := strings.Cut(line, " ")
 		if !ok || (name != "go_memstats_alloc_bytes_total" && name != "go_memstats_mallocs_total") {
 			continue
 		}
@@ -413,7 +406,7 @@ func goMemstats(ctx context.Context, addr string) (map[string]float64, error) {
 	if len(out) != 2 {
 		return nil, fmt.Errorf("ensign's /metrics has no Go allocation counters (%d of 2)", len(out))
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // misrouted counts ensign's log lines about a timed canary that name
