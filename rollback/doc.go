@@ -15,7 +15,9 @@
 // writing, the service looks for that revert in Git, for a revert of the same
 // commit, and for whether Git still contains the failing version at all; a
 // restart after the push resumes with the comment, the reconcile request and
-// the event, each of which is itself idempotent. A revert is dated by the
+// the event, each of which is itself idempotent; the comment is then written
+// only if it is missing, never rewritten, so that people keep reading what
+// ensign did rather than "reverted before". A revert is dated by the
 // failure, so rebuilding it gives the same commit.
 //
 // It never reverts a revert automatically, never writes conflict markers (a

@@ -72,6 +72,12 @@ func (r *rig) fail() *flaggerv1.Canary {
 // process has) talking to Gitea through f, and to Git through client.
 func (r *rig) service(f Forge, client *http.Client) *Service {
 	r.t.Helper()
+	return r.serviceAt(f, client, nil)
+}
+
+// serviceAt is service with the clock now (nil: time.Now).
+func (r *rig) serviceAt(f Forge, client *http.Client, now func() time.Time) *Service {
+	r.t.Helper()
 	ws, err := r.env.Workspace(context.Background(), r.t.TempDir(), client)
 	if err != nil {
 		r.t.Fatal(err)
@@ -84,7 +90,7 @@ func (r *rig) service(f Forge, client *http.Client) *Service {
 	if f == nil {
 		f = r.forge
 	}
-	s, err := New(Config{Workspace: ws, Forge: f, Clusters: cs, Bot: r.env.Bot.Name})
+	s, err := New(Config{Workspace: ws, Forge: f, Clusters: cs, Bot: r.env.Bot.Name, Now: now})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -187,6 +193,68 @@ func TestRestartBetweenRevertAndComment(t *testing.T) {
 	annotation, err := r.env.Annotation(ctx, "Kustomization", "podinfo-production", "reconcile.fluxcd.io/requestedAt")
 	if err != nil || annotation == "" {
 		t.Fatalf("Flux was not asked to reconcile after the restart: %q, %v", annotation, err)
+	}
+}
+
+// TestResumedRollbackKeepsTheComment: a restart, a resync or an API-server
+// reconnect hands ensign the Failed canary again before Flux has applied the
+// revert. The resumed handling asks Flux again and leaves the rollback comment
+// as people read it (what ensign did), rather than rewriting it to "reverted
+// before"; once Flux has applied the revert there is nothing more to do.
+func TestResumedRollbackKeepsTheComment(t *testing.T) {
+	r := newRig(t, scenario.Options{})
+	c := r.fail()
+	ctx := context.Background()
+	t0 := time.Now().UTC().Truncate(time.Second)
+	at := func(d time.Duration) func() time.Time { return func() time.Time { return t0.Add(d) } }
+	requested := func() string {
+		t.Helper()
+		a, err := r.env.Annotation(ctx, "Kustomization", "podinfo-production", "reconcile.fluxcd.io/requestedAt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	comment := func() string {
+		t.Helper()
+		cs := r.rollbackComments()
+		if len(cs) != 1 {
+			t.Fatalf("%d rollback comments, want 1", len(cs))
+		}
+		return cs[0].Body
+	}
+
+	first, err := r.serviceAt(nil, nil, at(0)).Failed(ctx, "production", c)
+	if err != nil || first.Action != ActionReverted || len(first.Reconciled) == 0 {
+		t.Fatalf("first handling: %+v, %v; want reverted and Flux asked", first, err)
+	}
+	asked, body := requested(), comment()
+	if !strings.Contains(body, first.Reason) {
+		t.Fatalf("the rollback comment does not say what ensign did (%q):\n%s", first.Reason, body)
+	}
+
+	second, err := r.serviceAt(nil, nil, at(time.Minute)).Failed(ctx, "production", c)
+	if err != nil || second.Action != ActionReverted || second.Commit != first.Commit || second.Reason == first.Reason {
+		t.Fatalf("resumed handling: %+v, %v; want the revert %s resumed", second, err, first.Commit)
+	}
+	if again := requested(); again == asked || len(second.Reconciled) == 0 {
+		t.Fatalf("Flux had not applied the revert and was not asked again (requestedAt %q, then %q)", asked, again)
+	}
+	if got := comment(); got != body {
+		t.Fatalf("the resumed handling rewrote the rollback comment:\n%s\nwas:\n%s", got, body)
+	}
+
+	// Flux applies the revert: the target runs the old version again.
+	asked = requested()
+	if _, err := r.env.FluxApply(ctx, r.env.Production); err != nil {
+		t.Fatal(err)
+	}
+	third, err := r.serviceAt(nil, nil, at(2*time.Minute)).Failed(ctx, "production", c)
+	if err != nil || third.Action != ActionNothingToRevert {
+		t.Fatalf("handling after Flux applied the revert: %+v, %v; want nothing to revert", third, err)
+	}
+	if requested() != asked || comment() != body || r.tip() != first.Commit {
+		t.Fatalf("the handling after Flux applied the revert changed something: requestedAt %q (was %q), tip %s", requested(), asked, r.tip())
 	}
 }
 

@@ -182,7 +182,7 @@ func (s *Service) requested(ctx context.Context, pol *policy.Policy, app *policy
 		_ = s.reconcile(ctx, stage, &out) // the reason says so; a person asked and reads it
 	}
 	if out.Action == ActionReverted || out.Action == ActionRevertPR || out.Action == ActionConflict {
-		if err := s.commentOriginal(ctx, intro, &out, failure{}); err != nil {
+		if err := s.commentOriginal(ctx, intro, &out, failure{}, false); err != nil {
 			out.Reason += "; could not comment on the original pull request: " + err.Error()
 		}
 	}

@@ -107,7 +107,14 @@ func (s *Service) revertResult(out Outcome, res *gitops.Result, err error, actio
 // Each step is safe to run again (reconciling twice is harmless, the comment
 // is upserted, the event is keyed), so an error here means "try again later":
 // the failure is handled again and resumes where it stopped.
-func (s *Service) followUp(ctx context.Context, stage *policy.Stage, f failure, out Outcome) (Outcome, error) {
+//
+// resumed says that an earlier handling wrote the revert (a restart, a
+// resync or an API-server reconnect hands ensign the Failed canary again
+// before Flux has applied the revert; once it has, the target runs the old
+// version and there is nothing to follow up). Its comment is then written
+// only if it is missing: rewriting it would replace what people read (what
+// ensign did, and the canary's warnings then) with "reverted before".
+func (s *Service) followUp(ctx context.Context, stage *policy.Stage, f failure, out Outcome, resumed bool) (Outcome, error) {
 	errs := []error{s.guardImages(ctx, stage, f, &out)}
 	if refs, err := s.clusters.Suspended(ctx, stage); err == nil {
 		for _, r := range refs {
@@ -125,7 +132,7 @@ func (s *Service) followUp(ctx context.Context, stage *policy.Stage, f failure, 
 			c, err = s.ws.Git.Commit(h)
 		}
 		if err == nil {
-			err = s.commentOriginal(ctx, c, &out, f)
+			err = s.commentOriginal(ctx, c, &out, f, resumed)
 		}
 		errs = append(errs, err)
 	}
@@ -153,20 +160,26 @@ func (s *Service) reconcile(ctx context.Context, stage *policy.Stage, out *Outco
 }
 
 // commentOriginal upserts ensign's rollback comment on the pull request that
-// introduced the commit (found by Gitea's commit-to-PR lookup); with none,
-// a conflict or refusal goes into an issue so a person still hears of it.
-func (s *Service) commentOriginal(ctx context.Context, intro *gitops.CommitInfo, out *Outcome, f failure) error {
+// introduced the commit (found by Gitea's commit-to-PR lookup), or with
+// onlyIfMissing writes it only if it is not there; with no pull request, a
+// conflict or refusal goes into an issue so a person still hears of it.
+func (s *Service) commentOriginal(ctx context.Context, intro *gitops.CommitInfo, out *Outcome, f failure, onlyIfMissing bool) error {
 	marker := vocab.RollbackMarker(intro.Hash.String())
-	text := s.failureReport(ctx, f, *out)
 	pr, ok, err := s.forge.PullRequestForCommit(ctx, s.ws.Repo, intro.Hash.String())
 	if err != nil {
 		return err
 	}
 	if ok {
 		out.OriginalPR = pr.Number
-		_, _, err := s.forge.UpsertComment(ctx, s.ws.Repo, pr.Number, marker, text)
+		if onlyIfMissing {
+			if _, found, err := s.forge.FindComment(ctx, s.ws.Repo, pr.Number, marker); err != nil || found {
+				return err
+			}
+		}
+		_, _, err := s.forge.UpsertComment(ctx, s.ws.Repo, pr.Number, marker, s.failureReport(ctx, f, *out))
 		return err
 	}
+	text := s.failureReport(ctx, f, *out)
 	if out.Action == ActionConflict || out.Action == ActionRefused {
 		title := fmt.Sprintf("ensign could not roll back %s/%s", out.App, out.Stage)
 		_, err := s.forge.EnsureIssue(ctx, s.ws.Repo, marker, title, text)

@@ -33,6 +33,7 @@ type Forge interface {
 	PullRequestForCommit(ctx context.Context, repo forge.Repo, sha string) (forge.PullRequest, bool, error)
 	AddLabel(ctx context.Context, repo forge.Repo, number int64, want forge.Label) (bool, error)
 	UpsertComment(ctx context.Context, repo forge.Repo, number int64, marker, text string) (forge.Comment, bool, error)
+	FindComment(ctx context.Context, repo forge.Repo, number int64, marker string) (forge.Comment, bool, error)
 	EnsureIssue(ctx context.Context, repo forge.Repo, marker, title, body string) (int64, error)
 }
 
@@ -265,6 +266,10 @@ const (
 	// thenComment: comment on the pull request of step.intro (a conflict,
 	// a refusal, a report).
 	thenComment
+	// thenResume: ensign's revert of this failure was written by an earlier
+	// handling (a restart, a resync, an API-server reconnect): as
+	// thenFollowUp, but the comment is written only if it is missing.
+	thenResume
 )
 
 // step is what the locked part of one rollback decided and wrote.
@@ -298,10 +303,12 @@ func (s *Service) finishBounded(ctx context.Context, st step, f failure) (Outcom
 func (s *Service) finish(ctx context.Context, st step, f failure) (Outcome, error) {
 	switch st.then {
 	case thenFollowUp:
-		return s.followUp(ctx, st.stage, f, st.out)
+		return s.followUp(ctx, st.stage, f, st.out, false)
+	case thenResume:
+		return s.followUp(ctx, st.stage, f, st.out, true)
 	case thenComment:
 		out := st.out
-		return out, s.commentOriginal(ctx, st.intro, &out, f)
+		return out, s.commentOriginal(ctx, st.intro, &out, f, false)
 	}
 	return st.out, nil
 }
@@ -354,7 +361,7 @@ func (s *Service) decide(ctx context.Context, snap workspace.Snapshot, idx *rece
 		if r := vocab.Reverted(g.resumed.Message); len(r) > 0 {
 			out.Reverted = r[0]
 		}
-		st.then = thenFollowUp
+		st.then = thenResume
 		return st
 	case RevertPRMerged:
 		out.Action, out.PR = ActionAlreadyReverted, g.revertPR.Number
