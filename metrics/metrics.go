@@ -51,7 +51,8 @@ type Registry struct {
 	commands         *prometheus.CounterVec
 	queueDepth       *prometheus.GaugeVec
 	windowOpen       *prometheus.GaugeVec
-	windowsMu        sync.Mutex // serializes SetWindows' delete and set
+	windowsMu        sync.Mutex          // serializes SetWindows
+	windows          map[string][]Window // the stages each repository's series were last set for
 	workqueue        *workqueueMetrics
 }
 
@@ -65,7 +66,8 @@ type Build struct {
 // combination, so rate() sees them before their first increment.
 func New(b Build) *Registry {
 	r := &Registry{
-		reg: prometheus.NewRegistry(),
+		windows: map[string][]Window{},
+		reg:     prometheus.NewRegistry(),
 		Actions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ensign_actions_total",
 			Help: "Canary results ensign handled, by kind (promote, rollback) and outcome (done, error).",

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -237,10 +238,72 @@ func TestSetWindowsReplacesARepositorysStages(t *testing.T) {
 	}
 }
 
+// TestScrapeDuringSetWindowsSeesEveryStage: the window gauges are set every
+// 15 s; a scrape at that moment must not see a stage that stays go missing
+// (an absent() alert would fire).
+func TestScrapeDuringSetWindowsSeesEveryStage(t *testing.T) {
+	r := New(Build{})
+	ws := []Window{{App: "podinfo", Stage: "staging", Open: true}, {App: "podinfo", Stage: "production"}}
+	r.SetWindows("acme/gitops", ws)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20000 {
+			r.SetWindows("acme/gitops", ws)
+		}
+	}()
+	for scrapes := 0; ; scrapes++ {
+		select {
+		case <-done:
+			if scrapes == 0 {
+				t.Fatal("no scrape ran while SetWindows did")
+			}
+			return
+		default:
+		}
+		mfs, err := r.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, mf := range mfs {
+			if mf.GetName() == "ensign_window_open" {
+				n = len(mf.GetMetric())
+			}
+		}
+		if n != len(ws) {
+			t.Fatalf("scrape %d saw %d ensign_window_open series while the stages were set again, want %d", scrapes, n, len(ws))
+		}
+	}
+}
+
 func TestNegativeLatencyCountsAsZero(t *testing.T) {
 	r := New(Build{})
 	r.ObserveRollbackLatency(RollbackPR, -time.Minute)
 	if body := scrape(t, r); !strings.Contains(body, `ensign_rollback_latency_seconds_sum{mode="pr"} 0`) {
 		t.Fatalf("a negative latency was not clamped:\n%s", body)
+	}
+}
+
+// BenchmarkSetWindows is one 15-second refresh of the window gauges with
+// 100 repositories of 50 apps with 2 stages each (10,000 series).
+func BenchmarkSetWindows(b *testing.B) {
+	r := New(Build{})
+	repos := make([]string, 100)
+	var ws []Window
+	for a := range 50 {
+		for _, st := range []string{"staging", "production"} {
+			ws = append(ws, Window{App: fmt.Sprintf("app-%d", a), Stage: st, Open: a%2 == 0})
+		}
+	}
+	for i := range repos {
+		repos[i] = fmt.Sprintf("acme/gitops-%d", i)
+		r.SetWindows(repos[i], ws)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, repo := range repos {
+			r.SetWindows(repo, ws)
+		}
 	}
 }
