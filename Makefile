@@ -5,8 +5,8 @@ GO ?= go
 SLOW_PKGS := ./cmd/ensign ./harness ./cmd/ensign-demo ./rollback ./promote \
   ./gitops ./command ./forge ./canary ./gate
 PKGS ?= $(SLOW_PKGS) ./...
-# Test binaries run at once. The suite is CPU-bound on 2 cores (about 1,400
-# CPU-seconds, a third of it Gitea's git hook processes): -p 4 took as long
+# Test binaries run at once. The suite is CPU-bound on 2 cores (1,000 to 1,400
+# CPU-seconds, over a third of it Gitea's git hook processes): -p 4 took as long
 # as -p 2 and used a quarter more CPU, -p 16 timed tests out.
 TESTP ?= 2
 # Integration tests need the harness binaries; ENSIGN_E2E=1 makes a missing
