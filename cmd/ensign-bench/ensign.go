@@ -93,9 +93,10 @@ func (r *ensignRun) stop() error { return r.Stop() }
 // memory reads ensign's resident memory.
 func (r *ensignRun) memory() (ensignproc.Memory, error) { return r.Memory() }
 
-// scrapeMetrics reads ensign's /metrics at addr, within a second.
-func scrapeMetrics(ctx context.Context, addr string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
+// scrapeMetrics reads ensign's /metrics at addr within timeout (a poll wants
+// a short one; a scrape of a large fleet's series under load a longer one).
+func scrapeMetrics(ctx context.Context, addr string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	if err != nil {
@@ -125,7 +126,10 @@ func (r *ensignRun) samplePeak(ctx context.Context) func() int64 {
 			if m, err := r.memory(); err == nil {
 				peak = max(peak, m.RSS, m.HWM)
 			}
-			time.Sleep(100 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 		sampled <- peak
 	}()

@@ -133,7 +133,7 @@ func benchFailover(ctx context.Context, g *harness.GiteaServer, k *harness.KubeS
 func waitLeading(ctx context.Context, p *ensignproc.Proc, limit time.Duration) (time.Duration, error) {
 	start := time.Now()
 	for time.Since(start) < limit {
-		if text, err := scrapeMetrics(ctx, p.Addr); err == nil && strings.Contains(text, "\nensign_leader 1\n") {
+		if text, err := scrapeMetrics(ctx, p.Addr, time.Second); err == nil && strings.Contains(text, "\nensign_leader 1\n") {
 			return time.Since(start), nil
 		}
 		if err := p.Exited(); err != nil {

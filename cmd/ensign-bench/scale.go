@@ -389,7 +389,7 @@ func saveHeap(ctx context.Context, addr, file string) error {
 
 // goMemstats reads the Go allocation counters from ensign's /metrics.
 func goMemstats(ctx context.Context, addr string) (map[string]float64, error) {
-	text, err := scrapeMetrics(ctx, addr)
+	text, err := scrapeMetrics(ctx, addr, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
