@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
 
@@ -115,7 +119,7 @@ func (d *demo) realStagingSucceeds(ctx context.Context) error {
 	if err := d.env.WaitPhase(ctx, d.env.Staging, flaggerv1.CanaryPhaseSucceeded, analysisTimeout); err != nil {
 		return err
 	}
-	if err := d.flaggerSaid(ctx, d.env.Staging, 8); err != nil {
+	if err := d.flaggerSaid(ctx, d.env.Staging, 8, "Promotion completed"); err != nil {
 		return err
 	}
 	img, err := d.env.Image(ctx, d.env.Staging, "podinfo-primary")
@@ -140,7 +144,7 @@ func (d *demo) realProductionFails(ctx context.Context) error {
 	if err := d.env.WaitPhase(ctx, d.env.Production, flaggerv1.CanaryPhaseFailed, analysisTimeout); err != nil {
 		return err
 	}
-	if err := d.flaggerSaid(ctx, d.env.Production, 4); err != nil {
+	if err := d.flaggerSaid(ctx, d.env.Production, 4, ""); err != nil {
 		return err
 	}
 	primary, err := d.env.Image(ctx, d.env.Production, "podinfo-primary")
@@ -186,9 +190,17 @@ func (d *demo) realSettles(ctx context.Context) error {
 }
 
 // flaggerSaid narrates the last n events the real Flagger recorded on a
-// stage's canary.
-func (d *demo) flaggerSaid(ctx context.Context, s scenario.Stage, n int) error {
-	evs, err := d.env.CanaryEventsFrom(ctx, s, "flagger")
+// stage's canary, once one of them contains until (Flagger records an event
+// a moment after it writes the phase it tells of); "" narrates at once.
+func (d *demo) flaggerSaid(ctx context.Context, s scenario.Stage, n int, until string) error {
+	var evs []corev1.Event
+	err := scenario.Wait(ctx, 15*time.Second, fmt.Sprintf("Flagger's event %q on %s/podinfo", until, s.Namespace), func() (bool, error) {
+		var err error
+		if evs, err = d.env.CanaryEventsFrom(ctx, s, "flagger"); err != nil {
+			return false, err
+		}
+		return until == "" || slices.ContainsFunc(evs, func(ev corev1.Event) bool { return strings.Contains(ev.Message, until) }), nil
+	})
 	if err != nil {
 		return err
 	}
