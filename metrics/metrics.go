@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,9 +49,7 @@ type Registry struct {
 	deliveries       *prometheus.CounterVec
 	commands         *prometheus.CounterVec
 	queueDepth       *prometheus.GaugeVec
-	windowOpen       *prometheus.GaugeVec
-	windowsMu        sync.Mutex          // serializes SetWindows
-	windows          map[string][]Window // the stages each repository's series were last set for
+	windowOpen       *windowGauges
 	workqueue        *workqueueMetrics
 }
 
@@ -66,8 +63,7 @@ type Build struct {
 // combination, so rate() sees them before their first increment.
 func New(b Build) *Registry {
 	r := &Registry{
-		windows: map[string][]Window{},
-		reg:     prometheus.NewRegistry(),
+		reg: prometheus.NewRegistry(),
 		Actions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ensign_actions_total",
 			Help: "Canary results ensign handled, by kind (promote, rollback) and outcome (done, error).",
@@ -125,11 +121,8 @@ func New(b Build) *Registry {
 			Name: "ensign_queue_depth",
 			Help: "Items waiting in one of ensign's own queues (webhook: verified deliveries waiting for a worker).",
 		}, []string{"queue"}),
-		windowOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "ensign_window_open",
-			Help: "1 while the stage's promotion windows let ensign merge into it, 0 while closed; per configured repository and the policy's apps and stages.",
-		}, []string{"repo", "app", "stage"}),
-		workqueue: newWorkqueueMetrics(),
+		windowOpen: newWindowGauges(),
+		workqueue:  newWorkqueueMetrics(),
 	}
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "ensign_build_info",

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -289,16 +290,9 @@ func TestNegativeLatencyCountsAsZero(t *testing.T) {
 // 100 repositories of 50 apps with 2 stages each (10,000 series).
 func BenchmarkSetWindows(b *testing.B) {
 	r := New(Build{})
-	repos := make([]string, 100)
-	var ws []Window
-	for a := range 50 {
-		for _, st := range []string{"staging", "production"} {
-			ws = append(ws, Window{App: fmt.Sprintf("app-%d", a), Stage: st, Open: a%2 == 0})
-		}
-	}
-	for i := range repos {
-		repos[i] = fmt.Sprintf("acme/gitops-%d", i)
-		r.SetWindows(repos[i], ws)
+	repos, ws := windowFleet()
+	for _, repo := range repos {
+		r.SetWindows(repo, ws)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -306,4 +300,66 @@ func BenchmarkSetWindows(b *testing.B) {
 			r.SetWindows(repo, ws)
 		}
 	}
+}
+
+// BenchmarkWindowsHeld measures the heap ensign_window_open holds between
+// scrapes for 100 repositories of 50 apps with 2 stages (10,000 series):
+// as ensign keeps them (the windows, made into series when scraped) and,
+// side by side, as a GaugeVec would (a series each, kept), which is how
+// ensign kept them before. B/held is the live heap after a GC.
+func BenchmarkWindowsHeld(b *testing.B) {
+	repos, ws := windowFleet()
+	for _, c := range []struct {
+		name string
+		fill func() any
+	}{
+		{"windows", func() any {
+			g := newWindowGauges()
+			for _, repo := range repos {
+				g.set(repo, ws)
+			}
+			return g
+		}},
+		{"GaugeVec", func() any {
+			v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ensign_window_open", Help: "h"}, []string{"repo", "app", "stage"})
+			for _, repo := range repos {
+				for _, w := range ws {
+					v.WithLabelValues(repo, w.App, w.Stage).Set(1)
+				}
+			}
+			return v
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var held uint64
+			for b.Loop() {
+				before := liveHeap()
+				kept := c.fill()
+				held = liveHeap() - before
+				runtime.KeepAlive(kept)
+			}
+			b.ReportMetric(float64(held), "B/held")
+		})
+	}
+}
+
+// liveHeap is the heap in use after a full GC.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// windowFleet is 100 repositories and the 100 stages of each one's policy.
+func windowFleet() (repos []string, ws []Window) {
+	for a := range 50 {
+		for _, st := range []string{"staging", "production"} {
+			ws = append(ws, Window{App: fmt.Sprintf("app-%d", a), Stage: st, Open: a%2 == 0})
+		}
+	}
+	for i := range 100 {
+		repos = append(repos, fmt.Sprintf("acme/gitops-%d", i))
+	}
+	return repos, ws
 }

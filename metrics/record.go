@@ -177,43 +177,10 @@ type Window struct {
 
 // SetWindows replaces the window state of one configured repository (one of
 // ENSIGN_REPOS) with the stages of its current policy: stages the policy no
-// longer has disappear from ensign_window_open. Stages that stay are set in
-// place, never deleted and created again, so a scrape at any moment sees
-// every one of them.
+// longer has disappear from ensign_window_open. A scrape at any moment sees
+// every stage of either the previous call or this one.
 func (r *Registry) SetWindows(repo string, windows []Window) {
-	r.windowsMu.Lock()
-	defer r.windowsMu.Unlock()
-	for _, w := range windows {
-		v := 0.0
-		if w.Open {
-			v = 1
-		}
-		r.windowOpen.WithLabelValues(repo, w.App, w.Stage).Set(v)
-	}
-	prev := r.windows[repo]
-	if sameStages(prev, windows) {
-		return
-	}
-	keep := make(map[[2]string]bool, len(windows))
-	for _, w := range windows {
-		keep[[2]string{w.App, w.Stage}] = true
-	}
-	for _, w := range prev {
-		if !keep[[2]string{w.App, w.Stage}] {
-			r.windowOpen.DeleteLabelValues(repo, w.App, w.Stage)
-		}
-	}
-	if len(windows) == 0 {
-		delete(r.windows, repo)
-		return
-	}
-	r.windows[repo] = slices.Clone(windows)
-}
-
-// sameStages reports whether a and b name the same stages in the same order
-// (the usual case: the policy did not change since the last call).
-func sameStages(a, b []Window) bool {
-	return slices.EqualFunc(a, b, func(x, y Window) bool { return x.App == y.App && x.Stage == y.Stage })
+	r.windowOpen.set(repo, windows)
 }
 
 func seconds(d time.Duration) float64 {
