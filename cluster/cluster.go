@@ -135,17 +135,28 @@ func (s *Set) Kustomizations(ctx context.Context, stage *policy.Stage) ([]flux.K
 	if err != nil {
 		return nil, err
 	}
-	if stage.Flux != nil && !stage.Flux.Kustomization.IsZero() {
+	if named(stage) {
 		k, err := flux.GetKustomization(ctx, cl.Dynamic, stage.Flux.Kustomization.Namespace, stage.Flux.Kustomization.Name)
 		if err != nil {
 			return nil, err
 		}
-		if !stage.Flux.GitRepository.IsZero() {
-			k.Source = flux.Ref{Kind: "GitRepository", Namespace: stage.Flux.GitRepository.Namespace, Name: stage.Flux.GitRepository.Name}
-		}
-		return []flux.Kustomization{k}, nil
+		return []flux.Kustomization{withSource(stage, k)}, nil
 	}
 	return flux.Kustomizations(ctx, cl.Dynamic, stage.Overlay)
+}
+
+// named reports whether the policy names the stage's Kustomization.
+func named(stage *policy.Stage) bool {
+	return stage.Flux != nil && !stage.Flux.Kustomization.IsZero()
+}
+
+// withSource sets k's source to the GitRepository the policy names for the
+// stage, if it names one.
+func withSource(stage *policy.Stage, k flux.Kustomization) flux.Kustomization {
+	if stage.Flux != nil && !stage.Flux.GitRepository.IsZero() {
+		k.Source = flux.Ref{Kind: "GitRepository", Namespace: stage.Flux.GitRepository.Namespace, Name: stage.Flux.GitRepository.Name}
+	}
+	return k
 }
 
 // Suspended returns the Flux Kustomizations delivering the stage's overlay
@@ -156,13 +167,7 @@ func (s *Set) Suspended(ctx context.Context, stage *policy.Stage) ([]flux.Ref, e
 	if err != nil {
 		return nil, err
 	}
-	var out []flux.Ref
-	for _, k := range ks {
-		if k.Suspended {
-			out = append(out, k.Ref)
-		}
-	}
-	return out, nil
+	return suspendedOf(ks), nil
 }
 
 // AppliedRevision returns the Git commit the stage's Flux Kustomization last

@@ -93,21 +93,39 @@ func (k Kustomization) Commit() string {
 // Kustomizations lists the Kustomizations in all namespaces whose spec.path
 // is the overlay path (compared after cleaning).
 func Kustomizations(ctx context.Context, c dynamic.Interface, overlay string) ([]Kustomization, error) {
+	all, err := ListKustomizations(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return Delivering(all, overlay), nil
+}
+
+// ListKustomizations lists the Kustomizations in all namespaces.
+func ListKustomizations(ctx context.Context, c dynamic.Interface) ([]Kustomization, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	list, err := c.Resource(KustomizationGVR).Namespace(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list flux kustomizations: %w", err)
 	}
+	out := make([]Kustomization, len(list.Items))
+	for i := range list.Items {
+		out[i] = FromUnstructured(&list.Items[i])
+	}
+	return out, nil
+}
+
+// Delivering returns the Kustomizations of ks whose spec.path is the
+// overlay path (compared after cleaning).
+func Delivering(ks []Kustomization, overlay string) []Kustomization {
 	want := CleanPath(overlay)
 	var out []Kustomization
-	for i := range list.Items {
-		k := FromUnstructured(&list.Items[i])
+	for _, k := range ks {
 		if k.Path == want {
 			out = append(out, k)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // GetKustomization reads one Kustomization.

@@ -19,6 +19,7 @@ func (d *daemon) watchSuspensions(ctx context.Context) {
 	b := d.bot
 	last := map[string]bool{} // repo/app/stage -> suspended
 	for {
+		sweep := b.clusters.Sweep() // one listing per cluster for every stage
 		for _, repo := range b.order {
 			pol := b.router.PolicyInForce(repo)
 			if pol == nil {
@@ -31,7 +32,7 @@ func (d *daemon) watchSuspensions(ctx context.Context) {
 					if st.Flux == nil && !pol.Gated(st) {
 						continue // nothing gates it; no Kustomization named
 					}
-					refs, err := b.clusters.Suspended(ctx, st)
+					refs, err := sweep.Suspended(ctx, st)
 					if err != nil {
 						continue // logged where it matters (gate, promote)
 					}
