@@ -158,7 +158,7 @@ func testWatcher(t *testing.T, extra int) {
 		if err != nil || !ok {
 			t.Fatalf("cluster-wide cache lacks %s/outside: %v", other, err)
 		}
-		if m, ok := obj.(*metav1.PartialObjectMetadata); !ok || m.ResourceVersion == "" {
+		if m, ok := obj.(*foreign); !ok || m.resourceVersion == "" || m.key != other+"/outside" {
 			t.Fatalf("canary outside the scope cached as %T %+v, want its name and resource version only", obj, obj)
 		}
 	}
