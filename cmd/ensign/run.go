@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strconv"
@@ -55,6 +56,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(cfg, os.Stderr)
 	klog.SetSlogLogger(log) // client-go (informers, leader election) logs through ensign's logger
+	soft, what := memoryLimit(os.Getenv, os.ReadFile)
+	if soft > 0 {
+		debug.SetMemoryLimit(soft)
+	}
+	log.Info("memory", "limit", what)
 	bi := currentBuild()
 	reg := metrics.New(metrics.Build{Version: bi.Version, Commit: bi.Commit, GoVersion: bi.GoVersion})
 	workqueue.SetProvider(reg.WorkqueueProvider()) // before any watcher makes a queue
