@@ -57,7 +57,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ensign-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	only := fs.String("only", "rollback,promote,memory", "benchmarks to run, comma-separated: rollback, promote, memory, burst, failover, real, scale")
+	only := fs.String("only", "rollback,promote,memory", "benchmarks to run, comma-separated: rollback, promote, memory, burst, failover, real, scale, floor")
 	runs := fs.Int("runs", 20, "measured runs per latency benchmark (after one cold run)")
 	repeat := fs.Int("repeat", 1, "repeat each latency benchmark this often, each time with a fresh repository and ensign")
 	settle := fs.Duration("settle", time.Second, "quiet time before each measured phase change")
@@ -79,6 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	scale := fs.String("scale", "1x100,1x1000,10x100,100x100", "scale: rows REPOSxCANARIES (canaries per repository), measured side by side")
 	scaleRuns := fs.Int("scale-runs", 10, "scale: rollbacks and promotions timed per row")
 	scaleProfile := fs.Bool("scale-profile", false, "scale: keep a heap profile of ensign idle in each row (with -keep)")
+	floorWidths := fs.String("floor-widths", "1,2,4,16", "floor: pull requests created at once, one row each (-burst-size of them)")
 	lease := fs.Duration("lease", 15*time.Second, "failover: the leader election's lease duration (renew deadline 2/3, retry period 1/6 of it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -86,14 +87,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	want := map[string]bool{}
 	for _, b := range strings.Split(*only, ",") {
 		switch b = strings.TrimSpace(b); b {
-		case "rollback", "promote", "memory", "burst", "failover", "real", "scale":
+		case "rollback", "promote", "memory", "burst", "failover", "real", "scale", "floor":
 			want[b] = true
 		default:
-			fmt.Fprintf(stderr, "ensign-bench: -only: unknown benchmark %q (want rollback, promote, memory, burst, failover, real, scale)\n", b)
+			fmt.Fprintf(stderr, "ensign-bench: -only: unknown benchmark %q (want rollback, promote, memory, burst, failover, real, scale, floor)\n", b)
 			return 2
 		}
 	}
 	shapes, err := parseShapes(*scale)
+	if err != nil {
+		fmt.Fprintln(stderr, "ensign-bench:", err)
+		return 2
+	}
+	widths, err := parseWidths(*floorWidths)
 	if err != nil {
 		fmt.Fprintln(stderr, "ensign-bench:", err)
 		return 2
@@ -107,14 +113,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		failoverOpts{runs: *runs, lease: *lease, namespaces: 4, perNamespace: 5, idle: *idle},
 		burstOpts{size: *burstSize, width: *burstWidth, limit: *burstLimit, interval: 20 * time.Millisecond, trace: *trace},
 		realOpts{runs: *runs, apps: max(1, *realApps), interval: *interval, verbose: *verbose},
-		scaleOpts{rows: shapes, runs: *scaleRuns, idle: *idle, settle: *settle, interval: *interval, profile: *scaleProfile}); err != nil {
+		scaleOpts{rows: shapes, runs: *scaleRuns, idle: *idle, settle: *settle, interval: *interval, profile: *scaleProfile},
+		floorOpts{size: *burstSize, widths: widths}); err != nil {
 		fmt.Fprintln(stderr, "ensign-bench:", err)
 		return 1
 	}
 	return 0
 }
 
-func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, keep bool, repeat int, lo latencyOpts, mo memoryOpts, fo failoverOpts, bo burstOpts, ro realOpts, so scaleOpts) error {
+func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, keep bool, repeat int, lo latencyOpts, mo memoryOpts, fo failoverOpts, bo burstOpts, ro realOpts, so scaleOpts, flo floorOpts) error {
 	dir, err := os.MkdirTemp("", "ensign-bench-")
 	if err != nil {
 		return err
@@ -178,6 +185,13 @@ func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, k
 	if want["real"] {
 		if err := runReal(ctx, w, g, ro); err != nil {
 			return err
+		}
+	}
+	if want["floor"] {
+		rows, err := benchFloor(ctx, g, flo)
+		printFloor(w, flo, rows)
+		if err != nil {
+			return fmt.Errorf("floor: %w", err)
 		}
 	}
 	if want["scale"] {

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
@@ -126,37 +125,17 @@ func setupFleets(ctx context.Context, g *harness.GiteaServer, k *harness.KubeSer
 	perNS := min(apps, scalePerNamespace)
 	namespaces := 2 * ((apps + perNS - 1) / perNS)
 	out := make([]*scenario.Fleet, n)
-	var mu sync.Mutex
-	var errs []error
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for i := range next {
-				f, err := scenario.SetupFleet(ctx, g, k, scenario.FleetOptions{
-					Prefix: harness.UniqueName(fmt.Sprintf("s%d", c)) + "-", Namespaces: namespaces, PerNamespace: perNS, Live: 2,
-				})
-				mu.Lock()
-				if err != nil {
-					errs = append(errs, err)
-				}
-				out[i] = f
-				mu.Unlock()
-			}
+	err := fanOut(ctx, n, 4, func(i int) error {
+		f, err := scenario.SetupFleet(ctx, g, k, scenario.FleetOptions{
+			Prefix: harness.UniqueName(fmt.Sprintf("s%d", c)) + "-", Namespaces: namespaces, PerNamespace: perNS, Live: 2,
 		})
+		out[i] = f
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	for i := range n {
-		if ctx.Err() != nil {
-			break
-		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if len(errs) > 0 {
-		return nil, errs[0]
-	}
-	return out, ctx.Err()
+	return out, nil
 }
 
 // shareBot makes bot an admin collaborator of every fleet and the fleets'

@@ -2,6 +2,7 @@ package main
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -36,5 +37,24 @@ func TestLogField(t *testing.T) {
 	}
 	if got := logField(line, "commit"); got != "" {
 		t.Errorf("absent key = %q", got)
+	}
+}
+
+func TestParseWidths(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []int
+		ok   bool
+	}{
+		{"1,2,4,16", []int{1, 2, 4, 16}, true},
+		{" 8 ", []int{8}, true},
+		{"0", nil, false},
+		{"2,x", nil, false},
+		{"", nil, false},
+	} {
+		got, err := parseWidths(tc.in)
+		if (err == nil) != tc.ok || !slices.Equal(got, tc.want) {
+			t.Errorf("parseWidths(%q) = %v, %v; want %v (ok %v)", tc.in, got, err, tc.want, tc.ok)
+		}
 	}
 }
