@@ -111,8 +111,9 @@ const refreshEvery = 5 * time.Second
 // watch runs the canary watcher over the namespaces the router's index
 // names, and restarts it when that set changes. It re-reads the policies
 // every resync period (a push webhook may have been lost), and every few
-// seconds while one of them cannot be read.
-func (d *daemon) watch(ctx context.Context) {
+// seconds while one of them cannot be read. synced is called each time a
+// watcher's caches have synced.
+func (d *daemon) watch(ctx context.Context, synced func()) {
 	b := d.bot
 	if err := b.router.Refresh(ctx); err != nil {
 		b.log.Warn("some policies could not be read at start; watching what could be read, retrying", "err", err)
@@ -137,6 +138,7 @@ func (d *daemon) watch(ctx context.Context) {
 			// heap several times what the caches keep; hand that back to
 			// the system now instead of over minutes.
 			debug.FreeOSMemory()
+			synced()
 			if !d.ready.Swap(true) {
 				if b.metrics != nil {
 					b.metrics.Ready.Set(1)
