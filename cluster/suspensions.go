@@ -49,20 +49,16 @@ func (w *Sweep) Suspended(ctx context.Context, stage *policy.Stage) ([]flux.Ref,
 	if l.err != nil {
 		return w.set.Suspended(ctx, stage)
 	}
-	ks := flux.Delivering(l.ks, stage.Overlay)
-	if named(stage) {
-		ref := stage.Flux.Kustomization
-		ks = nil
-		for _, k := range l.ks {
-			if k.Ref.Namespace == ref.Namespace && k.Ref.Name == ref.Name {
-				ks = append(ks, withSource(stage, k))
-			}
-		}
-		if len(ks) == 0 {
-			return nil, fmt.Errorf("read flux kustomization %s/%s: not found in cluster %s", ref.Namespace, ref.Name, name)
+	if !named(stage) {
+		return suspendedOf(flux.Delivering(l.ks, stage.Overlay)), nil
+	}
+	ref := stage.Flux.Kustomization
+	for _, k := range l.ks {
+		if k.Ref.Namespace == ref.Namespace && k.Ref.Name == ref.Name {
+			return suspendedOf([]flux.Kustomization{withSource(stage, k)}), nil
 		}
 	}
-	return suspendedOf(ks), nil
+	return nil, fmt.Errorf("read flux kustomization %s/%s: not found in cluster %s", ref.Namespace, ref.Name, name)
 }
 
 // suspendedOf returns the refs of the suspended Kustomizations of ks.
