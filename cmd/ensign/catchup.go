@@ -40,8 +40,9 @@ func (d *daemon) handleComment(ctx context.Context, ev webhook.CommentEvent) err
 // (a fail-over or restart loses the deliveries in between; Gitea does not
 // redeliver), again every resync period, and soon after a comment's
 // handling failed. A catch-up that fails is retried every catchUpRetry
-// until it succeeds.
-func (d *daemon) catchUp(ctx context.Context) {
+// until it succeeds. passed is called after each pass over the
+// repositories.
+func (d *daemon) catchUp(ctx context.Context, passed func()) {
 	b := d.bot
 	pending := map[forge.Repo]bool{}
 	all := func() {
@@ -66,6 +67,7 @@ func (d *daemon) catchUp(ctx context.Context) {
 			}
 			delete(pending, repo)
 		}
+		passed() // every repository tried once
 		var retry <-chan time.Time
 		if len(pending) > 0 {
 			retry = time.After(catchUpRetry)

@@ -15,8 +15,10 @@ import (
 // revert branch behind ensign's back. It checks at start and again every
 // resync period (a person may loosen the rule). A repository where Gitea
 // refuses (the account is not an administrator) is reported and skipped
-// until the next round; other errors are retried sooner.
-func (b *bot) protectBranches(ctx context.Context) {
+// until the next round; other errors are retried sooner. passed is called
+// after each round (and at once when protection is off).
+func (b *bot) protectBranches(ctx context.Context, passed func()) {
+	defer passed()
 	if b.cfg.ProtectBranches == "none" {
 		b.log.Warn("ENSIGN_PROTECT_BRANCHES=none: protect ensign's branch prefix in Gitea yourself (see README, Security model)")
 		return
@@ -28,6 +30,7 @@ func (b *bot) protectBranches(ctx context.Context) {
 			wg.Go(func() { b.protectRepo(ctx, repo, rule) })
 		}
 		wg.Wait()
+		passed()
 		select {
 		case <-ctx.Done():
 			return

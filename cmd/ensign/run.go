@@ -295,9 +295,24 @@ func (d *daemon) act(ctx context.Context) error {
 	var errs []error
 	if ctx.Err() == nil {
 		errs = d.startSchedulers(ctx)
-		wg.Go(func() { b.protectBranches(ctx) })
-		wg.Go(func() { d.catchUp(ctx) })
+		caughtUp, protected := make(chan struct{}), make(chan struct{})
+		wg.Go(func() { b.protectBranches(ctx, sync.OnceFunc(func() { close(protected) })) })
+		wg.Go(func() { d.catchUp(ctx, sync.OnceFunc(func() { close(caughtUp) })) })
 		wg.Go(func() { d.watchSuspensions(ctx) })
+		wg.Go(func() {
+			// The first catch-up and branch-protection passes read every
+			// repository's pull requests and rules: the start's last burst
+			// of garbage. Hand it back to the system, as after the sync.
+			for _, c := range []chan struct{}{caughtUp, protected} {
+				select {
+				case <-c:
+				case <-ctx.Done():
+					return
+				}
+			}
+			debug.FreeOSMemory()
+			b.log.Debug("start-up work done; memory handed back")
+		})
 	}
 	<-ctx.Done()
 	d.mu.Lock()
