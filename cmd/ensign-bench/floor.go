@@ -147,17 +147,11 @@ func benchFloor(ctx context.Context, g *harness.GiteaServer, o floorOpts) ([]flo
 	if specs, err = branches("own-push"); err != nil {
 		return rows, err
 	}
-	var mu sync.Mutex
-	var each []time.Duration
 	start = time.Now()
-	err = fanOut(ctx, len(specs), 2, func(i int) error {
-		t := time.Now()
+	each, err := timeEach(ctx, len(specs), 2, func(i int) error {
 		if err := push(specs[i]); err != nil {
 			return fmt.Errorf("push %s: %w", specs[i], err)
 		}
-		mu.Lock()
-		each = append(each, time.Since(t))
-		mu.Unlock()
 		return nil
 	})
 	if err != nil {
@@ -173,10 +167,8 @@ func benchFloor(ctx context.Context, g *harness.GiteaServer, o floorOpts) ([]flo
 		if err := push(specs...); err != nil {
 			return rows, err
 		}
-		each = nil
 		start = time.Now()
-		err = fanOut(ctx, o.size, width, func(i int) error {
-			t := time.Now()
+		each, err := timeEach(ctx, o.size, width, func(i int) error {
 			cctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
 			c, err := g.Client(cctx, user.Token)
@@ -189,9 +181,6 @@ func benchFloor(ctx context.Context, g *harness.GiteaServer, o floorOpts) ([]flo
 			}); err != nil {
 				return fmt.Errorf("pull request from %s: %w", head, err)
 			}
-			mu.Lock()
-			each = append(each, time.Since(t))
-			mu.Unlock()
 			return nil
 		})
 		if err != nil {
@@ -214,6 +203,24 @@ func benchFloor(ctx context.Context, g *harness.GiteaServer, o floorOpts) ([]flo
 	}
 	timed(fmt.Sprintf("%d commits to main (a burst of reverts), one push", o.size), nil, start)
 	return rows, nil
+}
+
+// timeEach runs fn(0..n-1) width at a time (fanOut) and returns how long
+// each call took.
+func timeEach(ctx context.Context, n, width int, fn func(i int) error) ([]time.Duration, error) {
+	var mu sync.Mutex
+	var each []time.Duration
+	err := fanOut(ctx, n, width, func(i int) error {
+		t := time.Now()
+		if err := fn(i); err != nil {
+			return err
+		}
+		mu.Lock()
+		each = append(each, time.Since(t))
+		mu.Unlock()
+		return nil
+	})
+	return each, err
 }
 
 // fanOut runs fn(0..n-1) on at most width goroutines and returns the
