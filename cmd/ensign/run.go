@@ -288,6 +288,11 @@ func (d *daemon) act(ctx context.Context) error {
 	// reads (at 100 repositories ready took 20 s with them all at once).
 	select {
 	case <-synced:
+		// The rollbacks of canaries found Failed at sync go first.
+		select {
+		case <-time.After(rollbacksFirst):
+		case <-ctx.Done():
+		}
 	case <-time.After(startupGrace):
 		b.log.Warn("the canary caches have not synced yet; starting the schedulers anyway", "after", startupGrace)
 	case <-ctx.Done():
@@ -328,6 +333,12 @@ func (d *daemon) act(ctx context.Context) error {
 // startupGrace is how long act waits for the canary caches to sync before
 // it starts the rest anyway (the API server may be down at start).
 const startupGrace = 30 * time.Second
+
+// rollbacksFirst is how long after the sync the rest waits, so that the
+// rollbacks of canaries that failed while ensign was not acting reach
+// Gitea before the start's burst of reads (a restart mid-burst reverted
+// at p95 2.3 s without it, 1.5 s before the start-up order changed).
+const rollbacksFirst = 2 * time.Second
 
 // startSchedulers starts the window scheduler of every repository.
 func (d *daemon) startSchedulers(ctx context.Context) []error {
