@@ -279,13 +279,18 @@ func (d *daemon) act(ctx context.Context) error {
 	d.mu.Unlock()
 	var wg sync.WaitGroup
 	synced := make(chan struct{})
+	caughtUp, protected := make(chan struct{}), make(chan struct{})
 	wg.Go(func() { d.watch(ctx, sync.OnceFunc(func() { close(synced) })) })
 	wg.Go(func() { d.reportWindows(ctx) })
+	// Comment commands missed while this replica did not act are people
+	// waiting: the catch-up starts at once. It goes through the
+	// repositories one at a time.
+	wg.Go(func() { d.catchUp(ctx, sync.OnceFunc(func() { close(caughtUp) })) })
 	// The rest starts once the canary caches have synced, or after
 	// startupGrace: no rollback can happen before they have, and at start
-	// the schedulers', the catch-up's and branch protection's Gitea calls
-	// for every repository would share Gitea with the watcher's policy
-	// reads (at 100 repositories ready took 20 s with them all at once).
+	// the schedulers' and branch protection's Gitea calls for every
+	// repository at once would share Gitea with the watcher's policy reads
+	// (at 100 repositories ready took 20 s with them all at once).
 	select {
 	case <-synced:
 		// The rollbacks of canaries found Failed at sync go first.
@@ -300,9 +305,7 @@ func (d *daemon) act(ctx context.Context) error {
 	var errs []error
 	if ctx.Err() == nil {
 		errs = d.startSchedulers(ctx)
-		caughtUp, protected := make(chan struct{}), make(chan struct{})
 		wg.Go(func() { b.protectBranches(ctx, sync.OnceFunc(func() { close(protected) })) })
-		wg.Go(func() { d.catchUp(ctx, sync.OnceFunc(func() { close(caughtUp) })) })
 		wg.Go(func() { d.watchSuspensions(ctx) })
 		wg.Go(func() {
 			// The first catch-up and branch-protection passes read every
