@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -31,21 +33,13 @@ func TestForeignCanaryKeepsItsKey(t *testing.T) {
 	if err != nil || key != "elsewhere/api" {
 		t.Fatalf("key %q, %v; want elsewhere/api", key, err)
 	}
-	m, err := metaOf(obj)
+	m, err := meta.Accessor(obj) // as the informer reads it
 	if err != nil || m.GetResourceVersion() != "42" {
 		t.Fatalf("resource version %v, %v; want 42", m, err)
 	}
 	if c := obj.(*foreign).DeepCopyObject().(*foreign); *c != *obj.(*foreign) || c == obj {
 		t.Fatalf("DeepCopyObject = %+v, want an equal copy", c)
 	}
-}
-
-func metaOf(obj any) (metav1.Object, error) {
-	a, ok := obj.(metav1.ObjectMetaAccessor)
-	if !ok {
-		return nil, fmt.Errorf("%T has no object meta", obj)
-	}
-	return a.GetObjectMeta(), nil
 }
 
 // BenchmarkForeignHeld measures what a cluster-wide cache holds for 20,000

@@ -60,7 +60,9 @@ func benchFloor(ctx context.Context, g *harness.GiteaServer, o floorOpts) ([]flo
 	}
 	auth := &githttp.BasicAuth{Username: user.Name, Password: user.Token}
 	url := g.URL + org + "/" + name + ".git"
-	repo, err := git.CloneContext(ctx, memory.NewStorage(), memfs.New(), &git.CloneOptions{
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	repo, err := git.CloneContext(cctx, memory.NewStorage(), memfs.New(), &git.CloneOptions{
 		URL: url, Auth: auth, ReferenceName: plumbing.NewBranchReferenceName("main"), SingleBranch: true,
 	})
 	if err != nil {
