@@ -12,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -20,10 +19,11 @@ import (
 	"github.com/ensignbot/ensign/policy"
 )
 
-// Client reaches one cluster.
+// Client reaches one cluster. Everything goes through the dynamic client:
+// client-go's typed clientset would link every API group's client and
+// scheme into the binary (16 MB of it, BENCHMARKS.md "Many repositories").
 type Client struct {
 	Name    string
-	Kube    kubernetes.Interface
 	Dynamic dynamic.Interface
 }
 
@@ -62,15 +62,11 @@ func FromConfig(name string, cfg *rest.Config) (*Client, error) {
 		// costs a few hundred requests (images, events, reconcile requests).
 		cfg.QPS, cfg.Burst = 50, 300
 	}
-	kc, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("cluster %s: %w", name, err)
-	}
 	dc, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
-	return &Client{Name: name, Kube: kc, Dynamic: dc}, nil
+	return &Client{Name: name, Dynamic: dc}, nil
 }
 
 // FromKubeconfig builds a client from a kubeconfig file; an empty path means

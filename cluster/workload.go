@@ -9,10 +9,14 @@ import (
 	"time"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Container is one container of a canary's target workload and its image.
@@ -48,22 +52,22 @@ func (s *Set) images(ctx context.Context, cluster string, c *flaggerv1.Canary, n
 	kind := c.Spec.TargetRef.Kind
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	var spec corev1.PodSpec
+	var res schema.GroupVersionResource
 	switch kind {
 	case "Deployment":
-		d, err := cl.Kube.AppsV1().Deployments(c.Namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("read deployment %s/%s of canary %s: %w", c.Namespace, name, c.Name, err)
-		}
-		spec = d.Spec.Template.Spec
+		res = appsv1.SchemeGroupVersion.WithResource("deployments")
 	case "DaemonSet":
-		d, err := cl.Kube.AppsV1().DaemonSets(c.Namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("read daemonset %s/%s of canary %s: %w", c.Namespace, name, c.Name, err)
-		}
-		spec = d.Spec.Template.Spec
+		res = appsv1.SchemeGroupVersion.WithResource("daemonsets")
 	default:
 		return nil, fmt.Errorf("%w: canary %s/%s targets a %s, which ensign cannot read images from (Deployment and DaemonSet are supported)", ErrUnsupportedTarget, c.Namespace, c.Name, kind)
+	}
+	u, err := cl.Dynamic.Resource(res).Namespace(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("read %s %s/%s of canary %s: %w", strings.ToLower(kind), c.Namespace, name, c.Name, err)
+	}
+	var spec corev1.PodSpec
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(podSpec(u.Object), &spec); err != nil {
+		return nil, fmt.Errorf("read %s %s/%s of canary %s: its pod template: %w", strings.ToLower(kind), c.Namespace, name, c.Name, err)
 	}
 	var out []Container
 	for _, ct := range spec.InitContainers {
@@ -74,6 +78,19 @@ func (s *Set) images(ctx context.Context, cluster string, c *flaggerv1.Canary, n
 	}
 	return out, nil
 }
+
+// podSpec is a workload's spec.template.spec, or an empty map.
+func podSpec(obj map[string]any) map[string]any {
+	spec, _, _ := unstructured.NestedMap(obj, "spec", "template", "spec")
+	if spec == nil {
+		return map[string]any{}
+	}
+	return spec
+}
+
+// eventsResource is core/v1 Events, which ensign reads and writes through
+// the dynamic client: a typed client would link every API group.
+var eventsResource = corev1.SchemeGroupVersion.WithResource("events")
 
 // Event is a Kubernetes event about a canary, reduced to what a report shows.
 type Event struct {
@@ -97,12 +114,16 @@ func (s *Set) WarningEvents(ctx context.Context, cluster string, c *flaggerv1.Ca
 		"involvedObject.name": c.Name,
 		"type":                corev1.EventTypeWarning,
 	}.AsSelector().String()
-	list, err := cl.Kube.CoreV1().Events(c.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel})
+	list, err := cl.Dynamic.Resource(eventsResource).Namespace(c.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel})
 	if err != nil {
 		return nil, fmt.Errorf("list warning events of canary %s/%s: %w", c.Namespace, c.Name, err)
 	}
 	out := make([]Event, 0, len(list.Items))
-	for _, e := range list.Items {
+	for _, item := range list.Items {
+		var e corev1.Event
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(item.Object, &e); err != nil {
+			return nil, fmt.Errorf("list warning events of canary %s/%s: event %s: %w", c.Namespace, c.Name, item.GetName(), err)
+		}
 		t := e.LastTimestamp.Time
 		if t.IsZero() {
 			t = e.EventTime.Time
@@ -149,7 +170,14 @@ func (s *Set) RecordEvent(ctx context.Context, cluster string, c *flaggerv1.Cana
 		FirstTimestamp: ts, LastTimestamp: ts, Count: 1,
 		ReportingController: "ensign.dev/" + component, ReportingInstance: component,
 	}
-	_, err = cl.Kube.CoreV1().Events(c.Namespace).Create(ctx, e, metav1.CreateOptions{})
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(e)
+	if err != nil {
+		return fmt.Errorf("record %s event on canary %s/%s: %w", n.Reason, c.Namespace, c.Name, err)
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	u.SetAPIVersion("v1")
+	u.SetKind("Event")
+	_, err = cl.Dynamic.Resource(eventsResource).Namespace(c.Namespace).Create(ctx, u, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return nil
 	}

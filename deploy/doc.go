@@ -6,8 +6,8 @@
 // The tests lint the chart, compare `helm template` of several value sets
 // with golden files (go test ./deploy -update rewrites them and the base),
 // apply every rendering to the harness's real API server with strict
-// server-side field validation, run ensign's own cluster calls and a real
-// client-go leader election under the chart's ServiceAccount, feed the
+// server-side field validation, run ensign's own cluster calls and its leader
+// election (package leader) under the chart's ServiceAccount, feed the
 // ConfigMap to a freshly built `ensign run`, and check that every query of
 // the dashboard names a metric ensign exports.
 //

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -12,10 +13,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/ensignbot/ensign/harness"
+	"github.com/ensignbot/ensign/leader"
 )
 
 // tokenConfig returns a client configuration that authenticates with a
@@ -31,38 +31,30 @@ func tokenConfig(t *testing.T, admin *rest.Config, namespace, name string) *rest
 	return &rest.Config{Host: admin.Host, BearerToken: tok.Status.Token, TLSClientConfig: rest.TLSClientConfig{CAData: admin.CAData}}
 }
 
-// elect runs client-go's leader election on the Lease namespace/id as
-// identity with the given client until ctx ends, releasing the Lease then.
-// It returns a channel closed once this identity leads.
-func elect(ctx context.Context, t *testing.T, kc kubernetes.Interface, namespace, id, identity string) (<-chan struct{}, <-chan struct{}) {
+// elect runs ensign's leader election on the Lease namespace/id as identity
+// with the given client configuration until ctx ends, releasing the Lease
+// then. It returns a channel closed once this identity leads, and one
+// closed once it stopped.
+func elect(ctx context.Context, t *testing.T, cfg *rest.Config, namespace, id, identity string) (<-chan struct{}, <-chan struct{}) {
 	t.Helper()
 	leading, done := make(chan struct{}), make(chan struct{})
-	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-		Lock: &resourcelock.LeaseLock{
-			LeaseMeta:  metav1.ObjectMeta{Namespace: namespace, Name: id},
-			Client:     kc.CoordinationV1(),
-			LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
-		},
+	e, err := leader.New(leader.Config{
+		Kube: cfg, Namespace: namespace, Name: id, Identity: identity,
 		// Short, so that renewals happen within the test.
-		LeaseDuration:   3 * time.Second,
-		RenewDeadline:   2 * time.Second,
-		RetryPeriod:     250 * time.Millisecond,
-		ReleaseOnCancel: true,
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(context.Context) { close(leading) },
-			OnStoppedLeading: func() {},
-		},
-		Name: identity,
+		LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 250 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { defer close(done); le.Run(ctx) }()
+	go func() {
+		defer close(done)
+		_ = e.Run(ctx, func(ctx context.Context) { close(leading); <-ctx.Done() })
+	}()
 	return leading, done
 }
 
-// TestServiceAccountHoldsItsLease runs client-go's leader election (what
-// `ensign run` uses) under the chart's ServiceAccount: it creates its Lease,
+// TestServiceAccountHoldsItsLease runs ensign's leader election under the chart's ServiceAccount: it creates its Lease,
 // renews it and releases it, and the chart's Role allows nothing more on
 // Leases. Calls ensign never makes stay forbidden.
 func TestServiceAccountHoldsItsLease(t *testing.T) {
@@ -71,7 +63,8 @@ func TestServiceAccountHoldsItsLease(t *testing.T) {
 	restrictedNamespace(t, k, ns)
 	a := newApplier(t, k.Config)
 	applyRendering(t, a, decodeAll(t, mustRender(t, release, ns, []string{caseValues("defaults")})))
-	sa := kubernetes.NewForConfigOrDie(tokenConfig(t, k.Config, ns, release+"-ensign"))
+	saCfg := tokenConfig(t, k.Config, ns, release+"-ensign")
+	sa := kubernetes.NewForConfigOrDie(saCfg)
 	admin := kubernetes.NewForConfigOrDie(k.Config)
 	const id = "ensign" // leaderElection.id's default
 	ctx := context.Background()
@@ -92,7 +85,7 @@ func TestServiceAccountHoldsItsLease(t *testing.T) {
 
 	t.Run("create, renew and release", func(t *testing.T) {
 		ectx, cancel := context.WithCancel(ctx)
-		leading, done := elect(ectx, t, sa, ns, id, "ensign-pod-a")
+		leading, done := elect(ectx, t, saCfg, ns, id, "ensign-pod-a")
 		select {
 		case <-leading:
 		case <-time.After(30 * time.Second):
@@ -121,7 +114,7 @@ func TestServiceAccountHoldsItsLease(t *testing.T) {
 	t.Run("a second replica takes over", func(t *testing.T) {
 		ectx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		leading, done := elect(ectx, t, sa, ns, id, "ensign-pod-b")
+		leading, done := elect(ectx, t, saCfg, ns, id, "ensign-pod-b")
 		select {
 		case <-leading:
 		case <-time.After(30 * time.Second):

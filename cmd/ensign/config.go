@@ -17,8 +17,8 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/tools/leaderelection"
 
+	"github.com/ensignbot/ensign/leader"
 	"github.com/ensignbot/ensign/policy"
 )
 
@@ -267,8 +267,8 @@ func (c *config) validateLeaderElection(bad func(variable, format string, args .
 	if retry <= 0 {
 		bad("ENSIGN_LEADER_ELECTION_RETRY_PERIOD", "want a positive duration, got %v", retry)
 	}
-	if renew <= time.Duration(leaderelection.JitterFactor*float64(retry)) {
-		bad("ENSIGN_LEADER_ELECTION_RENEW_DEADLINE", "want more than %.1f x ENSIGN_LEADER_ELECTION_RETRY_PERIOD (%v), got %v", leaderelection.JitterFactor, retry, renew)
+	if renew <= time.Duration(leader.JitterFactor*float64(retry)) {
+		bad("ENSIGN_LEADER_ELECTION_RENEW_DEADLINE", "want more than %.1f x ENSIGN_LEADER_ELECTION_RETRY_PERIOD (%v), got %v", leader.JitterFactor, retry, renew)
 	}
 	if lease <= renew {
 		bad("ENSIGN_LEADER_ELECTION_LEASE_DURATION", "want more than ENSIGN_LEADER_ELECTION_RENEW_DEADLINE (%v), got %v", renew, lease)

@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -107,10 +105,6 @@ func newElector(cfg *config, addr net.Addr, onChange func(leading bool), log *sl
 	if err != nil {
 		return nil, fmt.Errorf("the cluster of the Lease (in-cluster, or $KUBECONFIG): %w", err)
 	}
-	kc, err := kubernetes.NewForConfig(rest.CopyConfig(rc))
-	if err != nil {
-		return nil, err
-	}
 	identity := os.Getenv("POD_NAME")
 	if identity == "" {
 		if identity, err = os.Hostname(); err != nil {
@@ -130,7 +124,7 @@ func newElector(cfg *config, addr net.Addr, onChange func(leading bool), log *sl
 		}
 	}
 	return leader.New(leader.Config{
-		Client: kc, Namespace: cfg.LeaderElectionNamespace, Name: cfg.LeaderElectionID,
+		Kube: rc, Namespace: cfg.LeaderElectionNamespace, Name: cfg.LeaderElectionID,
 		Identity: identity, Address: net.JoinHostPort(host, port),
 		LeaseDuration: cfg.LeaseDuration, RenewDeadline: cfg.RenewDeadline, RetryPeriod: cfg.RetryPeriod,
 		OnChange: onChange, Logger: log,
