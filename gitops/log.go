@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 )
 
 // ErrStopWalk, returned by a Log callback, ends the walk without error.
@@ -40,18 +41,34 @@ func (r *Repo) log(ctx context.Context, branch string, opts LogOptions, fn func(
 			return fmt.Errorf("log %s: %w", branch, err)
 		}
 	}
+	// The walk visits each commit twice, as a parent and then as the next
+	// commit: its path's hash is looked up once.
+	var last struct {
+		tree, hash plumbing.Hash
+		ok         bool
+	}
+	lookup := func(objs *objectSet, tree plumbing.Hash) (plumbing.Hash, error) {
+		if last.ok && last.tree == tree {
+			return last.hash, nil
+		}
+		h, err := objs.pathHash(tree, parts)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("log %s: %w", branch, err)
+		}
+		last.tree, last.hash, last.ok = tree, h, true
+		return h, nil
+	}
 	return r.walk(ctx, branch, opts.Max, func(objs *objectSet, c, parent *CommitInfo) error {
 		if parts != nil {
-			var before plumbing.Hash
-			var err error
-			if parent != nil {
-				if before, err = objs.pathHash(parent.Tree, parts); err != nil {
-					return fmt.Errorf("log %s: %w", branch, err)
-				}
-			}
-			after, err := objs.pathHash(c.Tree, parts)
+			after, err := lookup(objs, c.Tree)
 			if err != nil {
-				return fmt.Errorf("log %s: %w", branch, err)
+				return err
+			}
+			var before plumbing.Hash
+			if parent != nil {
+				if before, err = lookup(objs, parent.Tree); err != nil {
+					return err
+				}
 			}
 			if before == after {
 				return nil
@@ -138,27 +155,37 @@ func (r *Repo) commitDeepening(ctx context.Context, objs *objectSet, branch stri
 	}
 }
 
-// pathHash returns the hash of the entry at parts under tree, or zero.
+// pathHash returns the hash of the entry at parts under tree, or zero. It
+// looks each name up in the raw tree objects (lookupEntry) rather than
+// decoding them.
 func (s *objectSet) pathHash(tree plumbing.Hash, parts []string) (plumbing.Hash, error) {
 	h := tree
 	for i, name := range parts {
-		ents, err := s.tree(h)
+		if h.IsZero() || h == emptyTreeHash {
+			return plumbing.ZeroHash, nil
+		}
+		var (
+			next  plumbing.Hash
+			mode  filemode.FileMode
+			found bool
+		)
+		err := s.view(h, func(t plumbing.ObjectType, b []byte) error {
+			if t != plumbing.TreeObject {
+				return fmt.Errorf("object %s is a %s, not a tree", h, t)
+			}
+			var err error
+			if next, mode, found, err = lookupEntry(b, name); err != nil {
+				return fmt.Errorf("tree %s: %w", h, err)
+			}
+			return nil
+		})
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
-		found := false
-		for _, e := range ents {
-			if e.name == name {
-				h, found = e.hash, true
-				if i < len(parts)-1 && !e.isTree() {
-					return plumbing.ZeroHash, nil // a file where the path needs a directory
-				}
-				break
-			}
+		if !found || i < len(parts)-1 && mode != filemode.Dir {
+			return plumbing.ZeroHash, nil // absent, or a file where the path needs a directory
 		}
-		if !found {
-			return plumbing.ZeroHash, nil
-		}
+		h = next
 	}
 	return h, nil
 }

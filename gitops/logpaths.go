@@ -47,33 +47,49 @@ func (r *Repo) LogPaths(ctx context.Context, branch string, paths []string, max 
 }
 
 // pathTrie holds the walked paths by component; ends lists the paths that
-// end at a node.
+// end at a node, kids its children, index their positions by name.
 type pathTrie struct {
-	children map[string]*pathTrie
-	ends     []int
+	index map[string]int
+	names []string // by position, as kids
+	kids  []*pathTrie
+	ends  []int
 }
 
 func (t *pathTrie) add(parts []string, i int) {
 	for _, name := range parts {
-		if t.children == nil {
-			t.children = map[string]*pathTrie{}
+		if t.index == nil {
+			t.index = map[string]int{}
 		}
-		next, ok := t.children[name]
+		k, ok := t.index[name]
 		if !ok {
-			next = &pathTrie{}
-			t.children[name] = next
+			k = len(t.kids)
+			t.index[name] = k
+			t.names = append(t.names, name)
+			t.kids = append(t.kids, &pathTrie{})
 		}
-		t = next
+		t = t.kids[k]
 	}
 	t.ends = append(t.ends, i)
 }
 
-// treeMemo keeps the trees read for the current commit and its parent: in
-// a first-parent walk, a commit's parent is the next commit, so each tree
-// is read and parsed once.
+// treeMemo keeps what was read of the trees of the current commit and of
+// its parent: in a first-parent walk, a commit's parent is the next commit,
+// so each tree is read once. It reads a tree in one pass over the raw
+// object, picking out the entries the trie names, without decoding the
+// others: a batch of failures names a handful of overlays among hundreds
+// of apps.
 type treeMemo struct {
 	objs      *objectSet
-	cur, prev map[plumbing.Hash][]entry
+	cur, prev map[memoKey][]version
+}
+
+// fewNames is how many names of a tree the walk compares with each entry
+// directly rather than through the trie's index.
+const fewNames = 8
+
+type memoKey struct {
+	tree plumbing.Hash
+	node *pathTrie
 }
 
 // next moves the walk to the parent: what was read for it is kept.
@@ -82,22 +98,55 @@ func (m *treeMemo) next() {
 	clear(m.cur)
 }
 
-func (m *treeMemo) tree(h plumbing.Hash) ([]entry, error) {
+// kids returns the versions in tree v of t's children, by position (zero:
+// absent); nil when v is not a tree.
+func (m *treeMemo) kids(v version, t *pathTrie) ([]version, error) {
+	if v.hash.IsZero() || v.mode != filemode.Dir || v.hash == emptyTreeHash {
+		return nil, nil
+	}
 	if m.cur == nil {
-		m.cur, m.prev = map[plumbing.Hash][]entry{}, map[plumbing.Hash][]entry{}
+		m.cur, m.prev = map[memoKey][]version{}, map[memoKey][]version{}
 	}
-	if ents, ok := m.cur[h]; ok {
-		return ents, nil
+	k := memoKey{v.hash, t}
+	if out, ok := m.cur[k]; ok {
+		return out, nil
 	}
-	ents, ok := m.prev[h]
+	out, ok := m.prev[k]
 	if !ok {
-		var err error
-		if ents, err = m.objs.tree(h); err != nil {
+		out = make([]version, len(t.kids))
+		err := m.objs.view(v.hash, func(typ plumbing.ObjectType, b []byte) error {
+			if typ != plumbing.TreeObject {
+				return fmt.Errorf("object %s is a %s, not a tree", v.hash, typ)
+			}
+			left := len(t.kids)
+			if err := scanTree(b, func(name []byte, mode filemode.FileMode, h plumbing.Hash) bool {
+				i := -1
+				if len(t.names) <= fewNames { // comparing a few names beats hashing each entry's
+					for k, n := range t.names {
+						if n == string(name) {
+							i = k
+							break
+						}
+					}
+				} else if k, ok := t.index[string(name)]; ok {
+					i = k
+				}
+				if i >= 0 && out[i].hash.IsZero() {
+					out[i] = version{hash: h, mode: mode}
+					left--
+				}
+				return left > 0
+			}); err != nil {
+				return fmt.Errorf("tree %s: %w", v.hash, err)
+			}
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
-	m.cur[h] = ents
-	return ents, nil
+	m.cur[k] = out
+	return out, nil
 }
 
 // diff appends to out the paths under t that differ between a and b
@@ -108,39 +157,28 @@ func (m *treeMemo) diff(t *pathTrie, a, b version, out *[]int) error {
 		return nil
 	}
 	*out = append(*out, t.ends...)
-	if len(t.children) == 0 {
+	if len(t.kids) == 0 {
 		return nil
 	}
-	ea, err := m.entries(a)
+	ka, err := m.kids(a, t)
 	if err != nil {
 		return err
 	}
-	eb, err := m.entries(b)
+	kb, err := m.kids(b, t)
 	if err != nil {
 		return err
 	}
-	for name, child := range t.children {
-		if err := m.diff(child, findVersion(ea, name), findVersion(eb, name), out); err != nil {
+	for i, kid := range t.kids {
+		var va, vb version
+		if ka != nil {
+			va = ka[i]
+		}
+		if kb != nil {
+			vb = kb[i]
+		}
+		if err := m.diff(kid, va, vb, out); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// entries lists v when it is a tree; a blob or nothing has none.
-func (m *treeMemo) entries(v version) ([]entry, error) {
-	if v.hash.IsZero() || v.mode != filemode.Dir {
-		return nil, nil
-	}
-	return m.tree(v.hash)
-}
-
-// findVersion is the entry called name, or the zero version.
-func findVersion(ents []entry, name string) version {
-	for _, e := range ents {
-		if e.name == name {
-			return version{hash: e.hash, mode: e.mode}
-		}
-	}
-	return version{}
 }

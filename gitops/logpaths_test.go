@@ -4,15 +4,20 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
 // TestLogPathsAgreesWithLog walks a history of random changes once for
 // many paths and checks that each path's commits are exactly those Log
-// reports for that path alone.
+// reports for that path alone, and those `git log --first-parent -- path`
+// lists. The root has few names walked (compared one by one), apps/ more
+// than fewNames (found through the trie's index), so both ways of picking
+// entries are compared with git.
 func TestLogPathsAgreesWithLog(t *testing.T) {
 	w := newWorkRepo(t)
-	files := []string{"apps/a/prod/k.yaml", "apps/a/stg/k.yaml", "apps/b/prod/k.yaml", "apps/b/prod/extra.yaml", "apps/c", "README.md", "base/x.yaml"}
+	files := []string{"apps/a/prod/k.yaml", "apps/a/stg/k.yaml", "apps/b/prod/k.yaml", "apps/b/prod/extra.yaml", "apps/c", "README.md", "base/x.yaml",
+		"apps/d/prod/k.yaml", "apps/e/prod/k.yaml"}
 	rng := rand.New(rand.NewPCG(7, 11))
 	present := map[string]bool{}
 	for i := range 60 {
@@ -49,7 +54,8 @@ func TestLogPathsAgreesWithLog(t *testing.T) {
 	if _, err := r.Fetch(ctx, FetchOptions{Branches: []string{"main"}}); err != nil {
 		t.Fatal(err)
 	}
-	paths := []string{"apps/a/prod", "apps/a", "apps/b/prod", "apps/b/prod/extra.yaml", "apps/c/prod", "apps/c", "README.md", "base", "missing/dir"}
+	paths := []string{"apps/a/prod", "apps/a", "apps/b/prod", "apps/b/prod/extra.yaml", "apps/c/prod", "apps/c", "README.md", "base", "missing/dir",
+		"apps/d/prod", "apps/e/prod/k.yaml", "apps/f", "apps/g", "apps/h", "apps/i"}
 	got := make([][]string, len(paths))
 	err := r.LogPaths(ctx, "main", paths, 0, func(c *CommitInfo, changed []int) error {
 		for _, i := range changed {
@@ -70,6 +76,10 @@ func TestLogPathsAgreesWithLog(t *testing.T) {
 		}
 		if !slices.Equal(got[i], want) {
 			t.Errorf("%s: LogPaths reports %d commits, Log %d:\n%v\n%v", p, len(got[i]), len(want), got[i], want)
+		}
+		gitLog := strings.Fields(w.git("log", "--first-parent", "--format=%H", "--", p))
+		if !slices.Equal(want, gitLog) {
+			t.Errorf("%s: Log reports %d commits, git log %d:\n%v\n%v", p, len(want), len(gitLog), want, gitLog)
 		}
 	}
 }

@@ -36,6 +36,19 @@ func (s *objectSet) read(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
 	return s.repo.readObject(h)
 }
 
+// view calls fn with object h's type and content, which fn must not keep
+// (see Repo.viewObject).
+func (s *objectSet) view(h plumbing.Hash, fn func(plumbing.ObjectType, []byte) error) error {
+	if _, ok := s.mem.Objects[h]; ok {
+		t, b, err := s.read(h)
+		if err != nil {
+			return err
+		}
+		return fn(t, b)
+	}
+	return s.repo.viewObject(h, fn)
+}
+
 func (s *objectSet) has(h plumbing.Hash) bool {
 	if _, ok := s.mem.Objects[h]; ok {
 		return true

@@ -22,8 +22,9 @@ import (
 // (and a map of every object's offset) in each process before its first
 // read, and reads each object through several small system calls; a revert
 // with rename detection reads hundreds to thousands of trees. Every object
-// read here is checked against its hash, so a pack this reader misreads
-// is never trusted: the caller falls back to go-git, as it does for loose
+// read here is checked against its hash (once while it stays in the decoded
+// cache, which history walks read thousands of times per event), so a pack
+// this reader misreads is never trusted: the caller falls back to go-git, as it does for loose
 // objects and anything else not found here.
 //
 // Not safe for concurrent use; Repo calls it under its storage mutex.
@@ -60,9 +61,23 @@ func newPackReader(gitDir string) *packReader {
 
 // read returns the object's type and content, or ok false.
 func (r *packReader) read(h plumbing.Hash) (plumbing.ObjectType, []byte, bool) {
+	t, data, ok := r.view(h)
+	if !ok {
+		return 0, nil, false
+	}
+	// The cache keeps data; callers get their own copy.
+	return t, bytes.Clone(data), true
+}
+
+// view is read without the copy: data may be the cache's, valid only
+// until the next call on r.
+func (r *packReader) view(h plumbing.Hash) (plumbing.ObjectType, []byte, bool) {
 	p, off := r.locate(h)
 	if p == nil {
 		return 0, nil, false
+	}
+	if t, data, ok := r.cache.getVerified(p, off); ok {
+		return plumbing.ObjectType(t), data, true
 	}
 	t, data, err := r.readAt(p, off, 0)
 	if err != nil {
@@ -72,8 +87,8 @@ func (r *packReader) read(h plumbing.Hash) (plumbing.ObjectType, []byte, bool) {
 	if plumbing.ComputeHash(ot, data) != h {
 		return 0, nil, false
 	}
-	// The cache keeps data; callers get their own copy.
-	return ot, bytes.Clone(data), true
+	r.cache.markVerified(p, off)
+	return ot, data, true
 }
 
 // has reports whether a pack holds h.
@@ -422,6 +437,9 @@ type objKey struct {
 type cachedObj struct {
 	t    byte
 	data []byte
+	// verified: the data hashed to the name the pack's index gives this
+	// offset, so a later read of the same object need not hash it again.
+	verified bool
 }
 
 func (c *objCache) get(p *mappedPack, off int64) (byte, []byte, bool) {
@@ -429,6 +447,25 @@ func (c *objCache) get(p *mappedPack, off int64) (byte, []byte, bool) {
 	defer c.mu.Unlock()
 	o, ok := c.m[objKey{p, off}]
 	return o.t, o.data, ok
+}
+
+// getVerified is get for an object whose hash was checked already.
+func (c *objCache) getVerified(p *mappedPack, off int64) (byte, []byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o, ok := c.m[objKey{p, off}]
+	return o.t, o.data, ok && o.verified
+}
+
+// markVerified records that the cached object at p, off hashed right.
+func (c *objCache) markVerified(p *mappedPack, off int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := objKey{p, off}
+	if o, ok := c.m[k]; ok {
+		o.verified = true
+		c.m[k] = o
+	}
 }
 
 func (c *objCache) put(p *mappedPack, off int64, t byte, data []byte) {
@@ -440,6 +477,6 @@ func (c *objCache) put(p *mappedPack, off int64, t byte, data []byte) {
 	if c.m == nil || c.used+len(data) > decodedLimit {
 		c.m, c.used = make(map[objKey]cachedObj, 1024), 0
 	}
-	c.m[objKey{p, off}] = cachedObj{t, data}
+	c.m[objKey{p, off}] = cachedObj{t: t, data: data}
 	c.used += len(data)
 }

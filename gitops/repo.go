@@ -197,6 +197,23 @@ func (r *Repo) readObject(h plumbing.Hash) (plumbing.ObjectType, []byte, error) 
 	return o.Type(), b, nil
 }
 
+// viewObject calls fn with object h's type and content. When a pack holds
+// h, the content is the pack cache's, not a copy, and fn runs under the
+// storage mutex: it must be quick and must not keep data.
+func (r *Repo) viewObject(h plumbing.Hash, fn func(plumbing.ObjectType, []byte) error) error {
+	r.mu.Lock()
+	if t, b, ok := r.packs.view(h); ok {
+		defer r.mu.Unlock()
+		return fn(t, b)
+	}
+	r.mu.Unlock()
+	t, b, err := r.readObject(h)
+	if err != nil {
+		return err
+	}
+	return fn(t, b)
+}
+
 // hasObject reports whether the object is in the local store.
 func (r *Repo) hasObject(h plumbing.Hash) bool {
 	r.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 
@@ -43,6 +44,88 @@ func parseTree(data []byte) ([]entry, error) {
 		data = data[nul+21:]
 	}
 	return out, nil
+}
+
+// lookupEntry returns the hash and mode of the first entry called name in
+// a raw git tree object, without decoding the others: a history walk looks
+// up one path in trees of hundreds of entries, thousands of times per
+// event. It stops at the entry, so a fault later in the tree goes unseen.
+func lookupEntry(data []byte, name string) (plumbing.Hash, filemode.FileMode, bool, error) {
+	var (
+		h     plumbing.Hash
+		mode  filemode.FileMode
+		found bool
+	)
+	err := scanTree(data, func(n []byte, m filemode.FileMode, eh plumbing.Hash) bool {
+		if string(n) == name {
+			h, mode, found = eh, m, true
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return plumbing.ZeroHash, 0, false, err
+	}
+	return h, mode, found, nil
+}
+
+// scanTree calls fn with each entry of a raw git tree object, in order,
+// until fn returns false, without allocating: name is a slice of data. It
+// fails on a malformed tree as parseTree does, before calling fn for any
+// entry after the fault.
+func scanTree(data []byte, fn func(name []byte, mode filemode.FileMode, h plumbing.Hash) bool) error {
+	for len(data) > 0 {
+		sp := bytes.IndexByte(data, ' ')
+		if sp < 0 {
+			return errors.New("malformed tree: no mode")
+		}
+		m, err := parseMode(data[:sp])
+		if err != nil {
+			return err
+		}
+		data = data[sp+1:]
+		nul := bytes.IndexByte(data, 0)
+		if nul < 0 || len(data) < nul+1+20 {
+			return errors.New("malformed tree: truncated entry")
+		}
+		var h plumbing.Hash
+		copy(h[:], data[nul+1:nul+21])
+		if !fn(data[:nul], m, h) {
+			return nil
+		}
+		data = data[nul+21:]
+	}
+	return nil
+}
+
+// parseMode reads a tree entry's octal mode: the modes git writes without
+// arithmetic, any other as strconv.ParseUint(b, 8, 32) would.
+func parseMode(b []byte) (filemode.FileMode, error) {
+	switch string(b) {
+	case "100644":
+		return filemode.Regular, nil
+	case "40000":
+		return filemode.Dir, nil
+	case "100755":
+		return filemode.Executable, nil
+	case "120000":
+		return filemode.Symlink, nil
+	case "160000":
+		return filemode.Submodule, nil
+	}
+	var m uint64
+	for _, c := range b {
+		if c < '0' || c > '7' {
+			return 0, fmt.Errorf("malformed tree: mode %q", b)
+		}
+		if m = m<<3 | uint64(c-'0'); m > math.MaxUint32 {
+			return 0, fmt.Errorf("malformed tree: mode %q", b)
+		}
+	}
+	if len(b) == 0 {
+		return 0, fmt.Errorf("malformed tree: mode %q", b)
+	}
+	return filemode.FileMode(m), nil
 }
 
 // encodeTree encodes entries in git's canonical order (a directory sorts as
