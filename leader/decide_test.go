@@ -57,7 +57,7 @@ func TestClaim(t *testing.T) {
 			coordinationv1.LeaseSpec{HolderIdentity: ptr("other")}, now, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := claim(tc.old, "me", 15*time.Second, now)
+			got := claim(tc.old, "me", 14500*time.Millisecond, now) // recorded as 15 s: rounded up
 			if *got.HolderIdentity != "me" || *got.LeaseDurationSeconds != 15 || !got.RenewTime.Time.Equal(now) {
 				t.Fatalf("claim = holder %q, %ds, renewed %v; want me, 15s, %v", *got.HolderIdentity, *got.LeaseDurationSeconds, got.RenewTime, now)
 			}
@@ -78,6 +78,7 @@ func TestCheckDurations(t *testing.T) {
 		{15 * time.Second, 10 * time.Second, 9 * time.Second, false},
 		{15 * time.Second, 12 * time.Second, 10 * time.Second, false}, // 12s is not more than 1.2 x 10s
 		{15 * time.Second, 10 * time.Second, 0, false},
+		{900 * time.Millisecond, 600 * time.Millisecond, 100 * time.Millisecond, false},
 	} {
 		if err := checkDurations(tc.lease, tc.renew, tc.retry); (err == nil) != tc.ok {
 			t.Errorf("checkDurations(%v, %v, %v) = %v, want ok=%v", tc.lease, tc.renew, tc.retry, err, tc.ok)

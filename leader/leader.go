@@ -130,6 +130,8 @@ func checkDurations(lease, renew, retry time.Duration) error {
 	switch {
 	case lease <= 0 || renew <= 0 || retry <= 0:
 		return fmt.Errorf("lease duration (%v), renew deadline (%v) and retry period (%v) must be positive", lease, renew, retry)
+	case lease < time.Second:
+		return fmt.Errorf("the lease duration (%v) must be at least 1s: the Lease records whole seconds", lease)
 	case lease <= renew:
 		return fmt.Errorf("the lease duration (%v) must exceed the renew deadline (%v)", lease, renew)
 	case renew <= time.Duration(JitterFactor*float64(retry)):
@@ -389,7 +391,9 @@ func heldByOther(s coordinationv1.LeaseSpec, me string, seenAt, now time.Time) b
 // does (a release and the next claim count one).
 func claim(s coordinationv1.LeaseSpec, me string, d time.Duration, now time.Time) coordinationv1.LeaseSpec {
 	t := metav1.NewMicroTime(now)
-	secs := int32(d / time.Second)
+	// The record holds whole seconds: round up, so the others never wait
+	// less than the leader's own margin assumes.
+	secs := int32((d + time.Second - 1) / time.Second)
 	out := coordinationv1.LeaseSpec{
 		HolderIdentity: &me, LeaseDurationSeconds: &secs,
 		AcquireTime: s.AcquireTime, RenewTime: &t, LeaseTransitions: s.LeaseTransitions,

@@ -106,7 +106,7 @@ var configVars = [][2]string{
 	{"ENSIGN_LEADER_ELECTION", "true: replicas elect a leader on a Lease and only the leader acts (default false; the Helm chart sets true)"},
 	{"ENSIGN_LEADER_ELECTION_ID", "name of the Lease (default ensign)"},
 	{"ENSIGN_LEADER_ELECTION_NAMESPACE", "namespace of the Lease (default $POD_NAMESPACE, the pod's own namespace)"},
-	{"ENSIGN_LEADER_ELECTION_LEASE_DURATION", "how long followers wait before taking over an unrenewed lease (default 15s)"},
+	{"ENSIGN_LEADER_ELECTION_LEASE_DURATION", "how long followers wait before taking over an unrenewed lease (default 15s; at least 1s)"},
 	{"ENSIGN_LEADER_ELECTION_RENEW_DEADLINE", "how long the leader keeps trying to renew before it stops acting (default 10s; less than the lease duration)"},
 	{"ENSIGN_LEADER_ELECTION_RETRY_PERIOD", "how often to try to acquire or renew the lease (default 2s; renew deadline > 1.2 x this)"},
 }
@@ -272,6 +272,8 @@ func (c *config) validateLeaderElection(bad func(variable, format string, args .
 	}
 	if lease <= renew {
 		bad("ENSIGN_LEADER_ELECTION_LEASE_DURATION", "want more than ENSIGN_LEADER_ELECTION_RENEW_DEADLINE (%v), got %v", renew, lease)
+	} else if lease < time.Second {
+		bad("ENSIGN_LEADER_ELECTION_LEASE_DURATION", "want at least 1s (the Lease records whole seconds), got %v", lease)
 	}
 }
 

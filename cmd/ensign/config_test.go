@@ -197,6 +197,7 @@ func TestLeaderElectionSettings(t *testing.T) {
 		{"renew not above 1.2 x retry", map[string]string{"ENSIGN_LEADER_ELECTION_RETRY_PERIOD": "9s"}, lease{}, "ENSIGN_LEADER_ELECTION_RENEW_DEADLINE: want more than 1.2 x"},
 		{"zero retry", map[string]string{"ENSIGN_LEADER_ELECTION_RETRY_PERIOD": "0s"}, lease{}, "ENSIGN_LEADER_ELECTION_RETRY_PERIOD: want a positive duration"},
 		{"negative lease", map[string]string{"ENSIGN_LEADER_ELECTION_LEASE_DURATION": "-15s"}, lease{}, "ENSIGN_LEADER_ELECTION_LEASE_DURATION"},
+		{"lease under a second", map[string]string{"ENSIGN_LEADER_ELECTION_LEASE_DURATION": "900ms", "ENSIGN_LEADER_ELECTION_RENEW_DEADLINE": "600ms", "ENSIGN_LEADER_ELECTION_RETRY_PERIOD": "100ms"}, lease{}, "ENSIGN_LEADER_ELECTION_LEASE_DURATION: want at least 1s"},
 		{"not a duration", map[string]string{"ENSIGN_LEADER_ELECTION_RENEW_DEADLINE": "10"}, lease{}, "ENSIGN_LEADER_ELECTION_RENEW_DEADLINE"},
 	}
 	for _, tt := range tests {
