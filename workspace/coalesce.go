@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -17,7 +18,17 @@ type coalescer struct {
 	mu      sync.Mutex
 	running *fetchCall // started and not finished
 	next    *fetchCall // queued behind running; callers arriving now share it
+
+	// The shared fetches run under no caller's cancellation, but not past
+	// close: it cancels them (life) and waits for them (wg).
+	life   context.Context
+	stop   context.CancelFunc
+	closed bool
+	wg     sync.WaitGroup
 }
+
+// errClosed answers a fetch asked of a closed workspace.
+var errClosed = errors.New("workspace closed")
 
 // fetchCall is one shared fetch.
 type fetchCall struct {
@@ -36,6 +47,13 @@ const sharedFetchLimit = 3 * time.Minute
 // it) but keeps ctx's values.
 func (c *coalescer) do(ctx context.Context, fetch func(context.Context) (map[string]plumbing.Hash, error)) (map[string]plumbing.Hash, error) {
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, errClosed
+	}
+	if c.life == nil {
+		c.life, c.stop = context.WithCancel(context.Background())
+	}
 	call := c.next
 	if call == nil {
 		call = &fetchCall{done: make(chan struct{})}
@@ -45,6 +63,7 @@ func (c *coalescer) do(ctx context.Context, fetch func(context.Context) (map[str
 		} else {
 			c.next = call
 		}
+		c.wg.Add(1)
 		go c.run(ctx, prev, call, fetch)
 	}
 	call.callers++
@@ -59,6 +78,7 @@ func (c *coalescer) do(ctx context.Context, fetch func(context.Context) (map[str
 
 // run waits for prev (the fetch running when call was made) and runs call.
 func (c *coalescer) run(ctx context.Context, prev, call *fetchCall, fetch func(context.Context) (map[string]plumbing.Hash, error)) {
+	defer c.wg.Done()
 	if prev != nil {
 		<-prev.done
 		c.mu.Lock()
@@ -66,10 +86,24 @@ func (c *coalescer) run(ctx context.Context, prev, call *fetchCall, fetch func(c
 		c.mu.Unlock()
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedFetchLimit)
+	unlink := context.AfterFunc(c.life, cancel)
 	call.tips, call.err = fetch(fctx)
+	unlink()
 	cancel()
 	c.mu.Lock()
 	c.running = nil
 	c.mu.Unlock()
 	close(call.done)
+}
+
+// close cancels the shared fetches still running, waits for them to end,
+// and refuses fetches from now on.
+func (c *coalescer) close() {
+	c.mu.Lock()
+	c.closed = true
+	if c.stop != nil {
+		c.stop()
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
 }

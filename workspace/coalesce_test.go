@@ -117,3 +117,42 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// close cancels a shared fetch nobody waits for any more and returns only
+// once it ended; fetches asked after it fail at once. A daemon that shut
+// down leaves no fetch running (and logging) behind it.
+func TestCoalescerCloseEndsDetachedFetches(t *testing.T) {
+	var c coalescer
+	started, ended := make(chan struct{}), make(chan struct{})
+	fetch := func(ctx context.Context) (map[string]plumbing.Hash, error) {
+		close(started)
+		<-ctx.Done() // a fetch that would otherwise hang until sharedFetchLimit
+		close(ended)
+		return nil, ctx.Err()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := make(chan error, 1)
+	go func() {
+		_, err := c.do(ctx, fetch)
+		gaveUp <- err
+	}()
+	<-started
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the caller got %v, want context.Canceled", err)
+	}
+	select {
+	case <-ended:
+		t.Fatal("the shared fetch ended with its caller's context; it must outlive it")
+	case <-time.After(50 * time.Millisecond):
+	}
+	c.close()
+	select {
+	case <-ended:
+	default:
+		t.Fatal("close returned while the shared fetch still ran")
+	}
+	if _, err := c.do(context.Background(), fetch); !errors.Is(err, errClosed) {
+		t.Fatalf("a fetch after close: %v, want errClosed", err)
+	}
+}

@@ -197,6 +197,11 @@ func (w *Workspace) leaveUrgent() {
 // the CPU a rollback's history walk needs.
 const DefaultPromotions = 2
 
+// Close stops the workspace's shared fetches, which run detached from the
+// callers that asked for them, and waits for them to end; Sync fails after
+// it. It does not close Git.
+func (w *Workspace) Close() { w.fetch.close() }
+
 // Sync fetches the deploy branch and reads the policy at its tip, without
 // waiting for other actions (for reads such as status reports). An error
 // means the branch could not be read; a policy that does not load is not an

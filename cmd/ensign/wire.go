@@ -132,9 +132,10 @@ func newBot(ctx context.Context, cfg *config, log *slog.Logger, now func() time.
 	return b, nil
 }
 
-// close releases the Git caches.
+// close stops the workspaces' shared fetches and releases the Git caches.
 func (b *bot) close() {
 	for _, r := range b.repos {
+		r.ws.Close()
 		_ = r.ws.Git.Close()
 	}
 }
