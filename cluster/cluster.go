@@ -21,7 +21,8 @@ import (
 
 // Client reaches one cluster. Everything goes through the dynamic client:
 // client-go's typed clientset would link every API group's client and
-// scheme into the binary (16 MB of it, BENCHMARKS.md "Many repositories").
+// scheme into the binary (16 MB of it; BENCHMARKS.md, "A smaller binary and
+// cheaper history walks").
 type Client struct {
 	Name    string
 	Dynamic dynamic.Interface

@@ -9,7 +9,8 @@
 // this one respect each other's claim during a rolling upgrade. ensign does
 // not use client-go's elector because it links every API group's typed
 // client, informer and scheme into the binary: about 16 MB of its 50 and
-// 9 MiB of resident memory (BENCHMARKS.md, "Many repositories").
+// 9 MiB of resident memory (BENCHMARKS.md, "A smaller binary and cheaper
+// history walks").
 //
 // The order of a hand-over is what makes it safe: a leader stops acting
 // before it gives up the Lease (on shutdown it cancels its work, waits for
