@@ -76,8 +76,8 @@ func (r *packReader) view(h plumbing.Hash) (plumbing.ObjectType, []byte, bool) {
 	if p == nil {
 		return 0, nil, false
 	}
-	if t, data, ok := r.cache.getVerified(p, off); ok {
-		return plumbing.ObjectType(t), data, true
+	if o, ok := r.cache.get(p, off); ok && o.verified {
+		return plumbing.ObjectType(o.t), o.data, true
 	}
 	t, data, err := r.readAt(p, off, 0)
 	if err != nil {
@@ -226,8 +226,8 @@ func (r *packReader) readAt(p *mappedPack, off int64, depth int) (byte, []byte, 
 	if depth > maxDeltaDepth {
 		return 0, nil, errPackFormat
 	}
-	if t, data, ok := r.cache.get(p, off); ok {
-		return t, data, nil
+	if o, ok := r.cache.get(p, off); ok {
+		return o.t, o.data, nil
 	}
 	b := p.pack[off:]
 	if len(b) == 0 {
@@ -442,19 +442,11 @@ type cachedObj struct {
 	verified bool
 }
 
-func (c *objCache) get(p *mappedPack, off int64) (byte, []byte, bool) {
+func (c *objCache) get(p *mappedPack, off int64) (cachedObj, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	o, ok := c.m[objKey{p, off}]
-	return o.t, o.data, ok
-}
-
-// getVerified is get for an object whose hash was checked already.
-func (c *objCache) getVerified(p *mappedPack, off int64) (byte, []byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	o, ok := c.m[objKey{p, off}]
-	return o.t, o.data, ok && o.verified
+	return o, ok
 }
 
 // markVerified records that the cached object at p, off hashed right.

@@ -79,18 +79,11 @@ type Config struct {
 // stopped (or did not stop in time: then the process must exit now).
 var ErrLost = errors.New("lost the leader lease")
 
-// leases reads and writes the one Lease; leaseClient implements it.
-type leases interface {
-	get(ctx context.Context) (*coordinationv1.Lease, error)
-	create(ctx context.Context, l *coordinationv1.Lease) (*coordinationv1.Lease, error)
-	update(ctx context.Context, l *coordinationv1.Lease) (*coordinationv1.Lease, error)
-}
-
 // Elector campaigns for the Lease.
 type Elector struct {
 	cfg     Config
 	log     *slog.Logger
-	leases  leases
+	leases  *leaseClient
 	holder  string
 	leading atomic.Bool
 
