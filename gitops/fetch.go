@@ -212,6 +212,10 @@ func (r *Repo) uploadPack(ctx context.Context, sess transport.UploadPackSession,
 	}
 	r.mu.Lock()
 	err = packfile.UpdateObjectStorage(r.st, rd)
+	// go-git keeps every pack's index decoded in memory once it has read
+	// one, and writing a pack reads them all; ensign reads packs through
+	// packReader, so let go-git's copies go until it needs them again.
+	r.st.Reindex()
 	r.mu.Unlock()
 	if err != nil && !errors.Is(err, packfile.ErrEmptyPackfile) {
 		return fmt.Errorf("store pack: %w", err)

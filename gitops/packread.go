@@ -416,18 +416,30 @@ func deltaVarint(b []byte) (uint64, int) {
 // and offset, in one process-wide store of at most decodedLimit bytes that
 // forgets everything when full: a process serving a hundred repositories
 // holds no more decoded objects than one serving one. (The key's pack
-// pointer keeps repositories apart.)
+// pointer keeps repositories apart.) It also forgets everything once nothing
+// has read or written it for decodedIdle: the objects serve the walks of one
+// event, and an idle process need not hold up to decodedLimit of them.
 type objCache struct {
 	mu   sync.Mutex
 	used int
 	m    map[objKey]cachedObj
+	// lastUse is when the cache was last read or written; idle, armed while
+	// the cache holds anything, empties it decodedIdle after lastUse.
+	lastUse time.Time
+	idle    *time.Timer
+	now     func() time.Time // time.Now but in tests
 }
 
-// decodedLimit bounds the decoded objects kept by all repositories together.
-const decodedLimit = 16 << 20
+const (
+	// decodedLimit bounds the decoded objects kept by all repositories
+	// together.
+	decodedLimit = 16 << 20
+	// decodedIdle is how long the decoded objects outlive their last use.
+	decodedIdle = 10 * time.Second
+)
 
 // decoded is the process's object cache.
-var decoded objCache
+var decoded = objCache{now: time.Now}
 
 type objKey struct {
 	p   *mappedPack
@@ -446,7 +458,22 @@ func (c *objCache) get(p *mappedPack, off int64) (cachedObj, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	o, ok := c.m[objKey{p, off}]
+	if ok {
+		c.lastUse = c.now()
+	}
 	return o, ok
+}
+
+// expire empties the cache if nothing used it for decodedIdle, and
+// otherwise looks again when that will have passed.
+func (c *objCache) expire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if wait := decodedIdle - c.now().Sub(c.lastUse); wait > 0 {
+		c.idle.Reset(wait)
+		return
+	}
+	c.m, c.used, c.idle = nil, 0, nil
 }
 
 // markVerified records that the cached object at p, off hashed right.
@@ -471,4 +498,8 @@ func (c *objCache) put(p *mappedPack, off int64, t byte, data []byte) {
 	}
 	c.m[objKey{p, off}] = cachedObj{t: t, data: data}
 	c.used += len(data)
+	c.lastUse = c.now()
+	if c.idle == nil {
+		c.idle = time.AfterFunc(decodedIdle, c.expire)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -113,4 +114,47 @@ func TestPackReaderRejectsDamage(t *testing.T) {
 		}
 		pr.close()
 	}
+}
+
+// TestDecodedObjectsForgottenWhenIdle: the decoded-object cache keeps its
+// objects while they are used and forgets them all decodedIdle after their
+// last use.
+func TestDecodedObjectsForgottenWhenIdle(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 4, 0, 0, 0, time.UTC)
+	now := t0
+	c := &objCache{now: func() time.Time { return now }}
+	p := &mappedPack{name: "pack-1"}
+	c.put(p, 12, objBlob, []byte("hello"))
+	if c.idle == nil {
+		t.Fatal("a cache holding objects has no idle timer")
+	}
+	defer c.idle.Stop()
+	for _, step := range []struct {
+		at       time.Duration
+		read     bool
+		wantKept bool
+	}{
+		{at: decodedIdle / 2, read: true, wantKept: true},  // used: lastUse moves
+		{at: decodedIdle, wantKept: true},                  // idle for half of decodedIdle only
+		{at: decodedIdle/2 + decodedIdle, wantKept: false}, // idle for decodedIdle
+	} {
+		now = t0.Add(step.at)
+		if step.read {
+			if _, ok := c.get(p, 12); !ok {
+				t.Fatalf("at %v: object missing before it was idle", step.at)
+			}
+		}
+		c.expire()                                            // as the timer would
+		if _, ok := c.m[objKey{p, 12}]; ok != step.wantKept { // not get: that is a use
+			t.Fatalf("at %v: object kept %v, want %v", step.at, ok, step.wantKept)
+		}
+	}
+	if c.used != 0 || c.idle != nil {
+		t.Fatalf("after expiry used=%d idle=%v, want 0 and no timer", c.used, c.idle)
+	}
+	c.put(p, 12, objBlob, []byte("again"))
+	if c.idle == nil {
+		t.Fatal("the timer was not armed again by the next object")
+	}
+	c.idle.Stop()
 }
