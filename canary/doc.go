@@ -4,8 +4,10 @@
 //
 // A Watcher runs dynamic informers on canaries.flagger.app/v1beta1 (one per
 // watched namespace, or one cluster-wide informer filtered by namespace when a
-// cluster has more than a few), converts each object to Flagger's typed
-// v1beta1 struct (dropping managed fields to keep memory low), and puts the
+// cluster has more than a few), keeps of each canary only what handlers read
+// (its identity, spec.targetRef, phase, transition time and analysis
+// counters: under 400 bytes, so that caches of thousands stay small), and
+// puts the
 // key of every canary whose phase changed, and of every canary in a final
 // phase (Succeeded or Failed) at start-up and at each resync, on a
 // rate-limited work queue keyed by cluster/namespace/name. Failed canaries go

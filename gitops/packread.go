@@ -416,30 +416,34 @@ func deltaVarint(b []byte) (uint64, int) {
 // and offset, in one process-wide store of at most decodedLimit bytes that
 // forgets everything when full: a process serving a hundred repositories
 // holds no more decoded objects than one serving one. (The key's pack
-// pointer keeps repositories apart.) It also forgets everything once nothing
-// has read or written it for decodedIdle: the objects serve the walks of one
-// event, and an idle process need not hold up to decodedLimit of them.
+// pointer keeps repositories apart.)
+//
+// It also forgets what goes unused: the objects serve the walks of an event,
+// and an idle process need not hold up to decodedLimit of them. Objects live
+// in two generations: every decodedIdle the current one becomes the old one
+// and the old one is dropped, and a read moves an object from the old
+// generation to the current one. An object unused for between one and two
+// decodedIdle periods is gone.
 type objCache struct {
-	mu   sync.Mutex
-	used int
-	m    map[objKey]cachedObj
-	// lastUse is when the cache was last read or written; idle, armed while
-	// the cache holds anything, empties it decodedIdle after lastUse.
-	lastUse time.Time
-	idle    *time.Timer
-	now     func() time.Time // time.Now but in tests
+	mu       sync.Mutex
+	cur, old map[objKey]cachedObj
+	// curBytes and oldBytes are the sizes of the generations' data.
+	curBytes, oldBytes int
+	// idle, armed while the cache holds anything, turns the generations
+	// over.
+	idle *time.Timer
 }
 
 const (
 	// decodedLimit bounds the decoded objects kept by all repositories
 	// together.
 	decodedLimit = 16 << 20
-	// decodedIdle is how long the decoded objects outlive their last use.
+	// decodedIdle is how often the generations turn over.
 	decodedIdle = 10 * time.Second
 )
 
 // decoded is the process's object cache.
-var decoded = objCache{now: time.Now}
+var decoded objCache
 
 type objKey struct {
 	p   *mappedPack
@@ -457,23 +461,43 @@ type cachedObj struct {
 func (c *objCache) get(p *mappedPack, off int64) (cachedObj, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	o, ok := c.m[objKey{p, off}]
+	k := objKey{p, off}
+	if o, ok := c.cur[k]; ok {
+		return o, true
+	}
+	o, ok := c.old[k]
 	if ok {
-		c.lastUse = c.now()
+		delete(c.old, k)
+		c.oldBytes -= len(o.data)
+		c.keep(k, o)
 	}
 	return o, ok
 }
 
-// expire empties the cache if nothing used it for decodedIdle, and
-// otherwise looks again when that will have passed.
-func (c *objCache) expire() {
+// keep puts o in the current generation.
+func (c *objCache) keep(k objKey, o cachedObj) {
+	if c.cur == nil {
+		c.cur = make(map[objKey]cachedObj, 1024)
+	}
+	c.cur[k] = o
+	c.curBytes += len(o.data)
+	if c.idle == nil {
+		c.idle = time.AfterFunc(decodedIdle, c.turnOver)
+	}
+}
+
+// turnOver drops the old generation and makes the current one old; the
+// timer stops once both are empty.
+func (c *objCache) turnOver() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if wait := decodedIdle - c.now().Sub(c.lastUse); wait > 0 {
-		c.idle.Reset(wait)
+	c.old, c.oldBytes = c.cur, c.curBytes
+	c.cur, c.curBytes = nil, 0
+	if len(c.old) == 0 {
+		c.old, c.idle = nil, nil
 		return
 	}
-	c.m, c.used, c.idle = nil, 0, nil
+	c.idle.Reset(decodedIdle)
 }
 
 // markVerified records that the cached object at p, off hashed right.
@@ -481,9 +505,9 @@ func (c *objCache) markVerified(p *mappedPack, off int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := objKey{p, off}
-	if o, ok := c.m[k]; ok {
+	if o, ok := c.cur[k]; ok {
 		o.verified = true
-		c.m[k] = o
+		c.cur[k] = o
 	}
 }
 
@@ -493,13 +517,12 @@ func (c *objCache) put(p *mappedPack, off int64, t byte, data []byte) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || c.used+len(data) > decodedLimit {
-		c.m, c.used = make(map[objKey]cachedObj, 1024), 0
+	if c.curBytes+c.oldBytes+len(data) > decodedLimit {
+		c.cur, c.old, c.curBytes, c.oldBytes = nil, nil, 0, 0
 	}
-	c.m[objKey{p, off}] = cachedObj{t: t, data: data}
-	c.used += len(data)
-	c.lastUse = c.now()
-	if c.idle == nil {
-		c.idle = time.AfterFunc(decodedIdle, c.expire)
+	k := objKey{p, off}
+	if o, ok := c.cur[k]; ok {
+		c.curBytes -= len(o.data)
 	}
+	c.keep(k, cachedObj{t: t, data: data})
 }

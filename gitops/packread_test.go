@@ -6,9 +6,9 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -116,45 +116,54 @@ func TestPackReaderRejectsDamage(t *testing.T) {
 	}
 }
 
-// TestDecodedObjectsForgottenWhenIdle: the decoded-object cache keeps its
-// objects while they are used and forgets them all decodedIdle after their
-// last use.
+// TestDecodedObjectsForgottenWhenIdle: the decoded-object cache keeps what
+// is read at least once per decodedIdle period, and forgets what goes
+// unread for two; its timer stops once it holds nothing.
 func TestDecodedObjectsForgottenWhenIdle(t *testing.T) {
-	t0 := time.Date(2026, 12, 5, 4, 0, 0, 0, time.UTC)
-	now := t0
-	c := &objCache{now: func() time.Time { return now }}
+	c := &objCache{}
 	p := &mappedPack{name: "pack-1"}
 	c.put(p, 12, objBlob, []byte("hello"))
+	c.put(p, 40, objBlob, []byte("world!"))
 	if c.idle == nil {
-		t.Fatal("a cache holding objects has no idle timer")
+		t.Fatal("a cache holding objects has no timer")
 	}
-	defer c.idle.Stop()
-	for _, step := range []struct {
-		at       time.Duration
-		read     bool
-		wantKept bool
-	}{
-		{at: decodedIdle / 2, read: true, wantKept: true},  // used: lastUse moves
-		{at: decodedIdle, wantKept: true},                  // idle for half of decodedIdle only
-		{at: decodedIdle/2 + decodedIdle, wantKept: false}, // idle for decodedIdle
-	} {
-		now = t0.Add(step.at)
-		if step.read {
-			if _, ok := c.get(p, 12); !ok {
-				t.Fatalf("at %v: object missing before it was idle", step.at)
+	defer func() {
+		if c.idle != nil {
+			c.idle.Stop()
+		}
+	}()
+	held := func() (keys []int64) {
+		for _, m := range []map[objKey]cachedObj{c.cur, c.old} {
+			for k := range m {
+				keys = append(keys, k.off)
 			}
 		}
-		c.expire()                                            // as the timer would
-		if _, ok := c.m[objKey{p, 12}]; ok != step.wantKept { // not get: that is a use
-			t.Fatalf("at %v: object kept %v, want %v", step.at, ok, step.wantKept)
+		slices.Sort(keys)
+		return keys
+	}
+	for i, step := range []struct {
+		read []int64 // objects read before the turn-over
+		want []int64 // objects held after it
+	}{
+		{want: []int64{12, 40}},                // unread for one period: still held
+		{read: []int64{12}, want: []int64{12}}, // 40 unread for two: gone
+		{want: nil},                            // and now 12
+	} {
+		for _, off := range step.read {
+			if _, ok := c.get(p, off); !ok {
+				t.Fatalf("turn %d: object at %d missing", i, off)
+			}
+		}
+		c.turnOver() // as the timer does
+		if got := held(); !slices.Equal(got, step.want) {
+			t.Fatalf("turn %d: held %v, want %v", i, got, step.want)
 		}
 	}
-	if c.used != 0 || c.idle != nil {
-		t.Fatalf("after expiry used=%d idle=%v, want 0 and no timer", c.used, c.idle)
+	if c.curBytes != 0 || c.oldBytes != 0 || c.idle != nil {
+		t.Fatalf("empty cache: %d and %d bytes, timer %v; want none", c.curBytes, c.oldBytes, c.idle)
 	}
 	c.put(p, 12, objBlob, []byte("again"))
-	if c.idle == nil {
-		t.Fatal("the timer was not armed again by the next object")
+	if c.idle == nil || c.curBytes != 5 {
+		t.Fatalf("after a new object: timer %v, %d bytes; want a timer and 5 bytes", c.idle, c.curBytes)
 	}
-	c.idle.Stop()
 }
