@@ -30,6 +30,8 @@ func benchWindows(b *testing.B) map[string][]Window {
 		"leap-day":      {mk("leap", Allow, "0 0 29 2 *", 24*time.Hour, "UTC")},
 		"dense-15min":   {mk("quarterly", Allow, "*/15 9-17 * * 1-5", 15*time.Minute, ams)},
 		"always-weekly": {mk("week", Allow, "0 0 * * 1", 168*time.Hour, "UTC")},
+		// The scale benchmark's production windows: one minute a year.
+		"yearly": {mk("new-year", Allow, "0 0 1 1 *", time.Minute, "UTC")},
 	}
 }
 
@@ -40,6 +42,27 @@ func BenchmarkEvaluate(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				Evaluate(now, ws)
+			}
+		})
+	}
+}
+
+// BenchmarkOpenAt is what checking whether a stage is open costs (the
+// schedulers' gates and ensign_window_open, for every stage at every turn),
+// side by side with the full Evaluate those checks used before.
+func BenchmarkOpenAt(b *testing.B) {
+	now := time.Date(2025, 12, 17, 11, 0, 0, 0, time.UTC)
+	for name, ws := range benchWindows(b) {
+		b.Run(name+"/OpenAt", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				OpenAt(now, ws)
+			}
+		})
+		b.Run(name+"/Evaluate", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = Evaluate(now, ws).Open
 			}
 		})
 	}

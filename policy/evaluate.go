@@ -94,6 +94,21 @@ func Evaluate(now time.Time, windows []Window) State {
 	return st
 }
 
+// OpenAt reports whether windows let a stage through at now: exactly
+// Evaluate(now, windows).Open, without the searches for when that state began
+// and when it ends. Those search back and forth through up to a year of a
+// window's schedule (milliseconds for a yearly window); what is checked for
+// every stage at every turn (the schedulers' gates, ensign_window_open) needs
+// only this.
+func OpenAt(now time.Time, windows []Window) bool {
+	e := newEvaluator(windows)
+	if e.invalid != "" {
+		return false
+	}
+	open, _, _ := e.stateAt(now)
+	return open
+}
+
 // Periods splits [from, to) into consecutive periods of one state under
 // windows. It returns an error if to is not after from, if the range needs
 // more than 10,000 periods, or if the windows are too dense to evaluate.

@@ -28,6 +28,9 @@ func FuzzEvaluate(f *testing.F) {
 		}
 		now := base.Add(time.Duration(offset%(86400*3650)) * time.Second)
 		st := Evaluate(now, ws)
+		if OpenAt(now, ws) != st.Open {
+			t.Fatalf("OpenAt = %v, Evaluate's Open = %v at %s", !st.Open, st.Open, now)
+		}
 		at := func(x time.Time) bool { return Evaluate(x, ws).Open }
 		if !st.Since.IsZero() {
 			if st.Since.After(now) || at(st.Since) != st.Open || at(st.Since.Add(-time.Nanosecond)) == st.Open {

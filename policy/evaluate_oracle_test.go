@@ -98,6 +98,9 @@ func TestEvaluateMatchesOracle(t *testing.T) {
 			fail("Open = %v, oracle %v", st.Open, o.open[k])
 			continue
 		}
+		if open := OpenAt(now, ws); open != o.open[k] {
+			fail("OpenAt = %v, oracle %v", open, o.open[k])
+		}
 		// Since: first grid minute of the current run, if the run starts on the grid.
 		if j := k; true {
 			for j > 0 && o.open[j-1] == o.open[k] {

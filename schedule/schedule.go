@@ -263,7 +263,7 @@ func stageGates(p *policy.Policy, now time.Time) gates {
 		for si := range a.Stages {
 			s := &a.Stages[si]
 			name := a.Name + "/" + s.Name
-			if p.EvaluateStage(s, now).Open {
+			if p.StageOpen(s, now) {
 				g.open = append(g.open, name)
 				continue
 			}

@@ -96,7 +96,7 @@ func (d *daemon) windowsNow() {
 		if pol := b.router.PolicyInForce(repo); pol != nil {
 			for _, a := range pol.Apps {
 				for i := range a.Stages {
-					ws = append(ws, metrics.Window{App: a.Name, Stage: a.Stages[i].Name, Open: pol.EvaluateStage(&a.Stages[i], now).Open})
+					ws = append(ws, metrics.Window{App: a.Name, Stage: a.Stages[i].Name, Open: pol.StageOpen(&a.Stages[i], now)})
 				}
 			}
 		}
