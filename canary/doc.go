@@ -7,9 +7,8 @@
 // cluster has more than a few), keeps of each canary only what handlers read
 // (its identity, spec.targetRef, phase, transition time and analysis
 // counters: under 400 bytes, so that caches of thousands stay small), and
-// puts the
-// key of every canary whose phase changed, and of every canary in a final
-// phase (Succeeded or Failed) at start-up and at each resync, on a
+// puts the key of every canary whose phase changed, and of every canary in a
+// final phase (Succeeded or Failed) at start-up and at each resync, on a
 // rate-limited work queue keyed by cluster/namespace/name. Failed canaries go
 // on a queue with workers of their own, so a rollback never waits for a
 // worker behind a burst of other results. Workers hand the current object to

@@ -524,5 +524,9 @@ func (c *objCache) put(p *mappedPack, off int64, t byte, data []byte) {
 	if o, ok := c.cur[k]; ok {
 		c.curBytes -= len(o.data)
 	}
+	if o, ok := c.old[k]; ok {
+		delete(c.old, k)
+		c.oldBytes -= len(o.data)
+	}
 	c.keep(k, cachedObj{t: t, data: data})
 }

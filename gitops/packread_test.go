@@ -166,4 +166,11 @@ func TestDecodedObjectsForgottenWhenIdle(t *testing.T) {
 	if c.idle == nil || c.curBytes != 5 {
 		t.Fatalf("after a new object: timer %v, %d bytes; want a timer and 5 bytes", c.idle, c.curBytes)
 	}
+	// An object decoded again while its old copy waits in the old
+	// generation is counted once.
+	c.turnOver()
+	c.put(p, 12, objBlob, []byte("again!"))
+	if c.curBytes != 6 || c.oldBytes != 0 || len(c.old) != 0 {
+		t.Fatalf("object put again: %d and %d bytes, %d old; want 6, 0 and 0", c.curBytes, c.oldBytes, len(c.old))
+	}
 }
