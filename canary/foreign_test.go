@@ -29,16 +29,23 @@ func TestForeignCanaryKeepsItsKey(t *testing.T) {
 	if _, ok := obj.(*foreign); !ok {
 		t.Fatalf("a canary outside the scope became %T, want *foreign", obj)
 	}
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil || key != "elsewhere/api" {
-		t.Fatalf("key %q, %v; want elsewhere/api", key, err)
-	}
-	m, err := meta.Accessor(obj) // as the informer reads it
-	if err != nil || m.GetResourceVersion() != "42" {
-		t.Fatalf("resource version %v, %v; want 42", m, err)
-	}
+	wantFiled(t, obj, "elsewhere/api", "42")
 	if c := obj.(*foreign).DeepCopyObject().(*foreign); *c != *obj.(*foreign) || c == obj {
 		t.Fatalf("DeepCopyObject = %+v, want an equal copy", c)
+	}
+}
+
+// wantFiled checks that the informer files obj under key and reads rv as
+// its resource version, as it does for a full object.
+func wantFiled(t *testing.T, obj any, key, rv string) {
+	t.Helper()
+	got, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil || got != key {
+		t.Fatalf("key %q, %v; want %s", got, err, key)
+	}
+	m, err := meta.Accessor(obj) // as the informer reads it
+	if err != nil || m.GetResourceVersion() != rv {
+		t.Fatalf("resource version %v, %v; want %s", m, err, rv)
 	}
 }
 

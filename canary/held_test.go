@@ -7,7 +7,6 @@ import (
 	"time"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/cache"
@@ -94,14 +93,7 @@ func TestCachedKeepsWhatHandlersRead(t *testing.T) {
 	if got.Spec.Analysis != nil || len(got.Labels) != 0 || len(got.Status.Conditions) != 0 {
 		t.Errorf("the cache kept more than handlers read: %+v", got)
 	}
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil || key != "shop-production/cart" {
-		t.Fatalf("key %q, %v; want shop-production/cart", key, err)
-	}
-	m, err := meta.Accessor(obj) // as the informer reads it
-	if err != nil || m.GetResourceVersion() != "4711" {
-		t.Fatalf("resource version %v, %v; want 4711", m, err)
-	}
+	wantFiled(t, obj, "shop-production/cart", "4711")
 	if d := c.DeepCopyObject().(*cached); *d != *c || d == c {
 		t.Fatalf("DeepCopyObject = %+v, want an equal copy", d)
 	}

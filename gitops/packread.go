@@ -465,11 +465,19 @@ func (c *objCache) get(p *mappedPack, off int64) (cachedObj, bool) {
 	if o, ok := c.cur[k]; ok {
 		return o, true
 	}
+	o, ok := c.takeOld(k)
+	if ok {
+		c.keep(k, o)
+	}
+	return o, ok
+}
+
+// takeOld removes k from the old generation and returns what it held.
+func (c *objCache) takeOld(k objKey) (cachedObj, bool) {
 	o, ok := c.old[k]
 	if ok {
 		delete(c.old, k)
 		c.oldBytes -= len(o.data)
-		c.keep(k, o)
 	}
 	return o, ok
 }
@@ -524,9 +532,6 @@ func (c *objCache) put(p *mappedPack, off int64, t byte, data []byte) {
 	if o, ok := c.cur[k]; ok {
 		c.curBytes -= len(o.data)
 	}
-	if o, ok := c.old[k]; ok {
-		delete(c.old, k)
-		c.oldBytes -= len(o.data)
-	}
+	c.takeOld(k)
 	c.keep(k, cachedObj{t: t, data: data})
 }
