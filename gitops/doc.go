@@ -29,9 +29,13 @@
 // The cache directory holds a bare repository: packs from fetches, loose
 // objects of pushed commits, refs/remotes/origin/<branch> for each branch
 // last fetched or pushed, and a "shallow" file when the cache was started
-// without full history. Objects built for a push that failed are never
-// written to disk. Nothing else is kept; deleting the directory is always
-// safe (the next Fetch starts over).
+// without full history. Once it holds more than 16 packs or 256 loose
+// objects, the next fetch or push rolls the small packs and the loose
+// objects into one pack, as git's `gc --auto` with `repack --geometric=2`
+// would (the largest pack is never rewritten), so that a cache that lives
+// for months keeps a handful of packs. Objects built for a push that
+// failed are never written to disk. Nothing else is kept; deleting the
+// directory is always safe (the next Fetch starts over).
 //
 // # Revert semantics
 //

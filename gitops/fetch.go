@@ -216,6 +216,9 @@ func (r *Repo) uploadPack(ctx context.Context, sess transport.UploadPackSession,
 	// one, and writing a pack reads them all; ensign reads packs through
 	// packReader, so let go-git's copies go until it needs them again.
 	r.st.Reindex()
+	if err == nil {
+		r.maybeRepack()
+	}
 	r.mu.Unlock()
 	if err != nil && !errors.Is(err, packfile.ErrEmptyPackfile) {
 		return fmt.Errorf("store pack: %w", err)

@@ -114,7 +114,11 @@ func (s *objectSet) persist() error {
 		if _, err := s.repo.st.SetEncodedObject(o); err != nil {
 			return fmt.Errorf("store object %s: %w", h, err)
 		}
+		if s.repo.loose >= 0 {
+			s.repo.loose++
+		}
 	}
+	s.repo.maybeRepack()
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -143,12 +144,39 @@ func (r *packReader) rescan() bool {
 	return changed
 }
 
+// objectsOf lists the objects of the pack named name ("pack-<checksum>").
+func (r *packReader) objectsOf(name string) ([]plumbing.Hash, error) {
+	for attempt := 0; attempt < 2; attempt++ {
+		for _, p := range r.packs {
+			if p.name != name {
+				continue
+			}
+			hs := make([]plumbing.Hash, p.count)
+			for i := range hs {
+				copy(hs[i][:], p.names[i*20:])
+			}
+			return hs, nil
+		}
+		if !r.rescan() {
+			break
+		}
+	}
+	return nil, fmt.Errorf("%s: %w", name, errPackNotMapped)
+}
+
+var errPackNotMapped = errors.New("pack cannot be read")
+
+// close unmaps every pack; the next lookup maps what the directory holds
+// then.
 func (r *packReader) close() {
 	for _, p := range r.packs {
 		unmapFile(p.idx)
 		unmapFile(p.pack)
+		// Entries of the decoded cache still name p; none reads its bytes.
+		p.idx, p.pack, p.names, p.offsets, p.bigOffsets = nil, nil, nil, nil, nil
 	}
 	r.packs = nil
+	r.scanned = time.Time{}
 }
 
 func mapPack(base string) (*mappedPack, error) {

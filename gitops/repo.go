@@ -41,7 +41,9 @@ type Options struct {
 	Timeout time.Duration
 	// Observe, if set, is told about every fetch and push: "fetch" or
 	// "push", how long it took, and its error (a *PushRejectedError with
-	// Stale set for a lost race).
+	// Stale set for a lost race); and about every repack of the cache
+	// ("repack": the small packs and loose objects rolled into one, see
+	// the package doc).
 	Observe func(op string, took time.Duration, err error)
 	// CacheBytes bounds the decoded-object cache; 0 means 16 MiB.
 	CacheBytes int64
@@ -61,9 +63,14 @@ type Repo struct {
 	observe func(op string, took time.Duration, err error)
 
 	opMu  prio.Lock  // serializes fetch/update/revert/push/log (begin)
-	mu    sync.Mutex // guards st and packs
+	mu    sync.Mutex // guards st, packs and loose
 	st    *filesystem.Storage
 	packs *packReader // fast reads from packs; go-git does the rest
+	// loose counts the loose objects (-1 until first counted); more than
+	// repackLoose of them, or more packs than repackPacks, start a repack
+	// (repack.go).
+	loose                    int
+	repackPacks, repackLoose int
 }
 
 // remoteRefPrefix holds the remote's branch tips as last fetched or pushed.
@@ -108,7 +115,8 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("open repo cache: %w", err)
 	}
-	r := &Repo{url: opts.URL, ep: ep, st: st, tr: githttp.NewClient(opts.HTTPClient), timeout: opts.Timeout, observe: opts.Observe, packs: newPackReader(opts.Dir)}
+	r := &Repo{url: opts.URL, ep: ep, st: st, tr: githttp.NewClient(opts.HTTPClient), timeout: opts.Timeout, observe: opts.Observe, packs: newPackReader(opts.Dir),
+		loose: -1, repackPacks: repackPacks, repackLoose: repackLoose}
 	if r.timeout <= 0 {
 		r.timeout = DefaultTimeout
 	}

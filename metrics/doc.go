@@ -13,7 +13,7 @@
 //	ensign_promotion_latency_seconds{step}          histogram: canary Succeeded transition → promotion PR opened|merged, or commit pushed
 //	ensign_gitea_requests_total{operation,code}     Gitea API requests; operation is "METHOD /route/{template}", code the HTTP status or error
 //	ensign_gitea_request_duration_seconds{operation} histogram: Gitea API request duration
-//	ensign_git_operations_total{operation,result}   Git clone|fetch|commit|revert|push, result ok|rejected|conflict|error
+//	ensign_git_operations_total{operation,result}   Git clone|fetch|commit|revert|push|repack, result ok|rejected|conflict|error
 //	ensign_git_operation_duration_seconds{operation} histogram: Git operation duration
 //	ensign_webhook_deliveries_total{event,result}   event issue_comment|pull_request|push|other; result accepted|ignored|replay|
 //	                                                bad_signature|too_large|bad_request|busy|queue_full|shutting_down

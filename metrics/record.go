@@ -77,6 +77,9 @@ const (
 	GitCommit GitOp = "commit"
 	GitRevert GitOp = "revert"
 	GitPush   GitOp = "push"
+	// GitRepack is the cache rolling its small packs and loose objects
+	// into one pack (local; no call to Gitea).
+	GitRepack GitOp = "repack"
 )
 
 // GitResult is how a Git operation ended.

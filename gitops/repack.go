@@ -1,0 +1,205 @@
+package gitops
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+)
+
+// A cache gains a pack with every fetch that brings objects and a few loose
+// objects with every push, and ensign runs for months: left alone, a busy
+// repository's cache would hold thousands of packs, each mapped twice by
+// packReader (the kernel allows about 65,000 mappings per process), each
+// one more step of every lookup, each an index go-git reads again after a
+// fetch, and thousands of loose files that only go-git's slow path reads.
+// Like git's `gc --auto` with `repack --geometric=2`, the cache rolls the
+// small packs and every loose object into one new pack once there are too
+// many, leaving the large packs as they are, so that an object is copied
+// into a new pack a logarithmic number of times over the cache's life.
+const (
+	// repackPacks and repackLoose are the default limits: more packs or
+	// more loose objects than these start a repack.
+	repackPacks = 16
+	repackLoose = 256
+	// repackFactor is the geometric progression the packs that stay keep:
+	// each at least this many times the size of all smaller ones together.
+	repackFactor = 2
+	// repackWindow is the delta search window, git's default.
+	repackWindow = 10
+)
+
+// maybeRepack repacks when the cache holds more packs or loose objects
+// than its limits, and reports the repack to the Observe hook as "repack".
+// A repack that fails leaves the cache as it was (or with objects stored
+// twice, which is harmless) and is tried again at the next trigger; reads
+// never depend on it. The caller holds r.mu.
+func (r *Repo) maybeRepack() {
+	start := time.Now()
+	packs, err := r.st.ObjectPacks()
+	if err == nil && r.loose < 0 {
+		r.loose, err = r.countLoose()
+	}
+	if err == nil && len(packs) <= r.repackPacks && r.loose <= r.repackLoose {
+		return
+	}
+	if err == nil {
+		err = r.repack(packs)
+	}
+	if err != nil {
+		err = fmt.Errorf("repack the cache of %s: %w", RedactURL(r.url), err)
+	}
+	if r.observe != nil {
+		r.observe("repack", time.Since(start), err)
+	}
+}
+
+func (r *Repo) countLoose() (int, error) {
+	n := 0
+	err := r.st.ForEachObjectHash(func(plumbing.Hash) error { n++; return nil })
+	return n, err
+}
+
+type sizedPack struct {
+	hash plumbing.Hash
+	size int64
+}
+
+// repack writes the objects of the packs geometricRollup picks and every
+// loose object into one new pack, then deletes what it copied.
+func (r *Repo) repack(hashes []plumbing.Hash) error {
+	packs := make([]sizedPack, 0, len(hashes))
+	for _, h := range hashes {
+		st, err := os.Stat(filepath.Join(r.packs.dir, "pack-"+h.String()+".pack"))
+		if err != nil {
+			return err
+		}
+		packs = append(packs, sizedPack{h, st.Size()})
+	}
+	slices.SortFunc(packs, func(a, b sizedPack) int {
+		switch {
+		case a.size < b.size:
+			return -1
+		case a.size > b.size:
+			return 1
+		}
+		return bytes.Compare(a.hash[:], b.hash[:])
+	})
+	sizes := make([]int64, len(packs))
+	for i, p := range packs {
+		sizes[i] = p.size
+	}
+	k := geometricRollup(sizes, repackFactor)
+	if len(packs) > r.repackPacks {
+		// Packs that happen to grow geometrically still count against
+		// the limit: roll the smallest up until half of it is left.
+		k = min(len(packs)-1, max(k, len(packs)-r.repackPacks/2))
+	}
+	roll := packs[:k]
+	var loose []plumbing.Hash
+	if err := r.st.ForEachObjectHash(func(h plumbing.Hash) error {
+		loose = append(loose, h)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("list loose objects: %w", err)
+	}
+	if len(roll) < 2 && len(loose) == 0 {
+		r.loose = 0
+		return nil
+	}
+	seen := make(map[plumbing.Hash]bool, len(loose))
+	objs := make([]plumbing.Hash, 0, len(loose))
+	for _, h := range loose {
+		seen[h] = true
+		objs = append(objs, h)
+	}
+	for _, p := range roll {
+		in, err := r.packs.objectsOf("pack-" + p.hash.String())
+		if err != nil {
+			return err
+		}
+		for _, h := range in {
+			if !seen[h] {
+				seen[h] = true
+				objs = append(objs, h)
+			}
+		}
+	}
+	made, err := r.writePack(objs)
+	if err != nil {
+		return err
+	}
+	// The new pack is complete and indexed: what it copied can go.
+	var errs []error
+	for _, p := range roll {
+		if p.hash != made {
+			errs = append(errs, r.st.DeleteOldObjectPackAndIndex(p.hash, time.Time{}))
+		}
+	}
+	for _, h := range loose {
+		errs = append(errs, r.st.DeleteLooseObject(h))
+	}
+	// Forget the deleted packs: go-git's indexes and open descriptors, and
+	// packReader's mappings (it maps what is left at its next lookup).
+	r.st.Reindex()
+	errs = append(errs, r.st.ObjectStorage.Close())
+	r.packs.close()
+	r.loose = 0
+	return errors.Join(errs...)
+}
+
+// writePack stores objs in a new pack (with deltas between them where
+// they help) and returns its checksum.
+func (r *Repo) writePack(objs []plumbing.Hash) (plumbing.Hash, error) {
+	w, err := r.st.PackfileWriter()
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("start a pack: %w", err)
+	}
+	made, err := packfile.NewEncoder(w, r.st, false).Encode(objs, repackWindow)
+	if cerr := w.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write a pack of %d objects: %w", len(objs), err)
+	}
+	return made, nil
+}
+
+// geometricRollup returns how many of the packs, given by size in
+// ascending order, to roll into one new pack so that the packs left, with
+// the new one, grow geometrically by factor: each at least factor times
+// the size of everything smaller. The largest pack (usually the history
+// the cache started with) always stays, so that a repack never rewrites
+// the whole repository. It returns 0 when nothing needs rolling up.
+func geometricRollup(sizes []int64, factor int64) int {
+	n := len(sizes)
+	// The largest run at the top that is already a progression stays.
+	i := n - 1
+	for i > 0 && sizes[i] >= factor*sizes[i-1] {
+		i--
+	}
+	if i <= 0 {
+		return 0
+	}
+	// The pair that broke it and everything below roll up; then each next
+	// pack joins while it is not at least factor times the roll-up.
+	count := min(i+1, n-1)
+	var total int64
+	for _, s := range sizes[:count] {
+		total += s
+	}
+	for count < n-1 && sizes[count] < factor*total {
+		total += sizes[count]
+		count++
+	}
+	if count < 2 {
+		return 0
+	}
+	return count
+}
