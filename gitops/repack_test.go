@@ -168,10 +168,17 @@ func TestRepackKeepsEveryObject(t *testing.T) {
 }
 
 // BenchmarkReadAcrossPacks reads every file of main's tip from a cache fed
-// by 150 small fetches, before and after a repack, and times the repack:
-// each pack is one more step of every lookup (even of an object the decoded
-// cache holds) and two more mappings.
+// by 16 and by 150 small fetches, before and after a repack, and times the
+// repack: each pack is one more step of every lookup (even of an object the
+// decoded cache holds) and two more mappings. 17 packs is where a repack
+// starts; 151 is a cache that never repacked.
 func BenchmarkReadAcrossPacks(b *testing.B) {
+	for _, fetches := range []int{16, 150} {
+		b.Run(fmt.Sprintf("fetches=%d", fetches), func(b *testing.B) { benchmarkPacks(b, fetches) })
+	}
+}
+
+func benchmarkPacks(b *testing.B, fetches int) {
 	w, gs, url := seedApps(b)
 	ctx := context.Background()
 	dir := b.TempDir()
@@ -181,7 +188,6 @@ func BenchmarkReadAcrossPacks(b *testing.B) {
 	}
 	defer r.Close()
 	r.repackPacks, r.repackLoose = 1<<30, 1<<30
-	const fetches = 150
 	for i := range fetches + 1 {
 		if i > 0 {
 			pushChange(w, gs, i)
@@ -200,7 +206,11 @@ func BenchmarkReadAcrossPacks(b *testing.B) {
 			}
 		}
 	}
-	b.Run(fmt.Sprintf("packs=%d", fetches+1), readAll)
+	packs := func() int {
+		m, _ := filepath.Glob(filepath.Join(dir, "objects", "pack", "*.pack"))
+		return len(m)
+	}
+	b.Run(fmt.Sprintf("read/packs=%d", packs()), readAll)
 	b.Run("repack", func(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
@@ -212,7 +222,6 @@ func BenchmarkReadAcrossPacks(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			c.repackPacks = repackPacks
 			b.StartTimer()
 			c.mu.Lock()
 			c.maybeRepack()
@@ -226,6 +235,5 @@ func BenchmarkReadAcrossPacks(b *testing.B) {
 	r.repackPacks = repackPacks
 	r.maybeRepack()
 	r.mu.Unlock()
-	packs, _ := filepath.Glob(filepath.Join(dir, "objects", "pack", "*.pack"))
-	b.Run(fmt.Sprintf("packs=%d", len(packs)), readAll)
+	b.Run(fmt.Sprintf("read/packs=%d", packs()), readAll)
 }
