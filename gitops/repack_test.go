@@ -65,6 +65,16 @@ func pushChange(w *workRepo, gs *gitServer, i int) {
 // the packs and loose objects stay bounded, git's fsck finds the cache whole
 // and holding exactly the server's objects, and every commit reads back.
 func TestRepackKeepsEveryObject(t *testing.T) {
+	// The default bound on one repack's objects, and one so low that a
+	// repack copies two or three packs and leaves the rest to the next.
+	for _, most := range []int{repackObjects, 12} {
+		t.Run(fmt.Sprintf("at most %d objects per repack", most), func(t *testing.T) {
+			testRepack(t, most)
+		})
+	}
+}
+
+func testRepack(t *testing.T, most int) {
 	w, gs, url := seedApps(t)
 	ctx := testCtx(t)
 	var repacks []error
@@ -78,7 +88,7 @@ func TestRepackKeepsEveryObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	r.repackPacks, r.repackLoose = 4, 12
+	r.repackPacks, r.repackLoose, r.repackObjects = 4, 12, most
 	fetch := func() {
 		t.Helper()
 		if _, err := r.Fetch(ctx, FetchOptions{Branches: []string{"main"}}); err != nil {

@@ -68,9 +68,9 @@ type Repo struct {
 	packs *packReader // fast reads from packs; go-git does the rest
 	// loose counts the loose objects (-1 until first counted); more than
 	// repackLoose of them, or more packs than repackPacks, start a repack
-	// (repack.go).
-	loose                    int
-	repackPacks, repackLoose int
+	// of about repackObjects objects at most (repack.go).
+	loose                                   int
+	repackPacks, repackLoose, repackObjects int
 }
 
 // remoteRefPrefix holds the remote's branch tips as last fetched or pushed.
@@ -116,7 +116,7 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 		return nil, fmt.Errorf("open repo cache: %w", err)
 	}
 	r := &Repo{url: opts.URL, ep: ep, st: st, tr: githttp.NewClient(opts.HTTPClient), timeout: opts.Timeout, observe: opts.Observe, packs: newPackReader(opts.Dir),
-		loose: -1, repackPacks: repackPacks, repackLoose: repackLoose}
+		loose: -1, repackPacks: repackPacks, repackLoose: repackLoose, repackObjects: repackObjects}
 	if r.timeout <= 0 {
 		r.timeout = DefaultTimeout
 	}
