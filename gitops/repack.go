@@ -75,8 +75,17 @@ type sizedPack struct {
 }
 
 // repack writes the objects of the packs geometricRollup picks and the
-// loose objects into one new pack, then deletes what it copied.
+// loose objects into one new pack, then deletes what it copied, and any
+// temporary file a pack write cut short left.
 func (r *Repo) repack(hashes []plumbing.Hash) error {
+	// A pack write cut short by a crash leaves its temporary file behind.
+	// None is being written now: packs are written under r.mu, which the
+	// caller holds, and one process owns a cache.
+	if tmps, err := filepath.Glob(filepath.Join(r.packs.dir, "tmp_pack_*")); err == nil {
+		for _, f := range tmps {
+			_ = os.Remove(f)
+		}
+	}
 	packs := make([]sizedPack, 0, len(hashes))
 	for _, h := range hashes {
 		st, err := os.Stat(filepath.Join(r.packs.dir, "pack-"+h.String()+".pack"))
