@@ -35,6 +35,7 @@ all: lint test
 ## kube-scheduler, kwok, Flagger and Flux (their tests skip without them)
 harness:
 	harness/build/build.sh
+	harness/build/build.sh helm
 
 ## build: the ensign binary in bin/
 build:

@@ -18,8 +18,8 @@
 // The binaries are built from the Go module proxy by harness/build/build.sh and
 // cached outside the repository (BinDir). Nothing here fakes a server or a
 // controller. CONTROLLERS.md records what the real controllers were seen to do.
-// The same cache holds helm (build.sh builds it too; build.sh helm alone),
-// which Helm(t) finds for the chart tests with the same skip-or-fail rule.
+// The same cache holds helm (build.sh helm), which Helm(t) finds for the
+// chart tests with the same skip-or-fail rule.
 //
 // All of them listen on 127.0.0.1 only, on free ports, with leader election
 // off. Lifetime: every process is registered with a watchdog process that

@@ -10,9 +10,8 @@
 # fetches from the npm registry, so the machine needs npm too.
 #
 # Usage: harness/build/build.sh [gitea|kube|etcd|fluxcrds|controllers|helm|all]
-# (default: all). `all` builds etcd, kube-apiserver, Gitea and helm (Gitea and helm
-# beside the others) and copies Flux's CRDs (fluxcrds: a download of three
-# modules, no build); it also builds the controllers
+# (default: all). `all` builds etcd, kube-apiserver and Gitea and copies Flux's CRDs
+# (fluxcrds: a download of three modules, no build); it also builds the controllers
 # when ENSIGN_CONTROLLERS is set, as `make` sets it unless told otherwise (their
 # first build takes about 12 minutes on 2 idle cores, 40 on a busy one, see README). Prints the cache directory on its last line.
 # ENSIGN_HARNESS_CACHE overrides the cache location (default: ~/.cache/ensign-harness).
@@ -276,19 +275,6 @@ case "${1:-all}" in
   controllers) build_controllers ;;
   helm) build_helm ;;
   all)
-    # Two lanes at once, as a cold build leaves a core idle for long
-    # stretches of one lane alone (links; cgo's single-threaded compile of
-    # SQLite; the frontend's downloads): Gitea, its frontend and helm in the
-    # background, etcd, the kube binaries and the controllers here. The
-    # background lane's output follows when it ends; its own process group,
-    # so that a failure here stops its go build too.
-    lane=$(mktemp "${TMPDIR:-/tmp}/ensign-harness-lane.XXXXXX")
-    set -m
-    (build_gitea; build_helm) >"$lane" 2>&1 &
-    lane_pid=$!
-    set +m
-    trap 'kill -- -"$lane_pid" 2>/dev/null || true; wait "$lane_pid" 2>/dev/null || true; cat "$lane" >&2; rm -f "$lane"' EXIT
-    echo "harness: building Gitea, its frontend and helm beside the rest (their output follows when they are done)"
     build_etcd
     build_kube
     build_fluxcrds
@@ -297,15 +283,7 @@ case "${1:-all}" in
     else
       echo "harness: controllers not built (set ENSIGN_CONTROLLERS=1 to build and test them)"
     fi
-    trap - EXIT
-    lane_status=0
-    wait "$lane_pid" || lane_status=$?
-    cat "$lane"
-    rm -f "$lane"
-    if ((lane_status != 0)); then
-      echo "harness: building Gitea, its frontend or helm failed (status $lane_status)" >&2
-      exit 1
-    fi
+    build_gitea
     ;;
   *) echo "usage: $0 [gitea|kube|etcd|fluxcrds|controllers|helm|all]" >&2; exit 2 ;;
 esac
