@@ -65,11 +65,18 @@ func newBot(ctx context.Context, cfg *config, log *slog.Logger, now func() time.
 	mon := forge.NewMonitor(cfg.GiteaURL, forge.MonitorOptions{Logger: log})
 	giteaHTTP := &http.Client{Transport: mon.Transport(newTransport())}
 	gitHTTP := &http.Client{Transport: mon.Transport(newTransport())}
-	var observeGit func(op string, took time.Duration, err error)
 	if reg != nil {
 		giteaHTTP.Transport = reg.GiteaTransport(giteaHTTP.Transport)
-		observeGit = func(op string, took time.Duration, err error) {
+	}
+	observeGit := func(op string, took time.Duration, err error) {
+		if reg != nil {
 			reg.ObserveGit(metrics.GitOp(op), gitResult(err), took)
+		}
+		// The fetches' and pushes' errors reach their callers; a repack's
+		// does not (the operation that triggered it succeeded), so it is
+		// logged here. The next fetch or push tries again.
+		if op == string(metrics.GitRepack) && err != nil {
+			log.Warn("cannot repack a repository cache; it keeps working with more packs", "took", took, "err", err)
 		}
 	}
 	fc, err := forge.New(forge.Config{URL: cfg.GiteaURL, Token: string(cfg.GiteaToken), HTTPClient: giteaHTTP, CallTimeout: cfg.GiteaTimeout})
