@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -47,7 +48,9 @@ func (r *Repo) maybeRepack() {
 	start := time.Now()
 	packs, err := r.st.ObjectPacks()
 	if err == nil && r.loose < 0 {
-		r.loose, err = r.countLoose()
+		var loose []plumbing.Hash
+		loose, err = r.looseObjects()
+		r.loose = len(loose)
 	}
 	if err == nil && len(packs) <= r.repackPacks && r.loose <= r.repackLoose {
 		return
@@ -63,10 +66,17 @@ func (r *Repo) maybeRepack() {
 	}
 }
 
-func (r *Repo) countLoose() (int, error) {
-	n := 0
-	err := r.st.ForEachObjectHash(func(plumbing.Hash) error { n++; return nil })
-	return n, err
+// looseObjects lists the cache's loose objects (a walk of objects/??/).
+func (r *Repo) looseObjects() ([]plumbing.Hash, error) {
+	var hs []plumbing.Hash
+	err := r.st.ForEachObjectHash(func(h plumbing.Hash) error {
+		hs = append(hs, h)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list loose objects: %w", err)
+	}
+	return hs, nil
 }
 
 type sizedPack struct {
@@ -95,13 +105,7 @@ func (r *Repo) repack(hashes []plumbing.Hash) error {
 		packs = append(packs, sizedPack{h, st.Size()})
 	}
 	slices.SortFunc(packs, func(a, b sizedPack) int {
-		switch {
-		case a.size < b.size:
-			return -1
-		case a.size > b.size:
-			return 1
-		}
-		return bytes.Compare(a.hash[:], b.hash[:])
+		return cmp.Or(cmp.Compare(a.size, b.size), bytes.Compare(a.hash[:], b.hash[:]))
 	})
 	sizes := make([]int64, len(packs))
 	for i, p := range packs {
@@ -114,12 +118,9 @@ func (r *Repo) repack(hashes []plumbing.Hash) error {
 		k = min(len(packs)-1, max(k, len(packs)-r.repackPacks/2))
 	}
 	roll := packs[:k]
-	var loose []plumbing.Hash
-	if err := r.st.ForEachObjectHash(func(h plumbing.Hash) error {
-		loose = append(loose, h)
-		return nil
-	}); err != nil {
-		return fmt.Errorf("list loose objects: %w", err)
+	loose, err := r.looseObjects()
+	if err != nil {
+		return err
 	}
 	if len(roll) < 2 && len(loose) == 0 {
 		r.loose = 0

@@ -43,7 +43,8 @@ type Options struct {
 	// "push", how long it took, and its error (a *PushRejectedError with
 	// Stale set for a lost race); and about every repack of the cache
 	// ("repack": the small packs and loose objects rolled into one, see
-	// the package doc).
+	// the package doc), which is reported while the cache's storage is
+	// locked, so Observe must be quick.
 	Observe func(op string, took time.Duration, err error)
 	// CacheBytes bounds the decoded-object cache; 0 means 16 MiB.
 	CacheBytes int64
