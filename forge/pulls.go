@@ -2,8 +2,10 @@ package forge
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 
 	"code.gitea.io/sdk/gitea"
 
@@ -29,6 +31,11 @@ type PullRequest struct {
 	Mergeable bool
 	Author    string
 	URL       string
+	// AGit reports a pull request opened by a push to refs/for/ (Gitea's
+	// AGit flow) rather than from a branch. HeadBranch is then
+	// refs/pull/<Number>/head, which Gitea lets nobody push to: only the
+	// author can move the head, by pushing the same topic again.
+	AGit bool
 }
 
 // Open reports whether the pull request is open.
@@ -59,6 +66,9 @@ func toPullRequest(pr *gitea.PullRequest) PullRequest {
 	}
 	if pr.Head != nil {
 		out.HeadBranch, out.HeadSHA = pr.Head.Ref, pr.Head.Sha
+		// Gitea leaves an AGit pull request's label empty; a branch pull
+		// request whose branch is gone keeps its branch name there.
+		out.AGit = pr.Head.Name == "" && pr.Head.Ref == fmt.Sprintf("refs/pull/%d/head", pr.Index)
 	}
 	if pr.Base != nil {
 		out.BaseBranch = pr.Base.Ref
@@ -185,6 +195,32 @@ func (c *Client) createPullRequest(ctx context.Context, repo Repo, want NewPullR
 		return PullRequest{}, fmt.Errorf("open pull request %s -> %s in %s: %w", want.Head, want.Base, repo, err)
 	}
 	return out, nil
+}
+
+// maxPushOption bounds an encoded push option: git carries each in one
+// packet line of at most 65,516 bytes.
+const maxPushOption = 32 << 10
+
+// ProposalOptions are the push options that give the pull request a push
+// to refs/for/ opens (gitops.Propose, Gitea's AGit flow) its title and body,
+// and let a later push of the same topic replace its head (force-push).
+// Gitea reads a value that starts with "{base64}" as base64, which carries
+// newlines. A body too long for a push option is left out: Gitea then takes
+// the commit message's body, and the caller sets the body through the API.
+func ProposalOptions(title, body string) []string {
+	opts := []string{"force-push=true", "title=" + pushOptionValue(title)}
+	if v := pushOptionValue(body); len(v) <= maxPushOption {
+		opts = append(opts, "description="+v)
+	}
+	return opts
+}
+
+// pushOptionValue is s as Gitea's AGit flow reads it back.
+func pushOptionValue(s string) string {
+	if strings.ContainsAny(s, "\r\n\x00") || strings.HasPrefix(s, "{base64}") {
+		return "{base64}" + base64.StdEncoding.EncodeToString([]byte(s))
+	}
+	return s
 }
 
 // UpdatePullRequest sets the title and body of a pull request. An empty

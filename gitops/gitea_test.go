@@ -2,11 +2,15 @@ package gitops_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"code.gitea.io/sdk/gitea"
 
 	"github.com/ensignbot/ensign/gitops"
 	"github.com/ensignbot/ensign/harness"
@@ -101,4 +105,156 @@ func TestGiteaPushAndRevert(t *testing.T) {
 		t.Fatalf("auth failure reported as a lost race: %v", err)
 	}
 	t.Logf("wrong token: %v", err)
+}
+
+// TestGiteaPropose pushes to refs/for/ (Gitea's AGit flow): the first push
+// opens a pull request with the push options' title and body, the same
+// commit pushed again is a success that changes nothing, and a new commit
+// moves the same pull request's head (with force-push, as it is rebuilt on
+// the base rather than on the old head). No branch is created.
+func TestGiteaPropose(t *testing.T) {
+	g := harness.Gitea(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	bot, err := g.CreateUser(ctx, harness.UniqueName("ensignbot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := harness.UniqueName("gitops")
+	cloneURL, err := g.CreateRepo(ctx, g.AdminUser, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.AddCollaborator(ctx, g.AdminUser, name, bot.Name, "write"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := gitops.Open(ctx, gitops.Options{Dir: t.TempDir(), URL: cloneURL, Token: bot.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	client, err := g.Client(ctx, bot.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := gitops.CommitMeta{Message: "Promote app", Author: gitops.Identity{Name: bot.Name, Email: bot.Name + "@example.com"}, When: time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)}
+	write := func(tag string) func(*gitops.TreeEditor) error {
+		return func(ed *gitops.TreeEditor) error {
+			return ed.WriteFile("apps/prod/kustomization.yaml", []byte("images:\n  - name: app\n    newTag: "+tag+"\n"))
+		}
+	}
+	body := "Promotes app.\n\n<!-- a marker -->\n"
+	target := gitops.Target{Branch: "promote/app/prod/1", Base: "main", Mode: gitops.Propose,
+		PushOptions: []string{"force-push=true", "title=Promote app to v2", "description={base64}" + base64.StdEncoding.EncodeToString([]byte(body))}}
+	first, err := r.Update(ctx, target, meta, write("v2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pulls := func() []*gitea.PullRequest {
+		t.Helper()
+		prs, _, err := client.ListRepoPullRequests(g.AdminUser, name, gitea.ListPullRequestsOptions{State: gitea.StateAll})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return prs
+	}
+	prs := pulls()
+	if len(prs) != 1 || prs[0].Title != "Promote app to v2" || prs[0].Body != body || prs[0].Head.Sha != first.Commit.String() || prs[0].Base.Ref != "main" {
+		t.Fatalf("pull requests after the proposal: %+v", prs)
+	}
+	again, err := r.Update(ctx, target, meta, write("v2"))
+	if err != nil || again.Commit != first.Commit {
+		t.Fatalf("the same proposal again: %v, %v; want the same commit, no error", again, err)
+	}
+	moved, err := r.Update(ctx, target, meta, write("v3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prs := pulls(); len(prs) != 1 || prs[0].Head.Sha != moved.Commit.String() {
+		t.Fatalf("pull requests after a new commit: %d, head %s; want one, at %s", len(prs), prs[0].Head.Sha, moved.Commit)
+	}
+	branches, err := r.Branches(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(branches) != 1 {
+		t.Fatalf("branches %v; a proposal must create none", branches)
+	}
+	// Without force-push, Gitea refuses a head that does not build on the
+	// old one: a refusal, not a lost race.
+	_, err = r.Update(ctx, gitops.Target{Branch: target.Branch, Base: "main", Mode: gitops.Propose}, meta, write("v4"))
+	var rej *gitops.PushRejectedError
+	if !errors.As(err, &rej) || rej.Stale || !strings.Contains(rej.Reason, "force-push") {
+		t.Fatalf("a non-fast-forward proposal without force-push: %v; want Gitea's refusal", err)
+	}
+}
+
+// BenchmarkGiteaProposal opens one pull request per operation on a real
+// Gitea, the two ways ensign has done it: a branch push and POST /pulls
+// (each runs Gitea's git hooks: the push, and the internal push to
+// refs/pull/<n>/head that opening the pull request makes), against one push
+// to refs/for/ (AGit), which opens it inside that push. Besides ns/op it
+// reports Gitea's CPU time per pull request, its git and hook processes
+// included.
+func BenchmarkGiteaProposal(b *testing.B) {
+	g := harness.Gitea(b)
+	ctx := context.Background()
+	bot, err := g.CreateUser(ctx, harness.UniqueName("ensignbot"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	name := harness.UniqueName("proposals")
+	cloneURL, err := g.CreateRepo(ctx, g.AdminUser, name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := g.AddCollaborator(ctx, g.AdminUser, name, bot.Name, "write"); err != nil {
+		b.Fatal(err)
+	}
+	r, err := gitops.Open(ctx, gitops.Options{Dir: b.TempDir(), URL: cloneURL, Token: bot.Token})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	client, err := g.Client(ctx, bot.Token)
+	if err != nil {
+		b.Fatal(err)
+	}
+	meta := gitops.CommitMeta{Message: "Promote app", Author: gitops.Identity{Name: bot.Name, Email: bot.Name + "@example.com"}}
+	n := 0
+	edit := func(ed *gitops.TreeEditor) error {
+		return ed.WriteFile("apps/prod/kustomization.yaml", []byte(fmt.Sprintf("images:\n  - name: app\n    newTag: v%d\n", n)))
+	}
+	open := map[string]func(b *testing.B, topic string){
+		"branch+POST": func(b *testing.B, topic string) {
+			if _, err := r.Update(ctx, gitops.Target{Branch: topic, Base: "main", Mode: gitops.CreateBranch}, meta, edit); err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := client.CreatePullRequest(g.AdminUser, name, gitea.CreatePullRequestOption{Head: topic, Base: "main", Title: "Promote app", Body: "body"}); err != nil {
+				b.Fatal(err)
+			}
+		},
+		"agit": func(b *testing.B, topic string) {
+			if _, err := r.Update(ctx, gitops.Target{Branch: topic, Base: "main", Mode: gitops.Propose, PushOptions: []string{"title=Promote app", "description=body"}}, meta, edit); err != nil {
+				b.Fatal(err)
+			}
+		},
+	}
+	for _, way := range []string{"branch+POST", "agit"} {
+		b.Run(way, func(b *testing.B) {
+			cpu0, err := g.CPU()
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				n++
+				open[way](b, fmt.Sprintf("promote/app/prod/%d", n))
+			}
+			cpu1, err := g.CPU()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64((cpu1-cpu0).Milliseconds())/float64(b.N), "gitea-cpu-ms/op")
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -22,6 +23,13 @@ const (
 	// Target.Branch holds (the bot's own PR branch), still as a
 	// compare-and-swap on the value the server showed.
 	ForceBranch
+	// Propose builds on Target.Base's tip and pushes the commit to
+	// refs/for/<Base>/<Branch> (the AGit flow of Gitea and Forgejo): the
+	// server opens a pull request from it into Base, or moves the head of
+	// the one the same pusher opened from the same topic, Branch. No branch
+	// is created. The server decides what the push does, so it is not a
+	// compare-and-swap; a commit the pull request already has is a success.
+	Propose
 )
 
 // Target says where a change is built and pushed.
@@ -31,6 +39,17 @@ type Target struct {
 	Mode   PushMode // default FastForward
 	// MaxAttempts bounds the fetch-rebuild-push loop on lost races; 0 means 5.
 	MaxAttempts int
+	// PushOptions are sent with the push as git push options ("key=value",
+	// as `git push -o`), when the server accepts them.
+	PushOptions []string
+}
+
+// ref is the reference the push updates.
+func (t Target) ref() plumbing.ReferenceName {
+	if t.Mode == Propose {
+		return plumbing.ReferenceName("refs/for/" + t.Base + "/" + t.Branch)
+	}
+	return plumbing.NewBranchReferenceName(t.Branch)
 }
 
 func (t Target) base() string {
@@ -44,14 +63,19 @@ func (t Target) validate() error {
 	if t.Branch == "" {
 		return errors.New("target has no branch")
 	}
-	if !plumbing.NewBranchReferenceName(t.Branch).IsBranch() {
+	if err := t.ref().Validate(); err != nil || !plumbing.NewBranchReferenceName(t.Branch).IsBranch() {
 		return fmt.Errorf("bad branch name %q", t.Branch)
 	}
 	if t.Mode == FastForward && t.Base != "" && t.Base != t.Branch {
 		return fmt.Errorf("fast-forward of %s cannot build on another branch %s", t.Branch, t.Base)
 	}
 	if t.Mode != FastForward && t.Base == "" {
-		return fmt.Errorf("creating or force-updating %s needs a base branch", t.Branch)
+		return fmt.Errorf("creating, force-updating or proposing %s needs a base branch", t.Branch)
+	}
+	for _, o := range t.PushOptions {
+		if strings.ContainsAny(o, "\n\x00") {
+			return fmt.Errorf("push option %.40q has a newline or NUL", o)
+		}
 	}
 	return nil
 }
@@ -167,6 +191,8 @@ func (r *Repo) landOnce(ctx context.Context, target Target, build buildFunc, sid
 			return nil, fmt.Errorf("create %s: %w", target.Branch, ErrBranchExists)
 		}
 	case ForceBranch:
+	case Propose:
+		old = plumbing.ZeroHash
 	default:
 		old = baseTip
 	}
@@ -189,7 +215,7 @@ func (r *Repo) landOnce(ctx context.Context, target Target, build buildFunc, sid
 	if err != nil {
 		return nil, err
 	}
-	if err := ps.update(ctx, target.Branch, old, commit, objs); err != nil {
+	if err := ps.update(ctx, target, old, commit, objs); err != nil {
 		return nil, err
 	}
 	if err := objs.persist(); err != nil {
@@ -200,8 +226,10 @@ func (r *Repo) landOnce(ctx context.Context, target Target, build buildFunc, sid
 			return nil, err
 		}
 	}
-	if err := r.setTip(target.Branch, commit); err != nil {
-		return nil, err
+	if target.Mode != Propose {
+		if err := r.setTip(target.Branch, commit); err != nil {
+			return nil, err
+		}
 	}
 	return &Result{Commit: commit, Parent: baseTip}, nil
 }

@@ -281,6 +281,42 @@ func (g *GiteaServer) logTail() string {
 	return b.String()
 }
 
+// CPU is the processor time the server has used since it last started,
+// with the processes it started and waited for: the git commands and the
+// `gitea hook` processes of every push.
+func (g *GiteaServer) CPU() (time.Duration, error) {
+	g.life.Lock()
+	pid := 0
+	if g.cmd != nil && g.cmd.Process != nil {
+		pid = g.cmd.Process.Pid
+	}
+	g.life.Unlock()
+	if pid == 0 {
+		return 0, fmt.Errorf("gitea is not running")
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("gitea's CPU time: %w", err)
+	}
+	// The fields after the command name, which is in parentheses: utime,
+	// stime, cutime and cstime are the 12th to 15th of them, in clock ticks
+	// (100 a second on Linux).
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 15 {
+		return 0, fmt.Errorf("gitea's CPU time: short /proc/%d/stat", pid)
+	}
+	var ticks int64
+	for _, f := range fields[11:15] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("gitea's CPU time: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
 // Stop kills the server and, if the harness made its directory, removes it.
 // It is safe to call more than once.
 func (g *GiteaServer) Stop() error {

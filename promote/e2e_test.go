@@ -102,38 +102,47 @@ var (
 	ams, _      = time.LoadLocation("Europe/Amsterdam")
 	saturday    = time.Date(2026, 11, 28, 12, 0, 0, 0, ams)
 	mondayNoon  = time.Date(2026, 11, 30, 12, 0, 0, 0, ams)
-	killedAtPR  = "killed before opening the pull request"
+	killedAtPR  = "killed before labelling the pull request"
 	killedAtPRp = &killedAtPR
 )
 
-// crashAtPR dies (panics, as a killed process stops) when asked to open the
-// pull request: after the promotion branch was pushed.
+// crashAtPR dies (panics, as a killed process stops) when asked to label
+// the pull request: after the push opened it, before ensign marked it as a
+// promotion.
 type crashAtPR struct {
 	Forge
 	hit atomic.Bool
 }
 
-func (c *crashAtPR) EnsurePullRequest(ctx context.Context, repo forge.Repo, want forge.NewPullRequest) (forge.PullRequest, bool, error) {
+func (c *crashAtPR) AddLabel(ctx context.Context, repo forge.Repo, number int64, want forge.Label) (bool, error) {
 	if !c.hit.Swap(true) {
 		panic(killedAtPRp)
 	}
-	return c.Forge.EnsurePullRequest(ctx, repo, want)
+	return c.Forge.AddLabel(ctx, repo, number, want)
 }
 
-func TestRestartBetweenPushAndPullRequest(t *testing.T) {
+// TestRestartBetweenPushAndLabel kills ensign between the push that opened
+// the promotion's pull request and its label, the mark by which ensign
+// finds its promotions: the restart must adopt that pull request, with the
+// same head, and open no second one.
+func TestRestartBetweenPushAndLabel(t *testing.T) {
 	r := newRig(t, saturday)
 	c := r.verify("6.5.1")
 	ctx := context.Background()
 	func() {
 		defer func() {
 			if p := recover(); p != killedAtPRp {
-				t.Fatalf("the first run did not die before opening the PR: %v", p)
+				t.Fatalf("the first run did not die before labelling the PR: %v", p)
 			}
 		}()
 		_, _ = r.service(&crashAtPR{Forge: r.forge}).Succeeded(ctx, "staging", c)
 	}()
 	if prs := r.promotions("open"); len(prs) != 0 {
-		t.Fatalf("%d promotion PRs before the restart", len(prs))
+		t.Fatalf("%d labelled promotion PRs before the restart", len(prs))
+	}
+	opened, err := r.forge.ListOpenPullRequests(ctx, r.env.ForgeRepo(), "")
+	if err != nil || len(opened) != 1 || !opened[0].AGit {
+		t.Fatalf("%d pull requests open after the crash (%v), want the one the push opened", len(opened), err)
 	}
 	outs, err := r.service(nil).Succeeded(ctx, "staging", c)
 	if err != nil {
@@ -142,10 +151,10 @@ func TestRestartBetweenPushAndPullRequest(t *testing.T) {
 	if len(outs) != 1 || outs[0].Action != ActionQueued || outs[0].PR == 0 {
 		t.Fatalf("after the restart: %+v; want one queued PR", outs)
 	}
-	branchTip, err := r.env.BranchTip(ctx, "ensign/promote/podinfo/production/"+outs[0].ID)
-	if err != nil {
-		t.Fatal(err)
+	if outs[0].PR != opened[0].Number {
+		t.Fatalf("the restart went on with #%d, want #%d, which the push opened", outs[0].PR, opened[0].Number)
 	}
+	head := opened[0].HeadSHA
 	// Again: the same PR, the same commit.
 	again, err := r.service(nil).Succeeded(ctx, "staging", c)
 	if err != nil {
@@ -154,8 +163,8 @@ func TestRestartBetweenPushAndPullRequest(t *testing.T) {
 	if len(again) != 1 || again[0].PR != outs[0].PR {
 		t.Fatalf("a repeat opened %+v; want the same PR #%d", again, outs[0].PR)
 	}
-	if tip, _ := r.env.BranchTip(ctx, "ensign/promote/podinfo/production/"+outs[0].ID); tip != branchTip {
-		t.Fatalf("the repeat rewrote the promotion branch %s -> %s", branchTip, tip)
+	if pr, err := r.forge.GetPullRequest(ctx, r.env.ForgeRepo(), outs[0].PR); err != nil || pr.HeadSHA != head {
+		t.Fatalf("the repeat moved the promotion's head %s -> %s (%v)", head, pr.HeadSHA, err)
 	}
 	if prs := r.promotions("open"); len(prs) != 1 {
 		t.Fatalf("%d open promotion PRs, want 1", len(prs))

@@ -51,7 +51,13 @@ func (s *Service) checkHead(ctx context.Context, pol *policy.Policy, app *policy
 	if pr.BaseBranch != s.ws.Branch {
 		return altered("it targets %s, not %s", pr.BaseBranch, s.ws.Branch)
 	}
-	if want := promotionBranch(pol, m.App, m.To, m.ID); pr.HeadBranch != want {
+	// An AGit pull request's head can be moved only by its author, ensign,
+	// pushing its topic again; a branch pull request must be on ensign's
+	// branch for m (from before promotions were proposed by AGit).
+	if pr.AGit && pr.Author != s.bot {
+		return altered("it was opened by %s, not by ensign", pr.Author)
+	}
+	if want := promotionBranch(pol, m.App, m.To, m.ID); !pr.AGit && pr.HeadBranch != want {
 		return altered("its branch is %s, not %s", pr.HeadBranch, want)
 	}
 	if vocab.NewPromotion(m.App, m.From, m.To, m.Images, m.Revision, m.Canary).ID != m.ID {
@@ -199,9 +205,17 @@ func (s *Service) plan(ctx context.Context, from, to *policy.Stage, refs []image
 	return p, nil
 }
 
-// promotionBranch is the branch of a promotion's pull request.
+// promotionBranch is the branch of a promotion's pull request opened
+// before promotions were proposed by AGit (see promotionTopic).
 func promotionBranch(pol *policy.Policy, app, to, id string) string {
-	return pol.BranchPrefix + "promote/" + app + "/" + to + "/" + id
+	return pol.BranchPrefix + promotionTopic(app, to, id)
+}
+
+// promotionTopic is the topic of the AGit push that opens or moves the pull
+// request of a promotion. Gitea keeps it as <bot>/<topic>, so it needs no
+// prefix of its own, and it does not change with the policy's branchPrefix.
+func promotionTopic(app, to, id string) string {
+	return "promote/" + app + "/" + to + "/" + id
 }
 
 // ownHead makes sure pr's head is ensign's own promotion m before anything
@@ -231,9 +245,9 @@ func (s *Service) ownHead(ctx context.Context, pol *policy.Policy, app *policy.A
 }
 
 // rebase builds promotion m again on the deploy branch's tip as last
-// fetched, force-pushes it to the pull request's branch and waits for
-// Gitea to show it as the head. gitops.ErrNothingToCommit: the tip already
-// runs the version.
+// fetched, pushes it as the pull request's new head (its topic again, or
+// force to its branch) and waits for Gitea to show it as the head.
+// gitops.ErrNothingToCommit: the tip already runs the version.
 func (s *Service) rebase(ctx context.Context, pol *policy.Policy, app *policy.App, to *policy.Stage, pr forge.PullRequest, m vocab.Promotion) (forge.PullRequest, error) {
 	refs, err := verifiedRefs(m.Images, to.Promotion.Images)
 	if err != nil {
@@ -248,8 +262,11 @@ func (s *Service) rebase(ctx context.Context, pol *policy.Policy, app *policy.Ap
 		return pr, err
 	}
 	edit := func(ed *gitops.TreeEditor) error { _, err := p.apply(treeView{ed}); return err }
-	res, err := s.ws.Git.Update(ctx, gitops.Target{Branch: pr.HeadBranch, Base: s.ws.Branch, Mode: gitops.ForceBranch},
-		promotionCommit(pol, m, s.now(), ""), edit)
+	target := gitops.Target{Branch: pr.HeadBranch, Base: s.ws.Branch, Mode: gitops.ForceBranch}
+	if pr.AGit {
+		target = gitops.Target{Branch: promotionTopic(m.App, m.To, m.ID), Base: s.ws.Branch, Mode: gitops.Propose, PushOptions: forge.ProposalOptions(pr.Title, pr.Body)}
+	}
+	res, err := s.ws.Git.Update(ctx, target, promotionCommit(pol, m, s.now(), ""), edit)
 	if err != nil {
 		return pr, err
 	}

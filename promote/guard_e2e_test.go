@@ -2,6 +2,8 @@ package promote
 
 import (
 	"context"
+	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -11,10 +13,111 @@ import (
 	"github.com/ensignbot/ensign/forge"
 )
 
-// A write user pushes onto ensign's promotion branch while the promotion is
-// queued (ensign run protects the branch prefix, but an operator may have
-// switched that off): when the window opens, ensign puts its own commit
-// back, says so on the pull request, and merges only what it built.
+// A write user cannot move the head of ensign's promotion: Gitea refuses a
+// push to the pull request's head, and the same topic pushed by someone
+// else opens their own pull request, which ensign leaves alone. When the
+// window opens, ensign merges exactly what it built.
+func TestNobodyElseMovesAPromotion(t *testing.T) {
+	r := newRig(t, saturday)
+	ctx := context.Background()
+	outs, err := r.service(nil).Succeeded(ctx, "staging", r.verify("6.5.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outs) != 1 || outs[0].Action != ActionQueued {
+		t.Fatalf("outcomes %+v, want one queued promotion", outs)
+	}
+	pr, err := r.forge.GetPullRequest(ctx, r.env.ForgeRepo(), outs[0].PR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pr.AGit || pr.HeadBranch != fmt.Sprintf("refs/pull/%d/head", pr.Number) {
+		t.Fatalf("#%d has head %s (AGit %v); want a pull request proposed by AGit", pr.Number, pr.HeadBranch, pr.AGit)
+	}
+	dir := t.TempDir()
+	devURL := r.env.Gitea.GitURL(r.env.Org, r.env.Repo, r.env.Dev)
+	gitIn(t, dir, "clone", "-q", devURL, ".")
+	gitIn(t, dir, "-c", "user.name=dev", "-c", "user.email=dev@example.com", "commit", "-q", "--allow-empty", "-m", "tweak")
+	if out, err := gitOut(dir, "push", "-f", "origin", "HEAD:"+pr.HeadBranch); err == nil {
+		t.Fatalf("Gitea let a write user push to %s:\n%s", pr.HeadBranch, out)
+	}
+	topic := r.env.Bot.Name + "/" + promotionTopic("podinfo", "production", outs[0].ID)
+	if out, err := gitOut(dir, "push", "-o", "force-push=true", "origin", "HEAD:refs/for/main/"+topic); err != nil {
+		t.Fatalf("the developer's own proposal: %v\n%s", err, out)
+	}
+	if got, err := r.forge.GetPullRequest(ctx, r.env.ForgeRepo(), pr.Number); err != nil || got.HeadSHA != pr.HeadSHA {
+		t.Fatalf("#%d's head moved %s -> %s (%v)", pr.Number, pr.HeadSHA, got.HeadSHA, err)
+	}
+	r.now = mondayNoon
+	if err := r.service(nil).MergeQueued(ctx, mondayNoon); err != nil {
+		t.Fatal(err)
+	}
+	open, err := r.forge.ListOpenPullRequests(ctx, r.env.ForgeRepo(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(open) != 1 || open[0].Author != r.env.Dev.Name {
+		t.Fatalf("open pull requests %+v, want only the developer's own", open)
+	}
+	got, err := r.forge.GetPullRequest(ctx, r.env.ForgeRepo(), pr.Number)
+	if err != nil || !got.Merged || got.HeadSHA != pr.HeadSHA {
+		t.Fatalf("#%d merged=%v head=%s (%v); want ensign's own head %s merged", pr.Number, got.Merged, got.HeadSHA, err, pr.HeadSHA)
+	}
+	if tag, err := r.env.PinnedTag(ctx, r.env.Production); err != nil || tag != "6.5.1" {
+		t.Fatalf("production pins %q (%v), want 6.5.1", tag, err)
+	}
+}
+
+func gitOut(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func gitIn(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	if out, err := gitOut(dir, args...); err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// asBranchPR turns ensign's proposed promotion pr into one from a branch,
+// as ensign opened them before it proposed promotions by AGit: the same
+// commit on the promotion branch, the same title, body and labels, and pr
+// closed.
+func (r *rig) asBranchPR(t *testing.T, pr forge.PullRequest, id string) forge.PullRequest {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	gitIn(t, dir, "init", "-q")
+	botURL := r.env.Gitea.GitURL(r.env.Org, r.env.Repo, r.env.Bot)
+	gitIn(t, dir, "fetch", "-q", botURL, pr.HeadBranch)
+	branch := "ensign/" + promotionTopic("podinfo", "production", id)
+	gitIn(t, dir, "push", "-q", botURL, "FETCH_HEAD:refs/heads/"+branch)
+	if err := r.forge.ClosePullRequest(ctx, r.env.ForgeRepo(), pr.Number, ""); err != nil {
+		t.Fatal(err)
+	}
+	legacy, _, err := r.forge.EnsurePullRequest(ctx, r.env.ForgeRepo(), forge.NewPullRequest{Head: branch, Base: "main", Title: pr.Title, Body: pr.Body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range pr.Labels {
+		if _, err := r.forge.AddLabel(ctx, r.env.ForgeRepo(), legacy.Number, forge.Label{Name: l, Color: "#1d76db"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if legacy.AGit || legacy.HeadBranch != branch || legacy.HeadSHA != pr.HeadSHA {
+		t.Fatalf("the branch pull request %+v is not %s at %s", legacy, branch, pr.HeadSHA)
+	}
+	return legacy
+}
+
+// A write user pushes onto the branch of a promotion ensign opened before it
+// proposed promotions by AGit, while the promotion is queued (ensign run
+// protects the branch prefix, but an operator may have switched that off):
+// when the window opens, ensign puts its own commit back, says so on the
+// pull request, and merges only what it built.
 func TestForeignCommitOnPromotionBranchIsReplaced(t *testing.T) {
 	for name, files := range map[string]map[string]string{
 		"a new file":          {"apps/podinfo/base/evil.yaml": "kind: Pod\nspec: {containers: [{name: x, securityContext: {privileged: true}}]}\n"},
@@ -32,10 +135,11 @@ func TestForeignCommitOnPromotionBranchIsReplaced(t *testing.T) {
 			if len(outs) != 1 || outs[0].Action != ActionQueued {
 				t.Fatalf("outcomes %+v, want one queued promotion", outs)
 			}
-			pr, err := r.forge.GetPullRequest(ctx, r.env.ForgeRepo(), outs[0].PR)
+			proposed, err := r.forge.GetPullRequest(ctx, r.env.ForgeRepo(), outs[0].PR)
 			if err != nil {
 				t.Fatal(err)
 			}
+			pr := r.asBranchPR(t, proposed, outs[0].ID)
 			policyBefore, err := r.env.File(ctx, ".ensign.yaml")
 			if err != nil {
 				t.Fatal(err)

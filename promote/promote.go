@@ -1,9 +1,11 @@
 package promote
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,7 +34,7 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 	out.Images = meta.Images
 	out.ID = meta.ID
 	pol := snap.Policy
-	branch := promotionBranch(pol, app.Name, to.Name, meta.ID)
+	branch := promotionBranch(pol, app.Name, to.Name, meta.ID) // of a promotion opened before AGit
 	p, err := s.plan(ctx, from, to, refs, v.Revision, snap.Tip)
 	if err != nil {
 		return out, err
@@ -69,7 +71,7 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 			return out, err
 		}
 		for _, c := range closed {
-			if c.HeadBranch == branch && !c.Merged && c.Author == s.bot {
+			if c.Author == s.bot && !c.Merged && (c.HeadBranch == branch || c.AGit && promotionID(c) == meta.ID) {
 				out.PR, out.URL, out.Action = c.Number, c.URL, ActionClosedByPerson
 				out.Reason = fmt.Sprintf("promotion #%d of this version was closed without merging; not opening it again", c.Number)
 				return out, nil
@@ -106,21 +108,20 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 		if err := s.ws.Yield(ctx); err != nil {
 			return out, err
 		}
-		res, err := s.ws.Git.Update(ctx, gitops.Target{Branch: branch, Base: s.ws.Branch, Mode: gitops.ForceBranch}, commit, edit)
+		// One push opens the pull request (Gitea's AGit flow): no branch,
+		// and half the work for Gitea of a branch push and a POST /pulls,
+		// which both run its git hooks. changes is the dry run's until the
+		// push builds again on the tip of the moment.
+		title, body := Title(meta, changes), Body(meta, to.Overlay, v, changes)
+		res, err := s.ws.Git.Update(ctx, gitops.Target{Branch: promotionTopic(app.Name, to.Name, meta.ID), Base: s.ws.Branch, Mode: gitops.Propose, PushOptions: forge.ProposalOptions(title, body)}, commit, edit)
 		if err != nil {
 			return out, err
 		}
 		if err := s.ws.Yield(ctx); err != nil {
 			return out, err
 		}
-		pr, _, err = s.forge.EnsurePullRequest(ctx, s.ws.Repo, forge.NewPullRequest{
-			Head: branch, Base: s.ws.Branch, Title: Title(meta, changes), Body: Body(meta, to.Overlay, v, changes),
-		})
-		if err != nil {
+		if pr, err = s.proposed(ctx, meta, res.Commit.String(), Title(meta, changes), Body(meta, to.Overlay, v, changes)); err != nil {
 			return out, err
-		}
-		if pr.HeadSHA == "" {
-			pr.HeadSHA = res.Commit.String()
 		}
 		out.Changes = changes
 	}
@@ -130,6 +131,58 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 	}
 	s.closeSuperseded(ctx, open, meta.ID, fmt.Sprintf("Closed by ensign: superseded by #%d, which promotes a newer verified version.", pr.Number))
 	return s.settle(ctx, pol, app, to, pr, meta, Facts{Trigger: trig, AutoMerge: to.AutoMerge, RolledBack: rolledBack}, person, s.now(), out)
+}
+
+// proposed finds the pull request that the proposal of promotion m opened
+// or moved (Gitea does it inside the push, before answering it), and brings
+// its title and body to title and body. head is the commit pushed. Two
+// replicas that proposed m at the same moment (a leadership hand-over) may
+// each have opened one: the oldest is kept and the others are closed.
+func (s *Service) proposed(ctx context.Context, m vocab.Promotion, head, title, body string) (forge.PullRequest, error) {
+	prs, err := s.forge.ListOpenPullRequests(ctx, s.ws.Repo, "")
+	if err != nil {
+		return forge.PullRequest{}, err
+	}
+	var mine []forge.PullRequest
+	for _, pr := range prs {
+		if pr.Author == s.bot && pr.AGit && (pr.HeadSHA == head || promotionID(pr) == m.ID) {
+			mine = append(mine, pr)
+		}
+	}
+	if len(mine) == 0 {
+		return forge.PullRequest{}, fmt.Errorf("%w: pushed promotion %s to refs/for/%s, but no pull request holds it", ErrNoProposal, m.ID, s.ws.Branch)
+	}
+	slices.SortFunc(mine, func(a, b forge.PullRequest) int { return cmp.Compare(a.Number, b.Number) })
+	pr := mine[0]
+	for _, dup := range mine[1:] {
+		if err := s.forge.ClosePullRequest(ctx, s.ws.Repo, dup.Number, fmt.Sprintf("Closed by ensign: a duplicate of #%d, opened at the same moment.", pr.Number)); err != nil {
+			s.logger(ctx).Warn("close a duplicate promotion", "pr", dup.Number, "of", pr.Number, "err", err)
+		}
+	}
+	if pr.Title != title || pr.Body != body {
+		if err := s.forge.UpdatePullRequest(ctx, s.ws.Repo, pr.Number, title, body); err != nil {
+			return forge.PullRequest{}, err
+		}
+		pr.Title, pr.Body = title, body
+	}
+	if pr.HeadSHA == "" {
+		pr.HeadSHA = head
+	}
+	return pr, nil
+}
+
+// ErrNoProposal means a promotion was pushed to refs/for/ but the server
+// opened no pull request from it: Gitea or Forgejo with git 2.29 or newer
+// is needed (the AGit flow).
+var ErrNoProposal = errors.New("the server opened no pull request from the proposal")
+
+// promotionID is the id in the promotion record of pr's body, or "".
+func promotionID(pr forge.PullRequest) string {
+	m, err := vocab.ParsePromotion(pr.Body)
+	if err != nil {
+		return ""
+	}
+	return m.ID
 }
 
 // errClosedSince: the policy on the tree a direct push would land on no

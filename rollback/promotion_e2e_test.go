@@ -13,22 +13,23 @@ import (
 	"github.com/ensignbot/ensign/promote"
 )
 
-// stallPR is the real Gitea client, except that opening a pull request
-// waits until the test lets it go: a promotion stuck on a slow Gitea API.
+// stallPR is the real Gitea client, except that labelling a pull request
+// (the first API call after the push that opened it) waits until the test
+// lets it go: a promotion stuck on a slow Gitea API.
 type stallPR struct {
 	promote.Forge
 	entered chan struct{}
 	release chan struct{}
 }
 
-func (s *stallPR) EnsurePullRequest(ctx context.Context, repo forge.Repo, want forge.NewPullRequest) (forge.PullRequest, bool, error) {
+func (s *stallPR) AddLabel(ctx context.Context, repo forge.Repo, number int64, want forge.Label) (bool, error) {
 	close(s.entered)
 	select {
 	case <-s.release:
 	case <-ctx.Done():
-		return forge.PullRequest{}, false, ctx.Err()
+		return false, ctx.Err()
 	}
-	return s.Forge.EnsurePullRequest(ctx, repo, want)
+	return s.Forge.AddLabel(ctx, repo, number, want)
 }
 
 // TestRollbackDoesNotWaitForAPromotion runs a promotion and a rollback of
