@@ -120,6 +120,11 @@ func (r *Repo) deepen(ctx context.Context, branch string, depth int) (err error)
 // branch) with depth commits of its history, for a shallow cache that needs
 // an old commit without the history in between.
 func (r *Repo) FetchCommit(ctx context.Context, h plumbing.Hash, depth int) error {
+	// A commit the cache holds (a promotion ensign just pushed) needs
+	// neither the network nor a wait behind a rollback holding the lock.
+	if r.hasObject(h) {
+		return nil
+	}
 	release, err := r.begin(ctx)
 	if err != nil {
 		return err

@@ -5,8 +5,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -256,5 +259,100 @@ func BenchmarkGiteaProposal(b *testing.B) {
 			}
 			b.ReportMetric(float64((cpu1-cpu0).Milliseconds())/float64(b.N), "gitea-cpu-ms/op")
 		})
+	}
+}
+
+// countPushes counts the receive-pack requests (pushes) that go through it.
+type countPushes struct {
+	base   http.RoundTripper
+	pushes atomic.Int32
+}
+
+func (c *countPushes) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/git-receive-pack") {
+		c.pushes.Add(1)
+	}
+	return c.base.RoundTrip(req)
+}
+
+// TestGiteaProposalsTogether proposes five commits at once, each with its
+// own title: they go out in fewer pushes than five (one, unless the first
+// had left before the others came), and Gitea opens five pull requests,
+// each with its own head. Push options go with a push, not a reference, so
+// their titles are not theirs: Gitea 1.26 gives every pull request a push
+// opens without a title option the title of the first one's commit. The
+// promote package sets titles and bodies through the API after a push.
+func TestGiteaProposalsTogether(t *testing.T) {
+	g := harness.Gitea(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	bot, err := g.CreateUser(ctx, harness.UniqueName("ensignbot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := harness.UniqueName("gitops")
+	cloneURL, err := g.CreateRepo(ctx, g.AdminUser, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.AddCollaborator(ctx, g.AdminUser, name, bot.Name, "write"); err != nil {
+		t.Fatal(err)
+	}
+	counter := &countPushes{base: http.DefaultTransport}
+	r, err := gitops.Open(ctx, gitops.Options{Dir: t.TempDir(), URL: cloneURL, Token: bot.Token, HTTPClient: &http.Client{Transport: counter}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Fetch(ctx, gitops.FetchOptions{Branches: []string{"main"}}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	heads := make([]string, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			meta := gitops.CommitMeta{Message: fmt.Sprintf("Promote app-%d", i), Author: gitops.Identity{Name: bot.Name, Email: bot.Name + "@example.com"}}
+			res, err := r.Update(ctx, gitops.Target{Branch: fmt.Sprintf("promote/app-%d/prod/1", i), Base: "main", Mode: gitops.Propose,
+				PushOptions: []string{"force-push=true", fmt.Sprintf("title=Title %d", i)}}, meta, func(ed *gitops.TreeEditor) error {
+				return ed.WriteFile(fmt.Sprintf("apps/app-%d/kustomization.yaml", i), []byte("images: []\n"))
+			})
+			if err != nil {
+				errs <- err
+				return
+			}
+			heads[i] = res.Commit.String()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if p := counter.pushes.Load(); p >= n {
+		t.Fatalf("%d pushes for %d proposals made together", p, n)
+	} else {
+		t.Logf("%d proposals in %d pushes", n, p)
+	}
+	client, err := g.Client(ctx, bot.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prs, _, err := client.ListRepoPullRequests(g.AdminUser, name, gitea.ListPullRequestsOptions{State: gitea.StateAll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := map[string]bool{}
+	for _, pr := range prs {
+		opened[pr.Head.Sha] = true
+	}
+	for i, h := range heads {
+		if !opened[h] {
+			t.Errorf("proposal %d (%s) opened no pull request", i, h)
+		}
+	}
+	if len(prs) != n {
+		t.Fatalf("%d pull requests, want %d", len(prs), n)
 	}
 }

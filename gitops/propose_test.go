@@ -1,10 +1,8 @@
 package gitops
 
 import (
+	"slices"
 	"testing"
-
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 )
 
 func TestProposeTarget(t *testing.T) {
@@ -18,7 +16,7 @@ func TestProposeTarget(t *testing.T) {
 		{"no base", Target{Branch: "promote/app", Mode: Propose}, "", true},
 		{"a bad topic", Target{Branch: "promote/a..b", Base: "main", Mode: Propose}, "", true},
 		{"an option with a newline", Target{Branch: "t", Base: "main", Mode: Propose, PushOptions: []string{"title=a\nb"}}, "", true},
-		{"options on a branch push", Target{Branch: "main", PushOptions: []string{"ci.skip"}}, "refs/heads/main", false},
+		{"options on a branch push", Target{Branch: "main", PushOptions: []string{"ci.skip"}}, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -33,31 +31,47 @@ func TestProposeTarget(t *testing.T) {
 	}
 }
 
-func TestAlreadyProposed(t *testing.T) {
-	ref := plumbing.ReferenceName("refs/for/main/t")
-	status := func(unpack string, s ...string) *packp.ReportStatus {
-		rs := &packp.ReportStatus{UnpackStatus: unpack}
-		for _, x := range s {
-			rs.CommandStatuses = append(rs.CommandStatuses, &packp.CommandStatus{ReferenceName: ref, Status: x})
+func TestProposedStatus(t *testing.T) {
+	tests := []struct {
+		status string
+		want   bool
+	}{
+		{"ok", true},
+		{"new commit is same with old commit", true},
+		{"request `force-push` push option", false},
+		{"hook declined", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := proposed(tt.status); got != tt.want {
+			t.Errorf("proposed(%q) = %v, want %v", tt.status, got, tt.want)
 		}
-		return rs
+	}
+}
+
+func TestTakeProposals(t *testing.T) {
+	p := func(topic string, opts ...string) *proposal {
+		return &proposal{target: Target{Branch: topic, Base: "main", Mode: Propose, PushOptions: opts}}
+	}
+	a1, b, a2, c := p("a", "force-push=true", "title=A"), p("b", "force-push=true", "title=B"), p("a", "force-push=true"), p("c", "force-push=true", "title=A")
+	batch, rest := takeProposals([]*proposal{a1, b, a2, c})
+	if !slices.Equal(batch, []*proposal{a1, b, c}) || !slices.Equal(rest, []*proposal{a2}) {
+		t.Fatalf("batch %v, rest %v; want a, b, c and then a's second commit", batch, rest)
 	}
 	tests := []struct {
-		name string
-		rs   *packp.ReportStatus
-		want bool
+		name  string
+		batch []*proposal
+		want  []string
 	}{
-		{"no report", nil, false},
-		{"the head is already this commit", status("ok", "new commit is same with old commit"), true},
-		{"the server wants force-push", status("ok", "request `force-push` push option"), false},
-		{"a hook declined", status("ok", "hook declined"), false},
-		{"the pack did not unpack", status("index-pack failed", "new commit is same with old commit"), false},
-		{"no command reported", status("ok"), false},
+		{"one proposal keeps its options", []*proposal{a1}, []string{"force-push=true", "title=A"}},
+		{"several keep what they share", []*proposal{a1, b}, []string{"force-push=true"}},
+		{"the same title twice is kept", []*proposal{a1, c}, []string{"force-push=true", "title=A"}},
+		{"nothing shared", []*proposal{a1, p("d")}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := alreadyProposed(tt.rs); got != tt.want {
-				t.Fatalf("alreadyProposed = %v, want %v", got, tt.want)
+			if got := sharedOptions(tt.batch); !slices.Equal(got, tt.want) {
+				t.Fatalf("sharedOptions = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
-	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
@@ -65,17 +64,14 @@ func (r *Repo) openPush(ctx context.Context) (*pushSession, error) {
 
 func (p *pushSession) Close() error { return p.sess.Close() }
 
-// update sets target's branch from old to new on the server, sending only
-// the objects in objs. The server applies it only if the branch still has
-// the value old (zero: the branch must not exist), which makes it a
-// compare-and-swap. A lost race returns a *PushRejectedError with Stale set.
-// A Propose target is pushed to its refs/for/ reference instead, which the
-// server handles itself (see Propose).
-func (p *pushSession) update(ctx context.Context, target Target, old, new plumbing.Hash, objs *objectSet) error {
+// update sets branch from old to new on the server, sending only the objects
+// in objs. The server applies it only if the branch still has the value old
+// (zero: the branch must not exist), which makes it a compare-and-swap. A lost
+// race returns a *PushRejectedError with Stale set.
+func (p *pushSession) update(ctx context.Context, branch string, old, new plumbing.Hash, objs *objectSet) error {
 	r := p.r
-	ref := target.ref()
-	branch := target.Branch
-	if cur := p.tips[branch]; target.Mode != Propose && cur != old {
+	ref := plumbing.NewBranchReferenceName(branch)
+	if cur := p.tips[branch]; cur != old {
 		return &PushRejectedError{Ref: ref.String(), Reason: fmt.Sprintf("branch is at %s, expected %s", short(cur), short(old)), Stale: true}
 	}
 	var pack bytes.Buffer
@@ -85,50 +81,18 @@ func (p *pushSession) update(ctx context.Context, target Target, old, new plumbi
 	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(p.adv.Capabilities)
 	req.Commands = []*packp.Command{{Name: ref, Old: old, New: new}}
-	if len(target.PushOptions) > 0 && p.adv.Capabilities.Supports(capability.PushOptions) {
-		if err := req.Capabilities.Set(capability.PushOptions); err != nil {
-			return fmt.Errorf("push to %s: %w", r.url, err)
-		}
-		for _, o := range target.PushOptions {
-			k, v, _ := strings.Cut(o, "=")
-			req.Options = append(req.Options, &packp.Option{Key: k, Value: v})
-		}
-	}
 	req.Packfile = io.NopCloser(&pack)
 	rs, err := p.sess.ReceivePack(ctx, req)
 	if err == nil && rs == nil {
 		err = fmt.Errorf("no status report")
 	}
-	if err != nil && target.Mode == Propose && alreadyProposed(rs) {
-		return nil
-	}
 	if err != nil {
-		if target.Mode == Propose {
-			return &PushRejectedError{Ref: ref.String(), Reason: strings.TrimSpace(err.Error())}
-		}
 		// Find out whether we lost a race or the server refused for good.
 		now, lerr := r.remoteTips(ctx)
 		stale := lerr == nil && now[branch] != old
 		return &PushRejectedError{Ref: ref.String(), Reason: strings.TrimSpace(err.Error()), Stale: stale}
 	}
 	return nil
-}
-
-// alreadyProposed reports whether the server refused a proposal only
-// because the pull request's head is already that commit: Gitea and
-// Forgejo answer "new commit is same with old commit". A proposal pushed
-// again (a retry after a lost answer, two replicas during a hand-over) is
-// then done.
-func alreadyProposed(rs *packp.ReportStatus) bool {
-	if rs == nil || rs.UnpackStatus != "ok" || len(rs.CommandStatuses) == 0 {
-		return false
-	}
-	for _, c := range rs.CommandStatuses {
-		if c.Status != "ok" && !strings.Contains(c.Status, "same with old commit") {
-			return false
-		}
-	}
-	return true
 }
 
 func short(h plumbing.Hash) string {

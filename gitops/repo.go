@@ -72,6 +72,8 @@ type Repo struct {
 	// of about repackObjects objects at most (repack.go).
 	loose                                   int
 	repackPacks, repackLoose, repackObjects int
+
+	proposals proposer // Propose pushes that come in together go together
 }
 
 // remoteRefPrefix holds the remote's branch tips as last fetched or pushed.

@@ -29,6 +29,7 @@ const (
 	// the one the same pusher opened from the same topic, Branch. No branch
 	// is created. The server decides what the push does, so it is not a
 	// compare-and-swap; a commit the pull request already has is a success.
+	// Proposals that come in together are pushed in one push.
 	Propose
 )
 
@@ -39,8 +40,10 @@ type Target struct {
 	Mode   PushMode // default FastForward
 	// MaxAttempts bounds the fetch-rebuild-push loop on lost races; 0 means 5.
 	MaxAttempts int
-	// PushOptions are sent with the push as git push options ("key=value",
-	// as `git push -o`), when the server accepts them.
+	// PushOptions are sent with a Propose push as git push options
+	// ("key=value", as `git push -o`), when the server accepts them. The
+	// proposals of one repository that come in together are pushed
+	// together, with only the options they all have.
 	PushOptions []string
 }
 
@@ -71,6 +74,9 @@ func (t Target) validate() error {
 	}
 	if t.Mode != FastForward && t.Base == "" {
 		return fmt.Errorf("creating, force-updating or proposing %s needs a base branch", t.Branch)
+	}
+	if len(t.PushOptions) > 0 && t.Mode != Propose {
+		return fmt.Errorf("push options go only with a proposal, not with a push to %s", t.Branch)
 	}
 	for _, o := range t.PushOptions {
 		if strings.ContainsAny(o, "\n\x00") {
@@ -215,7 +221,12 @@ func (r *Repo) landOnce(ctx context.Context, target Target, build buildFunc, sid
 	if err != nil {
 		return nil, err
 	}
-	if err := ps.update(ctx, target, old, commit, objs); err != nil {
+	if target.Mode == Propose {
+		err = r.propose(ctx, ps, target, commit, objs)
+	} else {
+		err = ps.update(ctx, target.Branch, old, commit, objs)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := objs.persist(); err != nil {

@@ -192,10 +192,11 @@ func (w *Workspace) leaveUrgent() {
 }
 
 // DefaultPromotions is how many promotions of one repository run at once
-// unless Workspace.Promotions says otherwise. Each costs Gitea a push and a
-// pull request; more at once would not make Gitea faster and would take
-// the CPU a rollback's history walk needs.
-const DefaultPromotions = 2
+// unless Workspace.Promotions says otherwise. Their proposals, when they
+// come together, go to Gitea in one push (gitops.Propose), which costs it
+// less than one push each; many more at once would take the CPU a
+// rollback's history walk needs.
+const DefaultPromotions = 4
 
 // Close stops the workspace's shared fetches, which run detached from the
 // callers that asked for them, and waits for them to end; Sync fails after

@@ -53,7 +53,7 @@ type config struct {
 	LogLevel   string        `env:"ENSIGN_LOG_LEVEL, default=info"`
 	LogFormat  string        `env:"ENSIGN_LOG_FORMAT, default=text"`
 	Workers    int           `env:"ENSIGN_WORKERS, default=16"`
-	Promotions int           `env:"ENSIGN_PROMOTIONS, default=2"`
+	Promotions int           `env:"ENSIGN_PROMOTIONS, default=4"`
 	Resync     time.Duration `env:"ENSIGN_RESYNC, default=10m"`
 	// CommandFloors is the operator's minimum level per comment command;
 	// no policy file can lower it (validate fills in the defaults).

@@ -1,0 +1,203 @@
+package gitops
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+// proposalGather is how long the first of a burst of proposals waits for
+// the others before pushing: they usually come together (the promotions a
+// rollback held back, the verified versions of one release).
+const proposalGather = 20 * time.Millisecond
+
+// proposer gathers the proposals (Propose pushes) of one repository that
+// come in while one is being pushed, and pushes them together: Gitea runs
+// its git hooks once per push, which costs it more than the pull requests
+// the push opens.
+type proposer struct {
+	mu      sync.Mutex
+	pushing bool
+	queue   []*proposal
+}
+
+// proposal is one commit to push to a refs/for/ reference.
+type proposal struct {
+	target Target
+	commit plumbing.Hash
+	objs   *objectSet
+	done   chan error // buffered: the pusher never waits for the proposer
+}
+
+// propose pushes commit (with the objects in objs) to target's refs/for/
+// reference, in one push with the other proposals waiting at that moment.
+// The first proposal of a burst pushes the burst, over ps (whose
+// advertisement a proposal does not depend on) and then over new sessions
+// while more come in; the others wait for their result or for ctx.
+func (r *Repo) propose(ctx context.Context, ps *pushSession, target Target, commit plumbing.Hash, objs *objectSet) error {
+	p := &proposal{target: target, commit: commit, objs: objs, done: make(chan error, 1)}
+	b := &r.proposals
+	b.mu.Lock()
+	b.queue = append(b.queue, p)
+	if b.pushing {
+		b.mu.Unlock()
+		select {
+		case err := <-p.done:
+			return err
+		case <-ctx.Done():
+			// The burst may still push it; a proposal pushed twice is one.
+			return fmt.Errorf("propose %s: %w", target.ref(), ctx.Err())
+		}
+	}
+	b.pushing = true
+	b.mu.Unlock()
+	select {
+	case <-time.After(proposalGather):
+	case <-ctx.Done():
+	}
+	// The burst is pushed for every proposal in it, whatever becomes of
+	// the context of the one pushing it.
+	bctx := context.WithoutCancel(ctx)
+	for {
+		b.mu.Lock()
+		batch, rest := takeProposals(b.queue)
+		b.queue = rest
+		if len(batch) == 0 {
+			b.pushing = false
+			b.mu.Unlock()
+			break
+		}
+		b.mu.Unlock()
+		pctx, cancel := context.WithTimeout(bctx, r.timeout)
+		errs := r.pushProposals(pctx, ps, batch)
+		cancel()
+		ps = nil
+		for i, q := range batch {
+			q.done <- errs[i]
+		}
+	}
+	return <-p.done
+}
+
+// takeProposals splits queue into the proposals one push can carry (one
+// per reference: a second commit for the same topic waits for the next
+// push) and the rest.
+func takeProposals(queue []*proposal) (batch, rest []*proposal) {
+	for _, p := range queue {
+		if slices.ContainsFunc(batch, func(q *proposal) bool { return q.target.ref() == p.target.ref() }) {
+			rest = append(rest, p)
+		} else {
+			batch = append(batch, p)
+		}
+	}
+	return batch, rest
+}
+
+// pushProposals pushes batch in one receive-pack request, over ps or, if
+// nil, a new session, and returns each proposal's result. Push options go
+// with the push, not with a reference, so a push of several proposals
+// carries only the options they all have; the caller sets what the others
+// would have said (a pull request's title and body) through the API.
+func (r *Repo) pushProposals(ctx context.Context, ps *pushSession, batch []*proposal) []error {
+	errs := make([]error, len(batch))
+	fail := func(err error) []error {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	if ps == nil {
+		var err error
+		if ps, err = r.openPush(ctx); err != nil {
+			return fail(err)
+		}
+		defer ps.Close()
+	}
+	mem := memory.NewStorage()
+	var news []plumbing.Hash
+	for _, p := range batch {
+		for _, h := range p.objs.news {
+			if _, ok := mem.Objects[h]; ok {
+				continue
+			}
+			o, err := p.objs.mem.EncodedObject(plumbing.AnyObject, h)
+			if err != nil {
+				return fail(fmt.Errorf("push to %s: %w", r.url, err))
+			}
+			if _, err := mem.SetEncodedObject(o); err != nil {
+				return fail(fmt.Errorf("push to %s: %w", r.url, err))
+			}
+			news = append(news, h)
+		}
+	}
+	var pack bytes.Buffer
+	if _, err := packfile.NewEncoder(&pack, mem, false).Encode(news, 0); err != nil {
+		return fail(fmt.Errorf("push to %s: build pack: %w", r.url, err))
+	}
+	req := packp.NewReferenceUpdateRequestFromCapabilities(ps.adv.Capabilities)
+	for _, p := range batch {
+		req.Commands = append(req.Commands, &packp.Command{Name: p.target.ref(), Old: plumbing.ZeroHash, New: p.commit})
+	}
+	if opts := sharedOptions(batch); len(opts) > 0 && ps.adv.Capabilities.Supports(capability.PushOptions) {
+		if err := req.Capabilities.Set(capability.PushOptions); err != nil {
+			return fail(fmt.Errorf("push to %s: %w", r.url, err))
+		}
+		for _, o := range opts {
+			k, v, _ := strings.Cut(o, "=")
+			req.Options = append(req.Options, &packp.Option{Key: k, Value: v})
+		}
+	}
+	req.Packfile = io.NopCloser(&pack)
+	rs, err := ps.sess.ReceivePack(ctx, req)
+	if rs == nil || rs.UnpackStatus != "ok" {
+		if err == nil {
+			err = fmt.Errorf("no status report")
+		}
+		return fail(&PushRejectedError{Ref: batch[0].target.ref().String(), Reason: strings.TrimSpace(err.Error())})
+	}
+	status := map[plumbing.ReferenceName]string{}
+	for _, c := range rs.CommandStatuses {
+		status[c.ReferenceName] = c.Status
+	}
+	for i, p := range batch {
+		ref := p.target.ref()
+		switch st, ok := status[ref]; {
+		case !ok:
+			errs[i] = &PushRejectedError{Ref: ref.String(), Reason: "the server reported nothing for it"}
+		case !proposed(st):
+			errs[i] = &PushRejectedError{Ref: ref.String(), Reason: st}
+		}
+	}
+	return errs
+}
+
+// sharedOptions are the push options every proposal in batch asks for.
+func sharedOptions(batch []*proposal) []string {
+	var out []string
+	for _, o := range batch[0].target.PushOptions {
+		if !slices.ContainsFunc(batch[1:], func(p *proposal) bool { return !slices.Contains(p.target.PushOptions, o) }) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// proposed reports whether the server's status for a proposal means it is
+// in place: "ok", or Gitea's and Forgejo's refusal of a commit the pull
+// request already has as its head ("new commit is same with old commit"),
+// which a proposal pushed again (a retry after a lost answer, two replicas
+// during a hand-over) gets.
+func proposed(status string) bool {
+	return status == "ok" || strings.Contains(status, "same with old commit")
+}
