@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -63,6 +64,7 @@ func FromConfig(name string, cfg *rest.Config) (*Client, error) {
 		// costs a few hundred requests (images, events, reconcile requests).
 		cfg.QPS, cfg.Burst = 50, 300
 	}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return capRetryAfter{rt} })
 	dc, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
