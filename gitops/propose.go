@@ -17,10 +17,15 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 )
 
-// proposalGather is how long the first of a burst of proposals waits for
-// the others before pushing: they usually come together (the promotions a
-// rollback held back, the verified versions of one release).
-const proposalGather = 20 * time.Millisecond
+// The first of a burst of proposals waits for the others before pushing,
+// until none has come for proposalQuiet, or proposalGather at most: they
+// usually come together (the promotions a rollback held back, the verified
+// versions of one release), but each first asks the server for its refs,
+// which takes a loaded Gitea 50 to 120 ms.
+const (
+	proposalQuiet  = 60 * time.Millisecond
+	proposalGather = 300 * time.Millisecond
+)
 
 // proposer gathers the proposals (Propose pushes) of one repository that
 // come in while one is being pushed, and pushes them together: Gitea runs
@@ -30,6 +35,7 @@ type proposer struct {
 	mu      sync.Mutex
 	pushing bool
 	queue   []*proposal
+	arrived chan struct{} // a proposal joined the queue (buffered, 1)
 }
 
 // proposal is one commit to push to a refs/for/ reference.
@@ -50,6 +56,13 @@ func (r *Repo) propose(ctx context.Context, ps *pushSession, target Target, comm
 	b := &r.proposals
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
+	if b.arrived == nil {
+		b.arrived = make(chan struct{}, 1)
+	}
+	select {
+	case b.arrived <- struct{}{}:
+	default:
+	}
 	if b.pushing {
 		b.mu.Unlock()
 		select {
@@ -61,11 +74,9 @@ func (r *Repo) propose(ctx context.Context, ps *pushSession, target Target, comm
 		}
 	}
 	b.pushing = true
+	arrived := b.arrived
 	b.mu.Unlock()
-	select {
-	case <-time.After(proposalGather):
-	case <-ctx.Done():
-	}
+	gather(ctx, arrived)
 	// The burst is pushed for every proposal in it, whatever becomes of
 	// the context of the one pushing it.
 	bctx := context.WithoutCancel(ctx)
@@ -88,6 +99,27 @@ func (r *Repo) propose(ctx context.Context, ps *pushSession, target Target, comm
 		}
 	}
 	return <-p.done
+}
+
+// gather waits until no proposal has arrived for proposalQuiet, for
+// proposalGather at most, or until ctx ends.
+func gather(ctx context.Context, arrived <-chan struct{}) {
+	limit := time.NewTimer(proposalGather)
+	defer limit.Stop()
+	quiet := time.NewTimer(proposalQuiet)
+	defer quiet.Stop()
+	for {
+		select {
+		case <-arrived:
+			quiet.Reset(proposalQuiet)
+		case <-quiet.C:
+			return
+		case <-limit.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // takeProposals splits queue into the proposals one push can carry (one
