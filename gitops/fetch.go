@@ -153,7 +153,7 @@ func (r *Repo) fetchCommit(ctx context.Context, h plumbing.Hash, depth int) (err
 // uploadPackSession opens an upload-pack session with the remote and reads
 // the references it advertises. The caller closes the session.
 func (r *Repo) uploadPackSession(ctx context.Context) (transport.UploadPackSession, *packp.AdvRefs, error) {
-	sess, err := r.tr.NewUploadPackSession(r.ep, r.authMethod())
+	sess, err := r.tr.NewUploadPackSession(r.endpoint(), r.authMethod())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -48,9 +48,9 @@ type proposal struct {
 
 // propose pushes commit (with the objects in objs) to target's refs/for/
 // reference, in one push with the other proposals waiting at that moment.
-// The first proposal of a burst pushes the burst, over ps (whose
-// advertisement a proposal does not depend on) and then over new sessions
-// while more come in; the others wait for their result or for ctx.
+// The first proposal of a burst gathers the burst and pushes it over ps
+// (whose advertisement a proposal does not depend on); the others wait for
+// their result or for ctx. The queue is empty whenever nobody is pushing.
 func (r *Repo) propose(ctx context.Context, ps *pushSession, target Target, commit plumbing.Hash, objs *objectSet) error {
 	p := &proposal{target: target, commit: commit, objs: objs, done: make(chan error, 1)}
 	b := &r.proposals
@@ -79,26 +79,33 @@ func (r *Repo) propose(ctx context.Context, ps *pushSession, target Target, comm
 	gather(ctx, arrived)
 	// The burst is pushed for every proposal in it, whatever becomes of
 	// the context of the one pushing it.
-	bctx := context.WithoutCancel(ctx)
-	for {
-		b.mu.Lock()
-		batch, rest := takeProposals(b.queue)
-		b.queue = rest
-		if len(batch) == 0 {
-			b.pushing = false
-			b.mu.Unlock()
-			break
-		}
-		b.mu.Unlock()
-		pctx, cancel := context.WithTimeout(bctx, r.timeout)
-		errs := r.pushProposals(pctx, ps, batch)
-		cancel()
-		ps = nil
-		for i, q := range batch {
-			q.done <- errs[i]
-		}
-	}
+	r.pushNext(context.WithoutCancel(ctx), ps)
 	return <-p.done
+}
+
+// pushNext pushes the proposals waiting now in one push (over ps, or a new
+// session if nil) and gives each its result. Those that came in meanwhile
+// are pushed next, by a goroutine of their own: the proposal that pushed
+// the burst returns as soon as its own push is done.
+func (r *Repo) pushNext(ctx context.Context, ps *pushSession) {
+	b := &r.proposals
+	b.mu.Lock()
+	batch, rest := takeProposals(b.queue)
+	b.queue = rest
+	b.mu.Unlock()
+	pctx, cancel := context.WithTimeout(ctx, r.timeout)
+	errs := r.pushProposals(pctx, ps, batch)
+	cancel()
+	for i, q := range batch {
+		q.done <- errs[i]
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.queue) == 0 {
+		b.pushing = false
+		return
+	}
+	go r.pushNext(ctx, nil)
 }
 
 // gather waits until no proposal has arrived for proposalQuiet, for

@@ -23,7 +23,7 @@ func (r *Repo) Branches(ctx context.Context) (map[string]plumbing.Hash, error) {
 func (r *Repo) remoteTips(ctx context.Context) (map[string]plumbing.Hash, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	sess, err := r.tr.NewReceivePackSession(r.ep, r.authMethod())
+	sess, err := r.tr.NewReceivePackSession(r.endpoint(), r.authMethod())
 	if err != nil {
 		return nil, fmt.Errorf("list refs of %s: %w", r.url, err)
 	}
@@ -45,7 +45,7 @@ type pushSession struct {
 }
 
 func (r *Repo) openPush(ctx context.Context) (*pushSession, error) {
-	sess, err := r.tr.NewReceivePackSession(r.ep, r.authMethod())
+	sess, err := r.tr.NewReceivePackSession(r.endpoint(), r.authMethod())
 	if err != nil {
 		return nil, fmt.Errorf("push to %s: %w", r.url, err)
 	}

@@ -173,6 +173,15 @@ func (r *Repo) Close() error {
 // URL returns the remote URL the cache mirrors (it never carries credentials).
 func (r *Repo) URL() string { return r.url }
 
+// endpoint is a copy of the remote's endpoint for one session: go-git's
+// HTTP transport rewrites its session's endpoint in place when it checks
+// for a redirect, so sessions that run side by side (a fetch and a
+// proposal) must not share one.
+func (r *Repo) endpoint() *transport.Endpoint {
+	ep := *r.ep
+	return &ep
+}
+
 // authMethod returns the auth as the interface, nil-safe (a typed nil pointer
 // inside the interface would make go-git dereference it).
 func (r *Repo) authMethod() transport.AuthMethod {
