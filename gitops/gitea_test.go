@@ -22,30 +22,37 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
 
-// TestGiteaPushAndRevert runs the promotion and rollback paths against a real
-// Gitea with token auth: a fast-forward edit, a revert pushed to a new
-// branch, and a wrong token that must fail without leaking it.
-func TestGiteaPushAndRevert(t *testing.T) {
-	g := harness.Gitea(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+// giteaRepo makes a repository on the harness's Gitea and a user with
+// write access to it, and opens a cache of it as that user; client, if
+// set, carries the cache's Git traffic.
+func giteaRepo(t testing.TB, ctx context.Context, client *http.Client) (g *harness.GiteaServer, bot harness.GiteaUser, name, cloneURL string, r *gitops.Repo) {
+	t.Helper()
+	g = harness.Gitea(t)
 	bot, err := g.CreateUser(ctx, harness.UniqueName("ensignbot"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := harness.UniqueName("gitops")
-	cloneURL, err := g.CreateRepo(ctx, g.AdminUser, name)
-	if err != nil {
+	name = harness.UniqueName("gitops")
+	if cloneURL, err = g.CreateRepo(ctx, g.AdminUser, name); err != nil {
 		t.Fatal(err)
 	}
 	if err := g.AddCollaborator(ctx, g.AdminUser, name, bot.Name, "write"); err != nil {
 		t.Fatal(err)
 	}
-	r, err := gitops.Open(ctx, gitops.Options{Dir: t.TempDir(), URL: cloneURL, Token: bot.Token})
-	if err != nil {
+	if r, err = gitops.Open(ctx, gitops.Options{Dir: t.TempDir(), URL: cloneURL, Token: bot.Token, HTTPClient: client}); err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	t.Cleanup(func() { r.Close() })
+	return g, bot, name, cloneURL, r
+}
+
+// TestGiteaPushAndRevert runs the promotion and rollback paths against a real
+// Gitea with token auth: a fast-forward edit, a revert pushed to a new
+// branch, and a wrong token that must fail without leaking it.
+func TestGiteaPushAndRevert(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	g, bot, name, cloneURL, r := giteaRepo(t, ctx, nil)
 	id := gitops.Identity{Name: bot.Name, Email: bot.Name + "@example.com"}
 	res, err := r.Update(ctx, gitops.Target{Branch: "main"}, gitops.CommitMeta{
 		Message:  "Promote app to v2",
@@ -116,26 +123,9 @@ func TestGiteaPushAndRevert(t *testing.T) {
 // moves the same pull request's head (with force-push, as it is rebuilt on
 // the base rather than on the old head). No branch is created.
 func TestGiteaPropose(t *testing.T) {
-	g := harness.Gitea(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	bot, err := g.CreateUser(ctx, harness.UniqueName("ensignbot"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := harness.UniqueName("gitops")
-	cloneURL, err := g.CreateRepo(ctx, g.AdminUser, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.AddCollaborator(ctx, g.AdminUser, name, bot.Name, "write"); err != nil {
-		t.Fatal(err)
-	}
-	r, err := gitops.Open(ctx, gitops.Options{Dir: t.TempDir(), URL: cloneURL, Token: bot.Token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	g, bot, name, _, r := giteaRepo(t, ctx, nil)
 	client, err := g.Client(ctx, bot.Token)
 	if err != nil {
 		t.Fatal(err)
@@ -200,25 +190,8 @@ func TestGiteaPropose(t *testing.T) {
 // reports Gitea's CPU time per pull request, its git and hook processes
 // included.
 func BenchmarkGiteaProposal(b *testing.B) {
-	g := harness.Gitea(b)
 	ctx := context.Background()
-	bot, err := g.CreateUser(ctx, harness.UniqueName("ensignbot"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	name := harness.UniqueName("proposals")
-	cloneURL, err := g.CreateRepo(ctx, g.AdminUser, name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := g.AddCollaborator(ctx, g.AdminUser, name, bot.Name, "write"); err != nil {
-		b.Fatal(err)
-	}
-	r, err := gitops.Open(ctx, gitops.Options{Dir: b.TempDir(), URL: cloneURL, Token: bot.Token})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
+	g, bot, name, _, r := giteaRepo(b, ctx, nil)
 	client, err := g.Client(ctx, bot.Token)
 	if err != nil {
 		b.Fatal(err)
@@ -283,27 +256,10 @@ func (c *countPushes) RoundTrip(req *http.Request) (*http.Response, error) {
 // opens without a title option the title of the first one's commit. The
 // promote package sets titles and bodies through the API after a push.
 func TestGiteaProposalsTogether(t *testing.T) {
-	g := harness.Gitea(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	bot, err := g.CreateUser(ctx, harness.UniqueName("ensignbot"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := harness.UniqueName("gitops")
-	cloneURL, err := g.CreateRepo(ctx, g.AdminUser, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.AddCollaborator(ctx, g.AdminUser, name, bot.Name, "write"); err != nil {
-		t.Fatal(err)
-	}
 	counter := &countPushes{base: http.DefaultTransport}
-	r, err := gitops.Open(ctx, gitops.Options{Dir: t.TempDir(), URL: cloneURL, Token: bot.Token, HTTPClient: &http.Client{Transport: counter}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	g, bot, name, _, r := giteaRepo(t, ctx, &http.Client{Transport: counter})
 	if _, err := r.Fetch(ctx, gitops.FetchOptions{Branches: []string{"main"}}); err != nil {
 		t.Fatal(err)
 	}
