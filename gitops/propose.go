@@ -1,19 +1,15 @@
 package gitops
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
-	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/storage/memory"
 )
 
@@ -35,7 +31,7 @@ type proposer struct {
 	mu      sync.Mutex
 	pushing bool
 	queue   []*proposal
-	arrived chan struct{} // a proposal joined the queue (buffered, 1)
+	arrived chan struct{} // a proposal joined the queue (buffered, 1; made by Open)
 }
 
 // proposal is one commit to push to a refs/for/ reference.
@@ -56,9 +52,6 @@ func (r *Repo) propose(ctx context.Context, ps *pushSession, target Target, comm
 	b := &r.proposals
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
-	if b.arrived == nil {
-		b.arrived = make(chan struct{}, 1)
-	}
 	select {
 	case b.arrived <- struct{}{}:
 	default:
@@ -74,9 +67,8 @@ func (r *Repo) propose(ctx context.Context, ps *pushSession, target Target, comm
 		}
 	}
 	b.pushing = true
-	arrived := b.arrived
 	b.mu.Unlock()
-	gather(ctx, arrived)
+	gather(ctx, b.arrived)
 	// The burst is pushed for every proposal in it, whatever becomes of
 	// the context of the one pushing it.
 	r.pushNext(context.WithoutCancel(ctx), ps)
@@ -163,42 +155,21 @@ func (r *Repo) pushProposals(ctx context.Context, ps *pushSession, batch []*prop
 		}
 		defer ps.Close()
 	}
-	mem := memory.NewStorage()
+	mem := &memory.NewStorage().ObjectStorage
 	var news []plumbing.Hash
 	for _, p := range batch {
 		for _, h := range p.objs.news {
-			if _, ok := mem.Objects[h]; ok {
-				continue
+			if _, ok := mem.Objects[h]; !ok {
+				mem.Objects[h] = p.objs.mem.Objects[h]
+				news = append(news, h)
 			}
-			o, err := p.objs.mem.EncodedObject(plumbing.AnyObject, h)
-			if err != nil {
-				return fail(fmt.Errorf("push to %s: %w", r.url, err))
-			}
-			if _, err := mem.SetEncodedObject(o); err != nil {
-				return fail(fmt.Errorf("push to %s: %w", r.url, err))
-			}
-			news = append(news, h)
 		}
 	}
-	var pack bytes.Buffer
-	if _, err := packfile.NewEncoder(&pack, mem, false).Encode(news, 0); err != nil {
-		return fail(fmt.Errorf("push to %s: build pack: %w", r.url, err))
+	cmds := make([]*packp.Command, len(batch))
+	for i, p := range batch {
+		cmds[i] = &packp.Command{Name: p.target.ref(), Old: plumbing.ZeroHash, New: p.commit}
 	}
-	req := packp.NewReferenceUpdateRequestFromCapabilities(ps.adv.Capabilities)
-	for _, p := range batch {
-		req.Commands = append(req.Commands, &packp.Command{Name: p.target.ref(), Old: plumbing.ZeroHash, New: p.commit})
-	}
-	if opts := sharedOptions(batch); len(opts) > 0 && ps.adv.Capabilities.Supports(capability.PushOptions) {
-		if err := req.Capabilities.Set(capability.PushOptions); err != nil {
-			return fail(fmt.Errorf("push to %s: %w", r.url, err))
-		}
-		for _, o := range opts {
-			k, v, _ := strings.Cut(o, "=")
-			req.Options = append(req.Options, &packp.Option{Key: k, Value: v})
-		}
-	}
-	req.Packfile = io.NopCloser(&pack)
-	rs, err := ps.sess.ReceivePack(ctx, req)
+	rs, err := ps.send(ctx, cmds, mem, news, sharedOptions(batch))
 	if rs == nil || rs.UnpackStatus != "ok" {
 		if err == nil {
 			err = fmt.Errorf("no status report")

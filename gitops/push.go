@@ -10,6 +10,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
@@ -74,15 +76,7 @@ func (p *pushSession) update(ctx context.Context, branch string, old, new plumbi
 	if cur := p.tips[branch]; cur != old {
 		return &PushRejectedError{Ref: ref.String(), Reason: fmt.Sprintf("branch is at %s, expected %s", short(cur), short(old)), Stale: true}
 	}
-	var pack bytes.Buffer
-	enc := packfile.NewEncoder(&pack, objs.mem, false)
-	if _, err := enc.Encode(objs.news, 0); err != nil {
-		return fmt.Errorf("push to %s: build pack: %w", r.url, err)
-	}
-	req := packp.NewReferenceUpdateRequestFromCapabilities(p.adv.Capabilities)
-	req.Commands = []*packp.Command{{Name: ref, Old: old, New: new}}
-	req.Packfile = io.NopCloser(&pack)
-	rs, err := p.sess.ReceivePack(ctx, req)
+	rs, err := p.send(ctx, []*packp.Command{{Name: ref, Old: old, New: new}}, objs.mem, objs.news, nil)
 	if err == nil && rs == nil {
 		err = fmt.Errorf("no status report")
 	}
@@ -93,6 +87,30 @@ func (p *pushSession) update(ctx context.Context, branch string, old, new plumbi
 		return &PushRejectedError{Ref: ref.String(), Reason: strings.TrimSpace(err.Error()), Stale: stale}
 	}
 	return nil
+}
+
+// send makes one push: cmds, with a pack of the objects news read from
+// mem, and opts as push options ("key=value") when the server takes them.
+// It returns the server's report, which comes with the error of a refused
+// command.
+func (p *pushSession) send(ctx context.Context, cmds []*packp.Command, mem storer.EncodedObjectStorer, news []plumbing.Hash, opts []string) (*packp.ReportStatus, error) {
+	var pack bytes.Buffer
+	if _, err := packfile.NewEncoder(&pack, mem, false).Encode(news, 0); err != nil {
+		return nil, fmt.Errorf("push to %s: build pack: %w", p.r.url, err)
+	}
+	req := packp.NewReferenceUpdateRequestFromCapabilities(p.adv.Capabilities)
+	req.Commands = cmds
+	if len(opts) > 0 && p.adv.Capabilities.Supports(capability.PushOptions) {
+		if err := req.Capabilities.Set(capability.PushOptions); err != nil {
+			return nil, fmt.Errorf("push to %s: %w", p.r.url, err)
+		}
+		for _, o := range opts {
+			k, v, _ := strings.Cut(o, "=")
+			req.Options = append(req.Options, &packp.Option{Key: k, Value: v})
+		}
+	}
+	req.Packfile = io.NopCloser(&pack)
+	return p.sess.ReceivePack(ctx, req)
 }
 
 func short(h plumbing.Hash) string {

@@ -47,8 +47,8 @@ const (
 func (r *Repo) maybeRepack() {
 	start := time.Now()
 	packs, err := r.st.ObjectPacks()
+	var loose []plumbing.Hash // listed only when not counted yet
 	if err == nil && r.loose < 0 {
-		var loose []plumbing.Hash
 		loose, err = r.looseObjects()
 		r.loose = len(loose)
 	}
@@ -56,7 +56,7 @@ func (r *Repo) maybeRepack() {
 		return
 	}
 	if err == nil {
-		err = r.repack(packs)
+		err = r.repack(packs, loose)
 	}
 	if err != nil {
 		err = fmt.Errorf("repack the cache of %s: %w", RedactURL(r.url), err)
@@ -86,8 +86,9 @@ type sizedPack struct {
 
 // repack writes the objects of the packs geometricRollup picks and the
 // loose objects into one new pack, then deletes what it copied, and any
-// temporary file a pack write cut short left.
-func (r *Repo) repack(hashes []plumbing.Hash) error {
+// temporary file a pack write cut short left. loose lists the loose
+// objects, or is nil to have them listed.
+func (r *Repo) repack(hashes, loose []plumbing.Hash) error {
 	// A pack write cut short by a crash leaves its temporary file behind.
 	// None is being written now: packs are written under r.mu, which the
 	// caller holds, and one process owns a cache.
@@ -118,9 +119,11 @@ func (r *Repo) repack(hashes []plumbing.Hash) error {
 		k = min(len(packs)-1, max(k, len(packs)-r.repackPacks/2))
 	}
 	roll := packs[:k]
-	loose, err := r.looseObjects()
-	if err != nil {
-		return err
+	if loose == nil {
+		var err error
+		if loose, err = r.looseObjects(); err != nil {
+			return err
+		}
 	}
 	if len(roll) < 2 && len(loose) == 0 {
 		r.loose = 0

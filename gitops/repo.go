@@ -119,7 +119,8 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 		return nil, fmt.Errorf("open repo cache: %w", err)
 	}
 	r := &Repo{url: opts.URL, ep: ep, st: st, tr: githttp.NewClient(opts.HTTPClient), timeout: opts.Timeout, observe: opts.Observe, packs: newPackReader(opts.Dir),
-		loose: -1, repackPacks: repackPacks, repackLoose: repackLoose, repackObjects: repackObjects}
+		loose: -1, repackPacks: repackPacks, repackLoose: repackLoose, repackObjects: repackObjects,
+		proposals: proposer{arrived: make(chan struct{}, 1)}}
 	if r.timeout <= 0 {
 		r.timeout = DefaultTimeout
 	}
