@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ensignbot/ensign/internal/logctx"
 )
 
 // Default timings of a Monitor.
@@ -118,8 +120,8 @@ func (t monitored) RoundTrip(req *http.Request) (*http.Response, error) {
 	if resp != nil {
 		status = resp.StatusCode
 	}
-	if m.log.Enabled(req.Context(), slog.LevelDebug) {
-		m.log.Debug("gitea call", "method", req.Method, "path", req.URL.Path, "status", status, "took", took, "err", err)
+	if log := logctx.From(req.Context(), m.log); log.Enabled(req.Context(), slog.LevelDebug) {
+		log.Debug("gitea call", "method", req.Method, "path", req.URL.Path, "status", status, "took", took, "err", err)
 	}
 	if failure := unwell(req, status, err); failure != nil {
 		m.failed(failure)

@@ -12,6 +12,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/ensignbot/ensign/internal/prio"
 )
 
 // FetchOptions select what Fetch brings in.
@@ -27,13 +29,53 @@ type FetchOptions struct {
 // Fetch brings the named branches up to date with the remote and returns
 // their tips; a branch missing on the remote is absent from the map (and its
 // record in the cache is dropped).
+//
+// While another operation holds the repository (a rollback's fetch and
+// push take seconds), Fetch first asks the remote for its tips without
+// waiting: when the cache holds every one already, as it does unless
+// somebody else pushed, it returns them at once and leaves the recorded
+// tips to the operations that hold the lock.
 func (r *Repo) Fetch(ctx context.Context, opts FetchOptions) (map[string]plumbing.Hash, error) {
-	release, err := r.begin(ctx)
-	if err != nil {
-		return nil, err
+	release, free := r.opMu.TryAcquire(prio.Urgent(ctx))
+	if !free {
+		tips, cached, err := r.cachedTips(ctx, opts)
+		if err != nil || cached {
+			return tips, err
+		}
+		if release, err = r.begin(ctx); err != nil {
+			return nil, err
+		}
 	}
 	defer release()
 	return r.fetch(ctx, opts)
+}
+
+// cachedTips reads the remote's tips of opts.Branches and reports whether
+// the cache holds each of them (and each exists), without the lock.
+func (r *Repo) cachedTips(ctx context.Context, opts FetchOptions) (_ map[string]plumbing.Hash, cached bool, err error) {
+	if len(opts.Branches) == 0 {
+		return nil, false, errors.New("fetch: no branches given")
+	}
+	ctx, done := r.network(ctx, "fetch")
+	defer func() { done(err) }()
+	sess, adv, err := r.uploadPackSession(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("fetch from %s: %w", r.url, err)
+	}
+	defer sess.Close()
+	remote, err := advertisedBranches(adv)
+	if err != nil {
+		return nil, false, fmt.Errorf("fetch from %s: %w", r.url, err)
+	}
+	tips := map[string]plumbing.Hash{}
+	for _, b := range opts.Branches {
+		h, ok := remote[b]
+		if !ok || !r.hasObject(h) {
+			return nil, false, nil
+		}
+		tips[b] = h
+	}
+	return tips, true, nil
 }
 
 func (r *Repo) fetch(ctx context.Context, opts FetchOptions) (_ map[string]plumbing.Hash, err error) {

@@ -63,6 +63,19 @@ func (l *Lock) Acquire(ctx context.Context, urgent bool) (release func(), err er
 	return nil, ctx.Err()
 }
 
+// TryAcquire takes the lock if Acquire would take it without waiting and
+// returns the function that releases it; otherwise it reports false at
+// once.
+func (l *Lock) TryAcquire(urgent bool) (release func(), ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held || len(l.urgent) > 0 || !urgent && len(l.normal) > 0 {
+		return nil, false
+	}
+	l.held = true
+	return l.releaser(), true
+}
+
 // AcquireContext is Acquire, urgent when ctx carries the mark of WithUrgent.
 func (l *Lock) AcquireContext(ctx context.Context) (release func(), err error) {
 	return l.Acquire(ctx, Urgent(ctx))

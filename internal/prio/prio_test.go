@@ -160,3 +160,36 @@ func TestAcquireWithEndedContext(t *testing.T) {
 		t.Fatalf("%d urgent, %d normal waiters queued, want none", u, n)
 	}
 }
+
+// TryAcquire takes a free lock and fails at once on a held one, also
+// while the lock passes from one holder to a queued waiter.
+func TestTryAcquire(t *testing.T) {
+	var l Lock
+	release, ok := l.TryAcquire(false)
+	if !ok {
+		t.Fatal("TryAcquire of a free lock failed")
+	}
+	if _, ok := l.TryAcquire(true); ok {
+		t.Fatal("TryAcquire of a held lock succeeded")
+	}
+	queued := make(chan func())
+	go func() {
+		r, err := l.Acquire(context.Background(), false)
+		if err == nil {
+			queued <- r
+		}
+	}()
+	for _, n := l.Waiting(); n == 0; _, n = l.Waiting() {
+		time.Sleep(time.Millisecond)
+	}
+	release() // hands the lock to the queued waiter
+	if _, ok := l.TryAcquire(true); ok {
+		t.Fatal("TryAcquire took the lock handed to a waiter")
+	}
+	(<-queued)()
+	release, ok = l.TryAcquire(false)
+	if !ok {
+		t.Fatal("TryAcquire of the lock freed again failed")
+	}
+	release()
+}
