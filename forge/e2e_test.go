@@ -496,3 +496,49 @@ func TestProtectBranchesLetsOnlyTheBotPush(t *testing.T) {
 		t.Fatalf("protect as a write user: %v, want a 403 StatusError", err)
 	}
 }
+
+// UpdatePullRequest sets the title, the body and the labels in one call,
+// and recreates a label deleted behind the cache's back.
+func TestUpdatePullRequestWithLabels(t *testing.T) {
+	e := forgetest.New(t)
+	ctx := forgetest.Ctx(t)
+	pr := e.OpenPR(t, "proposal", "a.yaml", "a: 1\n")
+	promotion := forge.Label{Name: "promotion", Color: "#1d76db"}
+	check := func(step, title, body string, labels ...string) {
+		t.Helper()
+		got, _, err := e.Admin(t).GetPullRequest(e.Repo.Owner, e.Repo.Name, pr.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Title != title || got.Body != body {
+			t.Fatalf("%s: title %q body %q, want %q and %q", step, got.Title, got.Body, title, body)
+		}
+		if have := e.Labels(t, pr.Number); !slices.Equal(have, labels) {
+			t.Fatalf("%s: labels %v, want %v", step, have, labels)
+		}
+	}
+	if err := e.Client.UpdatePullRequest(ctx, e.Repo, pr.Number, "Promote a", "body 1", promotion); err != nil {
+		t.Fatal(err)
+	}
+	check("with a label", "Promote a", "body 1", "promotion")
+	if err := e.Client.UpdatePullRequest(ctx, e.Repo, pr.Number, "Promote a again", "body 2"); err != nil {
+		t.Fatal(err)
+	}
+	check("without labels", "Promote a again", "body 2", "promotion")
+
+	labels, _, err := e.Admin(t).ListRepoLabels(e.Repo.Owner, e.Repo.Name, gitea.ListLabelsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(labels, func(l *gitea.Label) bool { return l.Name == "promotion" })
+	if i < 0 {
+		t.Fatal("no repository label promotion")
+	}
+	if _, err := e.Admin(t).DeleteLabel(e.Repo.Owner, e.Repo.Name, labels[i].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Client.UpdatePullRequest(ctx, e.Repo, pr.Number, "Promote a", "body 3", promotion); err != nil {
+		t.Fatal(err)
+	}
+	check("after the label was deleted", "Promote a", "body 3", "promotion")
+}

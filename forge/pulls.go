@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"code.gitea.io/sdk/gitea"
@@ -223,19 +224,50 @@ func pushOptionValue(s string) string {
 	return s
 }
 
-// UpdatePullRequest sets the title and body of a pull request. An empty
-// title leaves the title unchanged.
-func (c *Client) UpdatePullRequest(ctx context.Context, repo Repo, number int64, title, body string) error {
-	err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
-		_, resp, err := api.EditPullRequest(repo.Owner, repo.Name, number, gitea.EditPullRequestOption{
-			Title: title, Body: &body,
+// UpdatePullRequest sets the title and body of a pull request (an empty
+// title leaves the title unchanged) and, when labels are given, sets its
+// labels to exactly those, creating any the repository lacks, in the same
+// call. Labels replace what the pull request had: give them only for one
+// that has none, such as a proposal just opened.
+func (c *Client) UpdatePullRequest(ctx context.Context, repo Repo, number int64, title, body string, labels ...Label) error {
+	// A cached ID may point at a label deleted since; Gitea then ignores it
+	// silently, so check the answer and retry once with fresh IDs.
+	for attempt := 0; attempt < 2; attempt++ {
+		var ids []int64
+		for _, l := range labels {
+			id, err := c.EnsureLabel(ctx, repo, l)
+			if err != nil {
+				return fmt.Errorf("update pull request %s#%d: %w", repo, number, err)
+			}
+			ids = append(ids, id)
+		}
+		var got *gitea.PullRequest
+		err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
+			pr, resp, err := api.EditPullRequest(repo.Owner, repo.Name, number, gitea.EditPullRequestOption{
+				Title: title, Body: &body, Labels: ids,
+			})
+			got = pr
+			return resp, err
 		})
-		return resp, err
-	})
-	if err != nil {
-		return fmt.Errorf("update pull request %s#%d: %w", repo, number, err)
+		if err != nil {
+			return fmt.Errorf("update pull request %s#%d: %w", repo, number, err)
+		}
+		if got == nil || hasLabels(got.Labels, labels) {
+			return nil
+		}
+		c.labels.forget(repo)
 	}
-	return nil
+	return fmt.Errorf("update pull request %s#%d: gitea did not apply the labels", repo, number)
+}
+
+// hasLabels reports whether have holds every label of want, by name.
+func hasLabels(have []*gitea.Label, want []Label) bool {
+	for _, w := range want {
+		if !slices.ContainsFunc(have, func(l *gitea.Label) bool { return l.Name == w.Name }) {
+			return false
+		}
+	}
+	return true
 }
 
 // ClosePullRequest closes an open pull request that another one supersedes,

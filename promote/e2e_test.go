@@ -106,12 +106,20 @@ var (
 	killedAtPRp = &killedAtPR
 )
 
-// crashAtPR dies (panics, as a killed process stops) when asked to label
-// the pull request: after the push opened it, before ensign marked it as a
-// promotion.
+// crashAtPR dies (panics, as a killed process stops) when first asked to
+// label the pull request or to set its title and body (which labels a
+// proposal just opened): after the push opened it, before ensign marked it
+// as a promotion.
 type crashAtPR struct {
 	Forge
 	hit atomic.Bool
+}
+
+func (c *crashAtPR) UpdatePullRequest(ctx context.Context, repo forge.Repo, number int64, title, body string, labels ...forge.Label) error {
+	if !c.hit.Swap(true) {
+		panic(killedAtPRp)
+	}
+	return c.Forge.UpdatePullRequest(ctx, repo, number, title, body, labels...)
 }
 
 func (c *crashAtPR) AddLabel(ctx context.Context, repo forge.Repo, number int64, want forge.Label) (bool, error) {

@@ -47,6 +47,7 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 		return err
 	}
 	commit := promotionCommit(pol, meta, v.At, person)
+	label := forge.Label{Name: pol.Labels.Promotion, Color: "#1d76db", Description: "A promotion opened by ensign"}
 
 	// The promotion may already be open (a restart, a resync).
 	open, err := s.openPromotions(ctx, pol, app.Name, to.Name)
@@ -105,29 +106,28 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 				}
 			}
 		}
-		if err := s.ws.Yield(ctx); err != nil {
-			return out, err
-		}
 		// One push opens the pull request (Gitea's AGit flow): no branch,
 		// and half the work for Gitea of a branch push and a POST /pulls,
 		// which both run its git hooks. changes is the dry run's until the
-		// push builds again on the tip of the moment.
+		// push builds again on the tip of the moment. Unlike a merge, the
+		// proposal does not wait for a rollback in flight (Yield): it moves
+		// no branch, and Gitea takes the two pushes side by side sooner
+		// than one after the other.
 		title, body := Title(meta, changes), Body(meta, to.Overlay, v, changes)
 		res, err := s.ws.Git.Update(ctx, gitops.Target{Branch: promotionTopic(app.Name, to.Name, meta.ID), Base: s.ws.Branch, Mode: gitops.Propose, PushOptions: forge.ProposalOptions(title, body)}, commit, edit)
 		if err != nil {
 			return out, err
 		}
-		if err := s.ws.Yield(ctx); err != nil {
-			return out, err
-		}
-		if pr, err = s.proposed(ctx, meta, res.Commit.String(), Title(meta, changes), Body(meta, to.Overlay, v, changes)); err != nil {
+		if pr, err = s.proposed(ctx, meta, res.Commit.String(), Title(meta, changes), Body(meta, to.Overlay, v, changes), label); err != nil {
 			return out, err
 		}
 		out.Changes = changes
 	}
 	out.PR, out.URL = pr.Number, pr.URL
-	if _, err := s.forge.AddLabel(ctx, s.ws.Repo, pr.Number, forge.Label{Name: pol.Labels.Promotion, Color: "#1d76db", Description: "A promotion opened by ensign"}); err != nil {
-		return out, err
+	if !slices.Contains(pr.Labels, label.Name) {
+		if _, err := s.forge.AddLabel(ctx, s.ws.Repo, pr.Number, label); err != nil {
+			return out, err
+		}
 	}
 	s.closeSuperseded(ctx, open, meta.ID, fmt.Sprintf("Closed by ensign: superseded by #%d, which promotes a newer verified version.", pr.Number))
 	return s.settle(ctx, pol, app, to, pr, meta, Facts{Trigger: trig, AutoMerge: to.AutoMerge, RolledBack: rolledBack}, person, s.now(), out)
@@ -135,10 +135,11 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 
 // proposed finds the pull request that the proposal of promotion m opened
 // or moved (Gitea does it inside the push, before answering it), and brings
-// its title and body to title and body. head is the commit pushed. Two
+// its title and body to title and body, labelling it with label in the same
+// call when it has no labels yet. head is the commit pushed. Two
 // replicas that proposed m at the same moment (a leadership hand-over) may
 // each have opened one: the oldest is kept and the others are closed.
-func (s *Service) proposed(ctx context.Context, m vocab.Promotion, head, title, body string) (forge.PullRequest, error) {
+func (s *Service) proposed(ctx context.Context, m vocab.Promotion, head, title, body string, label forge.Label) (forge.PullRequest, error) {
 	prs, err := s.forge.ListOpenPullRequests(ctx, s.ws.Repo, "")
 	if err != nil {
 		return forge.PullRequest{}, err
@@ -159,11 +160,18 @@ func (s *Service) proposed(ctx context.Context, m vocab.Promotion, head, title, 
 			s.logger(ctx).Warn("close a duplicate promotion", "pr", dup.Number, "of", pr.Number, "err", err)
 		}
 	}
-	if pr.Title != title || pr.Body != body {
-		if err := s.forge.UpdatePullRequest(ctx, s.ws.Repo, pr.Number, title, body); err != nil {
+	var labels []forge.Label
+	if len(pr.Labels) == 0 {
+		labels = []forge.Label{label}
+	}
+	if pr.Title != title || pr.Body != body || labels != nil {
+		if err := s.forge.UpdatePullRequest(ctx, s.ws.Repo, pr.Number, title, body, labels...); err != nil {
 			return forge.PullRequest{}, err
 		}
 		pr.Title, pr.Body = title, body
+		if labels != nil {
+			pr.Labels = []string{label.Name}
+		}
 	}
 	if pr.HeadSHA == "" {
 		pr.HeadSHA = head

@@ -22,7 +22,7 @@ import (
 // Forge is the part of the Gitea client promotions use; *forge.Client
 // implements it.
 type Forge interface {
-	UpdatePullRequest(ctx context.Context, repo forge.Repo, number int64, title, body string) error
+	UpdatePullRequest(ctx context.Context, repo forge.Repo, number int64, title, body string, labels ...forge.Label) error
 	GetPullRequest(ctx context.Context, repo forge.Repo, number int64) (forge.PullRequest, error)
 	ListOpenPullRequests(ctx context.Context, repo forge.Repo, label string) ([]forge.PullRequest, error)
 	ListClosedPullRequests(ctx context.Context, repo forge.Repo, label string, limit int) ([]forge.PullRequest, error)

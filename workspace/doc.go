@@ -16,7 +16,7 @@
 // first. Promotions do not take that lock: BeginPromotion runs them one at a
 // time per app and alongside everything else, because what a promotion
 // waits for (Gitea creating, labelling and merging pull requests) must never
-// delay a rollback; at most Promotions run at once, and they Yield while a
-// rollback works. Concurrent Syncs share fetches. Every wait gives up when
+// delay a rollback; at most Promotions run at once, and before a merge they
+// Yield while a rollback works. Concurrent Syncs share fetches. Every wait gives up when
 // its context ends.
 package workspace

@@ -154,10 +154,11 @@ func (w *Workspace) BeginPromotion(ctx context.Context, app string) (snap Snapsh
 }
 
 // Yield waits while an urgent action (a rollback) holds or waits for the
-// repository's lock, or until ctx ends. Promotions call it before each
-// step that costs Gitea seconds (a push, opening or merging a pull
-// request): running alongside a rollback, they would slow the Git server
-// that must take the rollback's push.
+// repository's lock, or until ctx ends. Promotions call it before they
+// merge a pull request, which moves the deploy branch the rollback is
+// writing. Their proposals do not wait: a proposal moves no branch, and
+// Gitea, which spends most of a push on its hooks, takes a proposal and
+// a rollback's push sooner side by side than one after the other.
 func (w *Workspace) Yield(ctx context.Context) error {
 	w.urgentMu.Lock()
 	if w.urgentN == 0 {
