@@ -13,11 +13,13 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 )
 
-// The first of a burst of proposals waits for the others before pushing,
-// until none has come for proposalQuiet, or proposalGather at most: they
-// usually come together (the promotions a rollback held back, the verified
-// versions of one release), but each first asks the server for its refs,
-// which takes a loaded Gitea 50 to 120 ms.
+// The first of a burst of proposals waits for the others before pushing:
+// until none is on its way (an Update in Propose mode that has begun but
+// not yet built its commit) and none has come for proposalQuiet, or
+// proposalGather at most. They usually come together (the verified
+// versions of one release, the promotions held up by an outage), but each
+// first asks the server for its refs, which takes a loaded Gitea 50 to
+// 200 ms.
 const (
 	proposalQuiet  = 60 * time.Millisecond
 	proposalGather = 300 * time.Millisecond
@@ -31,7 +33,52 @@ type proposer struct {
 	mu      sync.Mutex
 	pushing bool
 	queue   []*proposal
-	arrived chan struct{} // a proposal joined the queue (buffered, 1; made by Open)
+	coming  int           // proposals on their way to the queue (expect)
+	arrived chan struct{} // a proposal joined the queue or gave up coming (buffered, 1; made by Open)
+}
+
+// expect counts a proposal on its way to the queue, so that a burst being
+// gathered waits for it. The proposal arrives when propose queues it;
+// call cancel if it gives up before (after is harmless).
+func (b *proposer) expect() *arrival {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.coming++
+	return &arrival{b: b}
+}
+
+// arrival is a proposal on its way to the queue (expect).
+type arrival struct {
+	b    *proposer
+	here bool // guarded by b.mu
+}
+
+// cancel stops counting the proposal as coming, unless it arrived.
+func (a *arrival) cancel() {
+	a.b.mu.Lock()
+	defer a.b.mu.Unlock()
+	a.arriveLocked()
+}
+
+// arriveLocked stops counting the proposal as coming and wakes the
+// gathering proposal; the caller holds b.mu.
+func (a *arrival) arriveLocked() {
+	if a.here {
+		return
+	}
+	a.here = true
+	a.b.coming--
+	select {
+	case a.b.arrived <- struct{}{}:
+	default:
+	}
+}
+
+// expecting reports whether a proposal is on its way to the queue.
+func (b *proposer) expecting() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.coming > 0
 }
 
 // proposal is one commit to push to a refs/for/ reference.
@@ -47,15 +94,13 @@ type proposal struct {
 // The first proposal of a burst gathers the burst and pushes it over ps
 // (whose advertisement a proposal does not depend on); the others wait for
 // their result or for ctx. The queue is empty whenever nobody is pushing.
-func (r *Repo) propose(ctx context.Context, ps *pushSession, target Target, commit plumbing.Hash, objs *objectSet) error {
+// a, from expect, arrives as the proposal is queued.
+func (r *Repo) propose(ctx context.Context, ps *pushSession, target Target, commit plumbing.Hash, objs *objectSet, a *arrival) error {
 	p := &proposal{target: target, commit: commit, objs: objs, done: make(chan error, 1)}
 	b := &r.proposals
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
-	select {
-	case b.arrived <- struct{}{}:
-	default:
-	}
+	a.arriveLocked()
 	if b.pushing {
 		b.mu.Unlock()
 		select {
@@ -68,7 +113,7 @@ func (r *Repo) propose(ctx context.Context, ps *pushSession, target Target, comm
 	}
 	b.pushing = true
 	b.mu.Unlock()
-	gather(ctx, b.arrived)
+	gather(ctx, b.arrived, b.expecting, proposalQuiet, proposalGather)
 	// The burst is pushed for every proposal in it, whatever becomes of
 	// the context of the one pushing it.
 	r.pushNext(context.WithoutCancel(ctx), ps)
@@ -100,19 +145,21 @@ func (r *Repo) pushNext(ctx context.Context, ps *pushSession) {
 	go r.pushNext(ctx, nil)
 }
 
-// gather waits until no proposal has arrived for proposalQuiet, for
-// proposalGather at most, or until ctx ends.
-func gather(ctx context.Context, arrived <-chan struct{}) {
-	limit := time.NewTimer(proposalGather)
+// gather waits until no proposal has arrived for quietFor and none is
+// coming, for at most atMost, or until ctx ends.
+func gather(ctx context.Context, arrived <-chan struct{}, coming func() bool, quietFor, atMost time.Duration) {
+	limit := time.NewTimer(atMost)
 	defer limit.Stop()
-	quiet := time.NewTimer(proposalQuiet)
+	quiet := time.NewTimer(quietFor)
 	defer quiet.Stop()
-	for {
+	calm := false // nothing arrived for quietFor
+	for !calm || coming() {
 		select {
-		case <-arrived:
-			quiet.Reset(proposalQuiet)
+		case <-arrived: // or one coming gave up
+			calm = false
+			quiet.Reset(quietFor)
 		case <-quiet.C:
-			return
+			calm = true
 		case <-limit.C:
 			return
 		case <-ctx.Done():

@@ -1,8 +1,10 @@
 package gitops
 
 import (
+	"context"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestProposeTarget(t *testing.T) {
@@ -74,5 +76,63 @@ func TestTakeProposals(t *testing.T) {
 				t.Fatalf("sharedOptions = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// gather waits for a proposal on its way however long the quiet lasts,
+// up to its limit, and returns once it has arrived and the quiet is over.
+func TestGatherWaitsForOneComing(t *testing.T) {
+	ctx := context.Background()
+	b := proposer{arrived: make(chan struct{}, 1)}
+	a := b.expect()
+	returned := make(chan struct{})
+	go func() {
+		gather(ctx, b.arrived, b.expecting, time.Millisecond, time.Hour)
+		close(returned)
+	}()
+	select {
+	case <-returned:
+		t.Fatal("gather returned while a proposal was on its way")
+	case <-time.After(100 * time.Millisecond):
+	}
+	b.mu.Lock()
+	a.arriveLocked()
+	b.mu.Unlock()
+	select {
+	case <-returned:
+	case <-time.After(time.Minute):
+		t.Fatal("gather still waits after the proposal arrived")
+	}
+
+	// One that never comes holds the burst up to the limit only.
+	b.expect()
+	limited := make(chan struct{})
+	go func() {
+		gather(ctx, b.arrived, b.expecting, time.Millisecond, 20*time.Millisecond)
+		close(limited)
+	}()
+	select {
+	case <-limited:
+	case <-time.After(time.Minute):
+		t.Fatal("gather outlived its limit")
+	}
+
+	// One that gives up wakes the gatherer, as an arrival does.
+	b = proposer{arrived: make(chan struct{}, 1)}
+	a = b.expect()
+	cancelled := make(chan struct{})
+	go func() {
+		gather(ctx, b.arrived, b.expecting, time.Millisecond, time.Hour)
+		close(cancelled)
+	}()
+	a.cancel()
+	a.cancel() // twice is harmless
+	select {
+	case <-cancelled:
+	case <-time.After(time.Minute):
+		t.Fatal("gather still waits after the proposal gave up")
+	}
+	if b.coming != 0 {
+		t.Fatalf("%d proposals counted as coming, want 0", b.coming)
 	}
 }

@@ -180,6 +180,13 @@ func (r *Repo) fetchCommitLocked(ctx context.Context, h plumbing.Hash) error {
 func (r *Repo) landOnce(ctx context.Context, target Target, build buildFunc, side bool) (_ *Result, err error) {
 	ctx, done := r.network(ctx, "push")
 	defer func() { done(err) }()
+	var coming *arrival
+	if target.Mode == Propose {
+		// A burst of proposals waits for this one while it reads the
+		// server's refs and builds.
+		coming = r.proposals.expect()
+		defer coming.cancel()
+	}
 	ps, err := r.openPush(ctx)
 	if err != nil {
 		return nil, err
@@ -222,7 +229,7 @@ func (r *Repo) landOnce(ctx context.Context, target Target, build buildFunc, sid
 		return nil, err
 	}
 	if target.Mode == Propose {
-		err = r.propose(ctx, ps, target, commit, objs)
+		err = r.propose(ctx, ps, target, commit, objs, coming)
 	} else {
 		err = ps.update(ctx, target.Branch, old, commit, objs)
 	}
