@@ -13,23 +13,23 @@ import (
 	"github.com/ensignbot/ensign/promote"
 )
 
-// stallPR is the real Gitea client, except that labelling a pull request
-// (the first API call after the push that opened it) waits until the test
-// lets it go: a promotion stuck on a slow Gitea API.
+// stallPR is the real Gitea client, except that the first API call after
+// the push that opened a pull request (setting its title, body and label)
+// waits until the test lets it go: a promotion stuck on a slow Gitea API.
 type stallPR struct {
 	promote.Forge
 	entered chan struct{}
 	release chan struct{}
 }
 
-func (s *stallPR) AddLabel(ctx context.Context, repo forge.Repo, number int64, want forge.Label) (bool, error) {
+func (s *stallPR) UpdatePullRequest(ctx context.Context, repo forge.Repo, number int64, title, body string, labels ...forge.Label) error {
 	close(s.entered)
 	select {
 	case <-s.release:
 	case <-ctx.Done():
-		return false, ctx.Err()
+		return ctx.Err()
 	}
-	return s.Forge.AddLabel(ctx, repo, number, want)
+	return s.Forge.UpdatePullRequest(ctx, repo, number, title, body, labels...)
 }
 
 // TestRollbackDoesNotWaitForAPromotion runs a promotion and a rollback of
