@@ -2,7 +2,9 @@ package forge
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"code.gitea.io/sdk/gitea"
@@ -134,30 +136,56 @@ func (c *Client) AddLabel(ctx context.Context, repo Repo, number int64, want Lab
 	if _, ok := have[want.Name]; ok {
 		return false, nil
 	}
-	// A cached ID may point at a label deleted since; Gitea then ignores it
-	// silently, so check the answer and retry once with fresh IDs.
-	for attempt := 0; attempt < 2; attempt++ {
-		id, err := c.EnsureLabel(ctx, repo, want)
-		if err != nil {
-			return false, fmt.Errorf("add label %q to %s#%d: %w", want.Name, repo, number, err)
-		}
+	err = c.applyLabels(ctx, repo, []Label{want}, func(ids []int64) ([]*gitea.Label, error) {
 		var now []*gitea.Label
-		err = c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
-			ls, resp, err := api.AddIssueLabels(repo.Owner, repo.Name, number, gitea.IssueLabelsOption{Labels: []int64{id}})
+		err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
+			ls, resp, err := api.AddIssueLabels(repo.Owner, repo.Name, number, gitea.IssueLabelsOption{Labels: ids})
 			now = ls
 			return resp, err
 		})
-		if err != nil {
-			return false, fmt.Errorf("add label %q to %s#%d: %w", want.Name, repo, number, err)
-		}
-		for _, l := range now {
-			if l.Name == want.Name {
-				return true, nil
+		return now, err
+	})
+	if err != nil {
+		return false, fmt.Errorf("add label %q to %s#%d: %w", want.Name, repo, number, err)
+	}
+	return true, nil
+}
+
+// applyLabels calls apply with the IDs of labels (each created if the
+// repository lacks it) and checks that the labels apply answers with
+// include them all. A cached ID may point at a label deleted since, which
+// Gitea ignores silently: the cache is then dropped and apply runs once
+// more with fresh IDs.
+func (c *Client) applyLabels(ctx context.Context, repo Repo, labels []Label, apply func(ids []int64) ([]*gitea.Label, error)) error {
+	for attempt := 0; attempt < 2; attempt++ {
+		var ids []int64
+		for _, l := range labels {
+			id, err := c.EnsureLabel(ctx, repo, l)
+			if err != nil {
+				return err
 			}
+			ids = append(ids, id)
+		}
+		have, err := apply(ids)
+		if err != nil {
+			return err
+		}
+		if hasLabels(have, labels) {
+			return nil
 		}
 		c.labels.forget(repo)
 	}
-	return false, fmt.Errorf("add label %q to %s#%d: gitea did not apply the label", want.Name, repo, number)
+	return errors.New("gitea did not apply the labels")
+}
+
+// hasLabels reports whether have holds every label of want, by name.
+func hasLabels(have []*gitea.Label, want []Label) bool {
+	for _, w := range want {
+		if !slices.ContainsFunc(have, func(l *gitea.Label) bool { return l.Name == w.Name }) {
+			return false
+		}
+	}
+	return true
 }
 
 // RemoveLabel takes the named label off a pull request (or issue). removed is

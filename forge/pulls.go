@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"code.gitea.io/sdk/gitea"
@@ -230,17 +229,7 @@ func pushOptionValue(s string) string {
 // call. Labels replace what the pull request had: give them only for one
 // that has none, such as a proposal just opened.
 func (c *Client) UpdatePullRequest(ctx context.Context, repo Repo, number int64, title, body string, labels ...Label) error {
-	// A cached ID may point at a label deleted since; Gitea then ignores it
-	// silently, so check the answer and retry once with fresh IDs.
-	for attempt := 0; attempt < 2; attempt++ {
-		var ids []int64
-		for _, l := range labels {
-			id, err := c.EnsureLabel(ctx, repo, l)
-			if err != nil {
-				return fmt.Errorf("update pull request %s#%d: %w", repo, number, err)
-			}
-			ids = append(ids, id)
-		}
+	err := c.applyLabels(ctx, repo, labels, func(ids []int64) ([]*gitea.Label, error) {
 		var got *gitea.PullRequest
 		err := c.call(ctx, func(api *gitea.Client) (*gitea.Response, error) {
 			pr, resp, err := api.EditPullRequest(repo.Owner, repo.Name, number, gitea.EditPullRequestOption{
@@ -249,25 +238,15 @@ func (c *Client) UpdatePullRequest(ctx context.Context, repo Repo, number int64,
 			got = pr
 			return resp, err
 		})
-		if err != nil {
-			return fmt.Errorf("update pull request %s#%d: %w", repo, number, err)
+		if err != nil || got == nil {
+			return nil, err
 		}
-		if got == nil || hasLabels(got.Labels, labels) {
-			return nil
-		}
-		c.labels.forget(repo)
+		return got.Labels, nil
+	})
+	if err != nil {
+		return fmt.Errorf("update pull request %s#%d: %w", repo, number, err)
 	}
-	return fmt.Errorf("update pull request %s#%d: gitea did not apply the labels", repo, number)
-}
-
-// hasLabels reports whether have holds every label of want, by name.
-func hasLabels(have []*gitea.Label, want []Label) bool {
-	for _, w := range want {
-		if !slices.ContainsFunc(have, func(l *gitea.Label) bool { return l.Name == w.Name }) {
-			return false
-		}
-	}
-	return true
+	return nil
 }
 
 // ClosePullRequest closes an open pull request that another one supersedes,

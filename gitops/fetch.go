@@ -36,6 +36,9 @@ type FetchOptions struct {
 // somebody else pushed, it returns them at once and leaves the recorded
 // tips to the operations that hold the lock.
 func (r *Repo) Fetch(ctx context.Context, opts FetchOptions) (map[string]plumbing.Hash, error) {
+	if len(opts.Branches) == 0 {
+		return nil, errors.New("fetch: no branches given")
+	}
 	release, free := r.opMu.TryAcquire(prio.Urgent(ctx))
 	if !free {
 		tips, cached, err := r.cachedTips(ctx, opts)
@@ -50,20 +53,11 @@ func (r *Repo) Fetch(ctx context.Context, opts FetchOptions) (map[string]plumbin
 	return r.fetch(ctx, opts)
 }
 
-// cachedTips reads the remote's tips of opts.Branches and reports whether
-// the cache holds each of them (and each exists), without the lock.
+// cachedTips lists the remote's branch tips (remoteTips, without the lock)
+// and reports whether the cache holds the tip of each of opts.Branches,
+// which must each exist.
 func (r *Repo) cachedTips(ctx context.Context, opts FetchOptions) (_ map[string]plumbing.Hash, cached bool, err error) {
-	if len(opts.Branches) == 0 {
-		return nil, false, errors.New("fetch: no branches given")
-	}
-	ctx, done := r.network(ctx, "fetch")
-	defer func() { done(err) }()
-	sess, adv, err := r.uploadPackSession(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("fetch from %s: %w", r.url, err)
-	}
-	defer sess.Close()
-	remote, err := advertisedBranches(adv)
+	remote, err := r.remoteTips(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("fetch from %s: %w", r.url, err)
 	}

@@ -157,8 +157,9 @@ func (w *Workspace) BeginPromotion(ctx context.Context, app string) (snap Snapsh
 // repository's lock, or until ctx ends. Promotions call it before they
 // merge a pull request, which moves the deploy branch the rollback is
 // writing. Their proposals do not wait: a proposal moves no branch, and
-// Gitea, which spends most of a push on its hooks, takes a proposal and
-// a rollback's push sooner side by side than one after the other.
+// Gitea, which spends most of a one-pull-request push on work it does once
+// per push, takes a proposal and a rollback's push sooner side by side
+// than one after the other.
 func (w *Workspace) Yield(ctx context.Context) error {
 	w.urgentMu.Lock()
 	if w.urgentN == 0 {
