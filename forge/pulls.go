@@ -25,6 +25,9 @@ type PullRequest struct {
 	HeadBranch     string
 	HeadSHA        string
 	BaseBranch     string
+	// MergeBase is the merge base Gitea last recorded between the head
+	// and the base branch (it updates it after every push to either).
+	MergeBase string
 	// Labels holds label names.
 	Labels []string
 	// Mergeable is Gitea's own verdict; false while Gitea is still checking.
@@ -60,6 +63,7 @@ func toPullRequest(pr *gitea.PullRequest) PullRequest {
 		Merged:    pr.HasMerged,
 		Mergeable: pr.Mergeable,
 		URL:       pr.HTMLURL,
+		MergeBase: pr.MergeBase,
 	}
 	if pr.MergedCommitID != nil {
 		out.MergeCommitSHA = *pr.MergedCommitID

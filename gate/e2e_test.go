@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,20 @@ type rig struct {
 	forge *forge.Client
 	gate  *Service
 	now   time.Time
+	// diffs counts the gate's requests for a pull request's files.
+	diffs *countingForge
+}
+
+// countingForge is the real Gitea client, counting the requests for a
+// pull request's files (each one makes Gitea compute a diff).
+type countingForge struct {
+	*forge.Client
+	files atomic.Int64
+}
+
+func (c *countingForge) PullRequestFiles(ctx context.Context, repo forge.Repo, number int64) ([]string, error) {
+	c.files.Add(1)
+	return c.Client.PullRequestFiles(ctx, repo, number)
 }
 
 func newRig(t *testing.T) *rig {
@@ -56,8 +71,8 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, env: env, forge: fc, now: saturday}
-	if r.gate, err = New(Config{Workspace: ws, Forge: fc, Clusters: cs, Now: func() time.Time { return r.now }}); err != nil {
+	r := &rig{t: t, env: env, forge: fc, now: saturday, diffs: &countingForge{Client: fc}}
+	if r.gate, err = New(Config{Workspace: ws, Forge: r.diffs, Clusters: cs, Now: func() time.Time { return r.now }}); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -165,6 +180,54 @@ func TestRequiredCheckHoldsAPersonsMerge(t *testing.T) {
 	}
 	if err := scenario.Wait(ctx, 30*time.Second, "the merge", func() (bool, error) { return merge(pr) == nil, nil }); err != nil {
 		t.Fatalf("the person could not merge once the window opened: %v", merge(pr))
+	}
+}
+
+// A sweep after a push to main does not ask Gitea for the files of pull
+// requests it has seen: what a pull request changes depends on its head
+// and merge base, and neither moved. A push to the pull request is read
+// again and can change the verdict.
+func TestSweepReadsEachDiffOnce(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	pr := r.personsPR("docs-first", map[string]string{"README.md": "docs\n"})
+	sweep := func() {
+		t.Helper()
+		if err := r.gate.RefreshAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sweep()
+	if st, _ := r.status(pr); st != gitea.StatusSuccess {
+		t.Fatalf("a change to no gated stage: %q, want success", st)
+	}
+	if _, err := r.env.PushVersion(ctx, r.env.Staging, "6.5.1"); err != nil { // main moves on
+		t.Fatal(err)
+	}
+	sweep()
+	sweep()
+	if n := r.diffs.files.Load(); n != 1 {
+		t.Fatalf("three sweeps, one of them after a push to main, asked for the files %d times, want 1", n)
+	}
+	old, err := r.forge.GetPullRequest(ctx, r.env.ForgeRepo(), pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.env.CommitTo(ctx, r.env.Dev, "docs-first", "and production", r.overlayChange("6.5.9")); err != nil {
+		t.Fatal(err)
+	}
+	if err := scenario.Wait(ctx, 30*time.Second, "Gitea to see the new head", func() (bool, error) {
+		cur, err := r.forge.GetPullRequest(ctx, r.env.ForgeRepo(), pr)
+		return cur.HeadSHA != old.HeadSHA, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sweep()
+	if n := r.diffs.files.Load(); n != 2 {
+		t.Fatalf("after a push to the pull request the files were asked for %d times in all, want 2", n)
+	}
+	if st, desc := r.status(pr); st != gitea.StatusPending || !strings.Contains(desc, "podinfo/production closed until") {
+		t.Fatalf("the pull request now changes production on a Saturday: %q %q, want pending", st, desc)
 	}
 }
 

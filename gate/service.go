@@ -63,14 +63,23 @@ type Service struct {
 
 	mu      sync.Mutex
 	written map[string]Verdict // head -> the status last written on it
+	// files remembers the paths each open pull request changes, so that a
+	// sweep after every push to the deploy branch does not ask Gitea to
+	// diff every open pull request again.
+	files map[diffKey][]string
 }
+
+// diffKey names the change a pull request makes: the diff from its merge
+// base to its head. Gitea records a new merge base after a push that
+// moves it, so the key changes whenever the diff can.
+type diffKey struct{ head, base string }
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
 	if cfg.Workspace == nil || cfg.Forge == nil || cfg.Clusters == nil {
 		return nil, errors.New("gate: workspace, forge and clusters are required")
 	}
-	s := &Service{ws: cfg.Workspace, forge: cfg.Forge, clusters: cfg.Clusters, now: cfg.Now, log: cfg.Logger, written: map[string]Verdict{}}
+	s := &Service{ws: cfg.Workspace, forge: cfg.Forge, clusters: cfg.Clusters, now: cfg.Now, log: cfg.Logger, written: map[string]Verdict{}, files: map[diffKey][]string{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -104,9 +113,11 @@ func (s *Service) RefreshAll(ctx context.Context) error {
 		}
 	}
 	// Forget the heads no open pull request has any more, so the memory
-	// of written statuses stays as large as the open pull requests.
+	// of written statuses and changed files stays as large as the open
+	// pull requests.
 	s.mu.Lock()
 	maps.DeleteFunc(s.written, func(head string, _ Verdict) bool { return !heads[head] })
+	maps.DeleteFunc(s.files, func(k diffKey, _ []string) bool { return !heads[k.head] })
 	s.mu.Unlock()
 	return errors.Join(errs...)
 }
@@ -168,7 +179,7 @@ func (s *Service) refresh(ctx context.Context, pol *policy.Policy, pr forge.Pull
 // facts gathers what Decide needs about a pull request.
 func (s *Service) facts(ctx context.Context, pol *policy.Policy, pr forge.PullRequest) (Facts, error) {
 	var f Facts
-	files, err := s.forge.PullRequestFiles(ctx, s.ws.Repo, pr.Number)
+	files, err := s.changed(ctx, pr)
 	if err != nil {
 		return f, err
 	}
@@ -194,6 +205,28 @@ func (s *Service) facts(ctx context.Context, pol *policy.Policy, pr forge.PullRe
 		f.Override = &o
 	}
 	return f, nil
+}
+
+// changed returns the paths pull request pr changes, from memory when the
+// same head and merge base were seen before.
+func (s *Service) changed(ctx context.Context, pr forge.PullRequest) ([]string, error) {
+	key := diffKey{pr.HeadSHA, pr.MergeBase}
+	s.mu.Lock()
+	files, ok := s.files[key]
+	s.mu.Unlock()
+	if ok {
+		return files, nil
+	}
+	files, err := s.forge.PullRequestFiles(ctx, s.ws.Repo, pr.Number)
+	if err != nil {
+		return nil, err
+	}
+	if pr.HeadSHA != "" && pr.MergeBase != "" {
+		s.mu.Lock()
+		s.files[key] = files
+		s.mu.Unlock()
+	}
+	return files, nil
 }
 
 // Stage returns the gate's view of one stage now, and whether it is gated
