@@ -312,3 +312,49 @@ func TestGiteaProposalsTogether(t *testing.T) {
 		t.Fatalf("%d pull requests, want %d", len(prs), n)
 	}
 }
+
+// TestGiteaAnnouncedProposalJoins: a proposal announced before it starts
+// (ExpectProposal) is waited for by the one that is already pushing, for
+// up to 300 ms, so both go out in one push; without the announcement the
+// first would have left after 60 ms of quiet.
+func TestGiteaAnnouncedProposalJoins(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	counter := &countPushes{base: http.DefaultTransport}
+	_, bot, _, _, r := giteaRepo(t, ctx, &http.Client{Transport: counter})
+	if _, err := r.Fetch(ctx, gitops.FetchOptions{Branches: []string{"main"}}); err != nil {
+		t.Fatal(err)
+	}
+	propose := func(i int, e *gitops.Expected) error {
+		meta := gitops.CommitMeta{Message: fmt.Sprintf("Promote app-%d", i), Author: gitops.Identity{Name: bot.Name, Email: bot.Name + "@example.com"}}
+		_, err := r.Update(ctx, gitops.Target{Branch: fmt.Sprintf("promote/app-%d/prod/1", i), Base: "main", Mode: gitops.Propose, Expected: e}, meta, func(ed *gitops.TreeEditor) error {
+			return ed.WriteFile(fmt.Sprintf("apps/app-%d/kustomization.yaml", i), []byte("images: []\n"))
+		})
+		return err
+	}
+	// A first proposal, alone, so that Gitea has served this repository
+	// before and the timing below is the repository's, not a cold start's.
+	if err := propose(9, nil); err != nil {
+		t.Fatal(err)
+	}
+	counter.pushes.Store(0)
+	late := r.ExpectProposal()
+	defer late.Cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Go(func() { errs <- propose(0, nil) })
+	wg.Go(func() {
+		time.Sleep(200 * time.Millisecond) // reading what it needs
+		errs <- propose(1, late)
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := counter.pushes.Load(); p != 1 {
+		t.Fatalf("%d pushes, want the announced proposal in the first one", p)
+	}
+}

@@ -14,12 +14,13 @@ import (
 )
 
 // The first of a burst of proposals waits for the others before pushing:
-// until none is on its way (an Update in Propose mode that has begun but
-// not yet built its commit) and none has come for proposalQuiet, or
-// proposalGather at most. They usually come together (the verified
-// versions of one release, the promotions held up by an outage), but each
-// first asks the server for its refs, which takes a loaded Gitea 50 to
-// 200 ms.
+// until none is on its way (announced by ExpectProposal, or an Update in
+// Propose mode that has begun but not yet built its commit) and none has
+// come for proposalQuiet, or proposalGather at most. They usually come
+// together (the verified versions of one release, the promotions held up
+// by an outage), but each first reads what it needs (its open pull
+// requests, the server's refs), which takes a loaded Gitea 50 to 200 ms a
+// call.
 const (
 	proposalQuiet  = 60 * time.Millisecond
 	proposalGather = 300 * time.Millisecond
@@ -45,6 +46,36 @@ func (b *proposer) expect() *arrival {
 	defer b.mu.Unlock()
 	b.coming++
 	return &arrival{b: b}
+}
+
+// resume returns the arrival e announced if it is this proposer's and has
+// not arrived (nor been cancelled) yet, and otherwise counts a new one.
+func (b *proposer) resume(e *Expected) *arrival {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e != nil && e.a.b == b && !e.a.here {
+		return e.a
+	}
+	b.coming++
+	return &arrival{b: b}
+}
+
+// Expected is a proposal announced before the work that builds it begins
+// (Repo.ExpectProposal).
+type Expected struct{ a *arrival }
+
+// ExpectProposal announces a proposal the caller is about to make: a
+// burst of proposals being gathered waits for it (proposalGather at most)
+// while the caller reads what it needs to build it. Pass it in
+// Target.Expected, and Cancel it when done, whether it proposed or not.
+func (r *Repo) ExpectProposal() *Expected { return &Expected{r.proposals.expect()} }
+
+// Cancel stops counting the announced proposal as coming, unless it
+// arrived already. It does nothing on nil, and after the first call.
+func (e *Expected) Cancel() {
+	if e != nil {
+		e.a.cancel()
+	}
 }
 
 // arrival is a proposal on its way to the queue (expect).

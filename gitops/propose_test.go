@@ -136,3 +136,35 @@ func TestGatherWaitsForOneComing(t *testing.T) {
 		t.Fatalf("%d proposals counted as coming, want 0", b.coming)
 	}
 }
+
+// An announced proposal is counted once: its Update's first attempt takes
+// the announcement over, a retry after it arrived counts anew, and a
+// cancelled announcement is not used again.
+func TestResumeAnnouncement(t *testing.T) {
+	b := &proposer{arrived: make(chan struct{}, 1)}
+	e := &Expected{b.expect()}
+	if a := b.resume(e); a != e.a || b.coming != 1 {
+		t.Fatalf("the first attempt: arrival %p (announced %p), %d coming, want the announced one and 1", a, e.a, b.coming)
+	}
+	b.mu.Lock()
+	e.a.arriveLocked()
+	b.mu.Unlock()
+	if a := b.resume(e); a == e.a || b.coming != 1 {
+		t.Fatalf("a retry after the arrival: %d coming, new arrival %v; want a new one, 1 coming", b.coming, a != e.a)
+	}
+	other := &Expected{(&proposer{arrived: make(chan struct{}, 1)}).expect()}
+	if a := b.resume(other); a == other.a || b.coming != 2 {
+		t.Fatalf("another repository's announcement was used here (%d coming)", b.coming)
+	}
+	c := &Expected{b.expect()}
+	c.Cancel()
+	c.Cancel()
+	if b.coming != 2 {
+		t.Fatalf("after cancelling an announcement twice: %d coming, want 2", b.coming)
+	}
+	if a := b.resume(c); a == c.a {
+		t.Fatal("a cancelled announcement was taken over")
+	}
+	var none *Expected
+	none.Cancel() // nil is harmless
+}

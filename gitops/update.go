@@ -45,6 +45,9 @@ type Target struct {
 	// proposals of one repository that come in together are pushed
 	// together, with only the options they all have.
 	PushOptions []string
+	// Expected is the proposal's announcement (Repo.ExpectProposal), if
+	// the caller made one; the first attempt of a Propose push uses it.
+	Expected *Expected
 }
 
 // ref is the reference the push updates.
@@ -184,7 +187,7 @@ func (r *Repo) landOnce(ctx context.Context, target Target, build buildFunc, sid
 	if target.Mode == Propose {
 		// A burst of proposals waits for this one while it reads the
 		// server's refs and builds.
-		coming = r.proposals.expect()
+		coming = r.proposals.resume(target.Expected)
 		defer coming.cancel()
 	}
 	ps, err := r.openPush(ctx)

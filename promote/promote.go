@@ -34,6 +34,11 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 	out.Images = meta.Images
 	out.ID = meta.ID
 	pol := snap.Policy
+	// This may end in a proposal: announce it, so that a burst of
+	// proposals already gathering waits for it while it reads the open
+	// and closed pull requests (two Gitea calls) before it builds.
+	expected := s.ws.Git.ExpectProposal()
+	defer expected.Cancel()
 	branch := promotionBranch(pol, app.Name, to.Name, meta.ID) // of a promotion opened before AGit
 	p, err := s.plan(ctx, from, to, refs, v.Revision, snap.Tip)
 	if err != nil {
@@ -65,7 +70,9 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 		return out, err
 	}
 
-	if pr.Number == 0 {
+	if pr.Number != 0 {
+		expected.Cancel()
+	} else {
 		// A person closed this very promotion: respect that.
 		closed, err := s.forge.ListClosedPullRequests(ctx, s.ws.Repo, pol.Labels.Promotion, 50)
 		if err != nil {
@@ -89,6 +96,7 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 		// A direct push when the stage asks for it and nothing stands in the way.
 		if to.Mode == policy.ModePush && rolledBack == "" && len(s.suspended(ctx, to)) == 0 {
 			if st := pol.EvaluateStage(to, s.now()); st.Open {
+				expected.Cancel()
 				res, err := s.ws.Git.Update(ctx, gitops.Target{Branch: s.ws.Branch}, commit, s.ifStillOpen(app.Name, to.Name, edit))
 				switch {
 				case errors.Is(err, gitops.ErrNothingToCommit):
@@ -114,7 +122,7 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 		// no branch, and Gitea takes the two pushes side by side sooner
 		// than one after the other.
 		title, body := Title(meta, changes), Body(meta, to.Overlay, v, changes)
-		res, err := s.ws.Git.Update(ctx, gitops.Target{Branch: promotionTopic(app.Name, to.Name, meta.ID), Base: s.ws.Branch, Mode: gitops.Propose, PushOptions: forge.ProposalOptions(title, body)}, commit, edit)
+		res, err := s.ws.Git.Update(ctx, gitops.Target{Branch: promotionTopic(app.Name, to.Name, meta.ID), Base: s.ws.Branch, Mode: gitops.Propose, PushOptions: forge.ProposalOptions(title, body), Expected: expected}, commit, edit)
 		if err != nil {
 			return out, err
 		}
