@@ -225,14 +225,15 @@ func (l *ledger) reverts(ctx context.Context, f *scenario.Fleet) (map[string]int
 	return out, err
 }
 
-// pullWatch decides when the ledger lists a fleet's pull requests. Listing
-// them costs Gitea far more than a ref advertisement, and five listings a
-// second made ensign's pushes 0.3 to 0.8 s slower on this 2-core machine
-// (measured side by side): the observer must not slow down what it
-// measures. So the ledger lists them while the refs under refs/pull/ (a
-// pull request opened or its head moved) changed in the last
-// pullsSettle, when its titles and bodies are set, and otherwise every
-// pullsEvery.
+// pullWatch decides when the ledger lists a fleet's pull requests. An
+// observer should not load what it measures, and listing pull requests
+// costs Gitea more than a ref advertisement: Gitea loads each one's
+// labels, poster and branches. (Listing them five times a second, as the
+// ledger did, made no difference that stood out from the noise in the
+// outage cases on this machine, 3 rounds each way.) So the ledger lists
+// them while the refs under refs/pull/ (a pull request opened or its
+// head moved) changed in the last pullsSettle, when ensign sets their
+// titles and bodies, and otherwise every pullsEvery.
 type pullWatch struct {
 	refs            string
 	changed, listed time.Time
