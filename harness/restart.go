@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -68,23 +69,29 @@ func (g *GiteaServer) Pause() error {
 	g.life.Lock()
 	pid := g.cmd.Process.Pid
 	g.life.Unlock()
-	deadline := time.Now().Add(5 * time.Second)
-	for !allStopped(pid) {
+	// A thread in an uninterruptible wait (disk I/O on a loaded machine)
+	// stops only when the wait ends.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		running := notStopped(pid)
+		if len(running) == 0 {
+			return nil
+		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("gitea (pid %d) did not stop within 5 s of SIGSTOP", pid)
+			return fmt.Errorf("gitea (pid %d) did not stop within 30 s of SIGSTOP; threads not stopped (tid:state): %s", pid, strings.Join(running, " "))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return nil
 }
 
-// allStopped reports whether every thread of process pid is stopped (state
-// T or t in /proc), or the process is gone.
-func allStopped(pid int) bool {
+// notStopped lists the threads of process pid that are not stopped (state
+// T or t in /proc), as "tid:state"; none when the process is gone.
+func notStopped(pid int) []string {
 	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
-	if err != nil || len(stats) == 0 {
-		return true
+	if err != nil {
+		return nil
 	}
+	var out []string
 	for _, p := range stats {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -92,11 +99,15 @@ func allStopped(pid int) bool {
 		}
 		// pid (comm) state ...: comm may hold spaces and parentheses.
 		i := bytes.LastIndexByte(b, ')')
-		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
-			return false
+		if i < 0 || i+2 >= len(b) {
+			out = append(out, filepath.Base(filepath.Dir(p))+":?")
+			continue
+		}
+		if st := b[i+2]; st != 'T' && st != 't' {
+			out = append(out, filepath.Base(filepath.Dir(p))+":"+string(st))
 		}
 	}
-	return true
+	return out
 }
 
 // Resume lets a paused Gitea run again (SIGCONT).
