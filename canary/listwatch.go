@@ -28,7 +28,9 @@ const reconnectEvery = 250 * time.Millisecond
 // up to 30 s and with jitter up to a minute, so after an API server
 // restart the watch could come back that long after the server did, and
 // canaries that failed in between would wait. Here it comes back within
-// reconnectEvery of the server answering, and recovered is called then.
+// reconnectEvery of the server answering, and recovered is called then:
+// its requests go with cluster.CallerRetries, so a starting server's 429
+// comes back at once rather than after client-go's whole-second wait.
 //
 // The watch itself can take seconds more after that: the API server holds
 // a new watch until its watch cache is rebuilt (about 4 s after a restart
@@ -44,9 +46,11 @@ func newInformer(client dynamic.Interface, namespace string, resync time.Duratio
 	}
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			ctx = cluster.CallerRetries(ctx)
 			return retryUnreachable(ctx, p, func() (runtime.Object, error) { return res.List(ctx, opts) })
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			ctx = cluster.CallerRetries(ctx)
 			return retryUnreachable(ctx, p, func() (watch.Interface, error) { return res.Watch(ctx, opts) })
 		},
 	}
@@ -67,6 +71,7 @@ func newInformer(client dynamic.Interface, namespace string, resync time.Duratio
 // catchUp lists the canaries every reconnectEvery until the API server
 // answers, and hands the first list to caughtUp.
 func catchUp(ctx context.Context, res dynamic.ResourceInterface, p *patience, caughtUp func([]unstructured.Unstructured)) {
+	ctx = cluster.CallerRetries(ctx)
 	for ctx.Err() == nil {
 		list, err := res.List(ctx, metav1.ListOptions{})
 		if err == nil {

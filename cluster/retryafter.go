@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 )
@@ -17,6 +18,11 @@ const maxRetryAfter = 1
 // with canaries after an outage, would wait up to 5 s after the server was
 // ready. Trying every second instead costs a few more requests while the
 // server starts.
+//
+// A request whose context went through CallerRetries loses the header of
+// a 429 or 503 answer altogether: client-go then hands the answer back at
+// once, and the caller tries again on its own, sooner than the whole
+// second client-go would wait.
 type capRetryAfter struct{ next http.RoundTripper }
 
 // RoundTrip implements http.RoundTripper.
@@ -25,8 +31,29 @@ func (c capRetryAfter) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || resp == nil {
 		return resp, err
 	}
+	if callerRetries(req.Context()) && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		resp.Header.Del("Retry-After")
+		return resp, nil
+	}
 	if n, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && n > maxRetryAfter {
 		resp.Header.Set("Retry-After", strconv.Itoa(maxRetryAfter))
 	}
 	return resp, nil
+}
+
+type callerRetriesKey struct{}
+
+// CallerRetries marks the requests made with the returned context as
+// retried by their caller when the API server is not serving (429 or
+// 503): client-go returns such an answer as an error at once instead of
+// waiting the whole seconds of its Retry-After. The canary watch uses it:
+// it tries again every 250 ms until the server answers, so that it comes
+// back within that of the server being ready.
+func CallerRetries(ctx context.Context) context.Context {
+	return context.WithValue(ctx, callerRetriesKey{}, true)
+}
+
+func callerRetries(ctx context.Context) bool {
+	v, _ := ctx.Value(callerRetriesKey{}).(bool)
+	return v
 }
