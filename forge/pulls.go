@@ -26,7 +26,9 @@ type PullRequest struct {
 	HeadSHA        string
 	BaseBranch     string
 	// MergeBase is the merge base Gitea last recorded between the head
-	// and the base branch (it updates it after every push to either).
+	// and the base branch. Its conflict check records it again after a
+	// push to the head, and after a push to the base branch for pull
+	// requests updated in the last week (DELAY_CHECK_FOR_INACTIVE_DAYS).
 	MergeBase string
 	// Labels holds label names.
 	Labels []string

@@ -70,8 +70,11 @@ type Service struct {
 }
 
 // diffKey names the change a pull request makes: the diff from its merge
-// base to its head. Gitea records a new merge base after a push that
-// moves it, so the key changes whenever the diff can.
+// base to its head. A push to the head changes the key. A push to the base
+// branch moves the merge base only when the branch took in part of the
+// head's history; until Gitea records the new one (its next conflict
+// check), the gate keeps the older file list, which holds every file the
+// newer one does unless a file was changed and changed back on the way.
 type diffKey struct{ head, base string }
 
 // New returns a Service.
