@@ -99,10 +99,10 @@ func (r Row) OK() bool {
 		len(r.Duplicates) == 0 && len(r.OddEvents) == 0 && r.RollbackNotes == r.NotesWanted
 }
 
-// Recovered reports whether every revert landed within target of the end
-// of its fault.
+// Recovered reports whether every revert landed, and Git was right,
+// within target of the end of each fault.
 func (r Row) Recovered(target time.Duration) bool {
-	for _, d := range r.Reverts {
+	for _, d := range slices.Concat(r.Reverts, r.Git) {
 		if d > target {
 			return false
 		}

@@ -55,3 +55,26 @@ func TestPrintMarksLossAndSlowRecovery(t *testing.T) {
 		}
 	}
 }
+
+// A case recovered when every revert landed and Git was right within the
+// target after each fault.
+func TestRecovered(t *testing.T) {
+	s := time.Second
+	tests := []struct {
+		name         string
+		reverts, git []time.Duration
+		want         bool
+	}{
+		{"all within", []time.Duration{2 * s, 3 * s}, []time.Duration{4 * s}, true},
+		{"a late revert", []time.Duration{2 * s, 6 * s}, []time.Duration{4 * s}, false},
+		{"Git right late, reverts in time", []time.Duration{2 * s}, []time.Duration{4 * s, 7 * s}, false},
+		{"nothing measured", nil, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := (Row{Reverts: tt.reverts, Git: tt.git}).Recovered(5 * s); got != tt.want {
+				t.Fatalf("Recovered = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
