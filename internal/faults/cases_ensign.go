@@ -81,7 +81,7 @@ func (r *rig) kubeReady(ctx context.Context) error {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
 		defer cancel()
 		err := r.kc.Discovery().RESTClient().Get().AbsPath("/readyz").Do(cctx).Error()
-		return err == nil, nil
+		return err == nil, err // Wait goes on, and names the last error if it gives up
 	})
 }
 
