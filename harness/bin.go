@@ -21,6 +21,10 @@ const (
 	FlaggerVersion = "v1.44.0"
 	FluxVersion    = "v1.9.6"
 	KwokVersion    = "v0.8.0"
+	// GiteaGitVersion is the git that Gitea runs (built from Debian's
+	// source by build.sh): 2.40 or newer checks pull requests with
+	// `git merge-tree` instead of a temporary clone.
+	GiteaGitVersion = "2.47.3"
 )
 
 // BinDir is the directory holding the harness binaries: $ENSIGN_HARNESS_CACHE/bin,

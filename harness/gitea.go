@@ -110,6 +110,7 @@ ADAPTER = memory
 ENABLED = false
 
 [git]
+PATH = {{.Git}}
 HOME_PATH = {{.Dir}}/git-home
 
 [log]
@@ -137,6 +138,10 @@ func StartGitea(ctx context.Context, opts GiteaOptions) (*GiteaServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	gitBin, err := binary(filepath.Join("gitea-git", "bin", "git"))
+	if err != nil {
+		return nil, err
+	}
 	dir := opts.Dir
 	if dir == "" {
 		if dir, err = newScratchDir("gitea-"); err != nil {
@@ -158,7 +163,7 @@ func StartGitea(ctx context.Context, opts GiteaOptions) (*GiteaServer, error) {
 	var ini bytes.Buffer
 	err = template.Must(template.New("app.ini").Parse(giteaIni)).Execute(&ini, map[string]any{
 		"User": u.Username, "Dir": dir, "Port": port, "Static": static,
-		"Secret": randomHex(32), "InternalToken": randomHex(32),
+		"Secret": randomHex(32), "InternalToken": randomHex(32), "Git": gitBin,
 	})
 	if err != nil {
 		return nil, err

@@ -151,8 +151,8 @@ func bench(ctx context.Context, w io.Writer, want map[string]bool, bin string, k
 	}
 	defer k.Stop()
 
-	fmt.Fprintf(w, "ensign bot benchmarks, %s, %d CPUs (GOMAXPROCS %d), Gitea %s, kube-apiserver %s\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.GOMAXPROCS(0), harness.GiteaVersion, harness.KubernetesVersion)
+	fmt.Fprintf(w, "ensign bot benchmarks, %s, %d CPUs (GOMAXPROCS %d), Gitea %s (git %s), kube-apiserver %s\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.GOMAXPROCS(0), harness.GiteaVersion, harness.GiteaGitVersion, harness.KubernetesVersion)
 
 	for _, b := range []latencyBench{
 		{"rollback", "production Failed -> revert is the head of main (Gitea branch API)", benchRollback},

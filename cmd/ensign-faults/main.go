@@ -70,9 +70,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o.Bin, o.Dir, o.Log, o.LogLevel = *bin, *dir, stderr, *logLevel
 	start := time.Now()
 	rows, err := faults.Run(ctx, o)
-	fmt.Fprintf(stdout, "ensign fault suite (%s), %s, %d CPUs, Gitea %s, kube-apiserver %s; outage %v, 503s %v, %d faults per outage case, %d kills, %d fail-overs (lease %v); target %v; %v in all\n\n",
+	fmt.Fprintf(stdout, "ensign fault suite (%s), %s, %d CPUs, Gitea %s (git %s), kube-apiserver %s; outage %v, 503s %v, %d faults per outage case, %d kills, %d fail-overs (lease %v); target %v; %v in all\n\n",
 		map[bool]string{true: "short", false: "full"}[*short], time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(),
-		harness.GiteaVersion, harness.KubernetesVersion, o.Outage, o.Errors, o.Reps, o.Kills, o.Failovers, o.Lease, *target, time.Since(start).Round(time.Second))
+		harness.GiteaVersion, harness.GiteaGitVersion, harness.KubernetesVersion, o.Outage, o.Errors, o.Reps, o.Kills, o.Failovers, o.Lease, *target, time.Since(start).Round(time.Second))
 	faults.Print(stdout, rows, *target)
 	if err != nil {
 		fmt.Fprintln(stderr, "ensign-faults:", err)

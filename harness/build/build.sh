@@ -7,7 +7,9 @@
 # It caches them outside the repository keyed by version and by a hash of the wrapper
 # module. A second run with the same inputs only checks the stamps and takes seconds.
 # Gitea's frontend (CSS and JavaScript) is built with Node.js and pnpm that npm
-# fetches from the npm registry, so the machine needs npm too.
+# fetches from the npm registry, so the machine needs npm too. The git that Gitea
+# runs is built from Debian's source of git 2.47 (see build_gitea_git), which needs
+# make, xz, zlib's headers and curl or wget.
 #
 # Usage: harness/build/build.sh [gitea|kube|etcd|fluxcrds|controllers|helm|all]
 # (default: all). `all` builds etcd, kube-apiserver and Gitea and copies Flux's CRDs
@@ -80,7 +82,75 @@ build() {
 FRONTEND_NODE_VERSION=22.23.5
 FRONTEND_PNPM_VERSION=10.33.0
 
+# Gitea runs its git commands with a git built here, from the source that Debian
+# ships (deb.debian.org is the one place besides the Go module proxy and the npm
+# registry that the harness's machines reach). Gitea checks whether a pull
+# request merges with `git merge-tree` when git is 2.40 or newer, and otherwise
+# in a temporary clone, about 20 git processes a check, after every push to the
+# pull request's base branch too. Debian 12's git is 2.39: with it, Gitea spent
+# most of the 2 cores for seconds after each push (BENCHMARKS.md, the fault
+# suite), where Gitea's own images (git 2.4x) take the short path. ensign itself
+# and the tests use the machine's git.
+GITEA_GIT_VERSION=2.47.3
+GITEA_GIT_SHA256=9c2eb1250781b3e5bfef098572d07fdf132d67e6c065e4307332ade9819a1501
+GITEA_GIT_URL=https://deb.debian.org/debian/pool/main/g/git/git_$GITEA_GIT_VERSION.orig.tar.xz
+
+# build_gitea_git builds git $GITEA_GIT_VERSION into $bin/gitea-git (bin/git
+# finds its helpers relative to itself), unless it is there already. It needs
+# make, xz and zlib's headers (Debian: make, xz-utils, zlib1g-dev) and curl or
+# wget; the sources and objects live in a scratch directory it removes.
+build_gitea_git() {
+  local out="$bin/gitea-git" want="git-$GITEA_GIT_VERSION $GITEA_GIT_SHA256"
+  if [[ -x "$out/bin/git" && "$(cat "$out/.version" 2>/dev/null || true)" == "$want" ]]; then
+    echo "harness: gitea-git $GITEA_GIT_VERSION cached"
+    return
+  fi
+  local tool
+  for tool in make xz; do
+    command -v "$tool" >/dev/null || {
+      echo "harness: $tool is missing (Debian: apt-get install make xz-utils); it builds the git that Gitea runs" >&2
+      exit 1
+    }
+  done
+  printf '#include <zlib.h>\n' | "${CC:-gcc}" -E -x c - >/dev/null 2>&1 || {
+    echo "harness: zlib's headers are missing (Debian: apt-get install zlib1g-dev); they build the git that Gitea runs" >&2
+    exit 1
+  }
+  echo "harness: building git $GITEA_GIT_VERSION for Gitea (takes about 2 minutes)"
+  local start=$SECONDS work
+  work=$(mktemp -d "$bin/.build-gitea-git.XXXXXX")
+  (
+    trap 'rm -rf "$work"' EXIT
+    if command -v curl >/dev/null; then
+      curl -fsSL --retry 3 --max-time 300 -o "$work/git.tar.xz" "$GITEA_GIT_URL"
+    elif command -v wget >/dev/null; then
+      wget -q --tries=3 --timeout=60 -O "$work/git.tar.xz" "$GITEA_GIT_URL"
+    else
+      echo "harness: neither curl nor wget is installed (Debian: apt-get install curl); they fetch $GITEA_GIT_URL" >&2
+      exit 1
+    fi
+    echo "$GITEA_GIT_SHA256  $work/git.tar.xz" | sha256sum --check --quiet ||
+      { echo "harness: $GITEA_GIT_URL does not have the expected SHA-256" >&2; exit 1; }
+    mkdir "$work/src"
+    tar -xJf "$work/git.tar.xz" -C "$work/src" --strip-components=1
+    # What a server-side git needs: no HTTP client, translations, Perl, Python
+    # or Tcl/Tk. RUNTIME_PREFIX makes the installed tree movable.
+    make -C "$work/src" -j"$(nproc)" prefix=/usr RUNTIME_PREFIX=YesPlease NO_CURL=1 NO_EXPAT=1 \
+      NO_GETTEXT=1 NO_TCLTK=1 NO_PERL=1 NO_PYTHON=1 NO_OPENSSL=1 INSTALL_SYMLINKS=1 \
+      DESTDIR="$work/dest" strip install >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; exit 1; }
+    [[ "$("$work/dest/usr/bin/git" --version)" == "git version $GITEA_GIT_VERSION" ]] ||
+      { echo "harness: the git built says $("$work/dest/usr/bin/git" --version)" >&2; exit 1; }
+    echo "$want" >"$work/dest/usr/.version"
+    rm -rf "$out.old"
+    [[ ! -e "$out" ]] || mv "$out" "$out.old"
+    mv "$work/dest/usr" "$out"
+    rm -rf "$out.old"
+  )
+  echo "harness: built git $GITEA_GIT_VERSION for Gitea in $((SECONDS - start))s"
+}
+
 build_gitea() {
+  build_gitea_git
   CGO_ENABLED=1 build gitea "$GITEA_VERSION" . \
     -tags 'sqlite sqlite_unlock_notify' -ldflags "-s -w -X main.version=$GITEA_VERSION"
   # Without the bindata tag Gitea reads its templates, options and public files
