@@ -31,6 +31,15 @@ KWOK_VERSION=v0.8.0
 bin="$cache/bin"
 mkdir -p "$bin"
 
+# need CMD PACKAGE WHY stops the build, naming the Debian package to install,
+# when the command CMD is missing; WHY says what it is for.
+need() {
+  command -v "$1" >/dev/null || {
+    echo "harness: $1 is missing (Debian: apt-get install $2); $3" >&2
+    exit 1
+  }
+}
+
 # stamp prints a hash of everything that decides a wrapper module's binaries.
 stamp() {
   (cd "$here/$1" && cat go.mod go.sum $(find . -name '*.go' | sort) && go version) | sha256sum | cut -c1-16
@@ -105,13 +114,8 @@ build_gitea_git() {
     echo "harness: gitea-git $GITEA_GIT_VERSION cached"
     return
   fi
-  local tool
-  for tool in make xz; do
-    command -v "$tool" >/dev/null || {
-      echo "harness: $tool is missing (Debian: apt-get install make xz-utils); it builds the git that Gitea runs" >&2
-      exit 1
-    }
-  done
+  need make make "it builds the git that Gitea runs"
+  need xz xz-utils "it unpacks the source of the git that Gitea runs"
   printf '#include <zlib.h>\n' | "${CC:-gcc}" -E -x c - >/dev/null 2>&1 || {
     echo "harness: zlib's headers are missing (Debian: apt-get install zlib1g-dev); they build the git that Gitea runs" >&2
     exit 1
@@ -189,10 +193,7 @@ build_gitea_frontend() {
     aarch64) arch=arm64 ;;
     *) echo "harness: no Node.js package for $(uname -m) to build Gitea's frontend" >&2; exit 1 ;;
   esac
-  command -v npm >/dev/null || {
-    echo "harness: npm is missing (apt-get install npm); it fetches Node.js $FRONTEND_NODE_VERSION and pnpm to build Gitea's frontend" >&2
-    exit 1
-  }
+  need npm npm "it fetches Node.js $FRONTEND_NODE_VERSION and pnpm to build Gitea's frontend"
   echo "harness: building Gitea $GITEA_VERSION's frontend (Node.js $FRONTEND_NODE_VERSION, pnpm $FRONTEND_PNPM_VERSION; takes a minute or so)"
   local start=$SECONDS work
   work=$(mktemp -d "${TMPDIR:-/tmp}/ensign-gitea-frontend.XXXXXX")
