@@ -87,8 +87,8 @@ BENCHBOTFLAGS ?= -runs 20 -repeat 3
 bench-bot: harness build
 	$(GO) run ./cmd/ensign-bench -ensign bin/ensign $(BENCHBOTFLAGS)
 
-## faults: the fault suite: the real ensign run against the real servers, faults injected (FAULTS=-short for short outages;
-## the full suite was not timed whole: five of its cases with -reps 2 -kills 8 took 44 min, BENCHMARKS.md)
+## faults: the fault suite: the real ensign run against the real servers, faults injected (FAULTS=-short for short outages,
+## about 6 min; the full suite about 30 min: its four outage cases with -reps 2 took 12 min, the other five 9, BENCHMARKS.md)
 faults: harness
 	$(GO) run ./cmd/ensign-faults $(FAULTS)
 
