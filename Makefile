@@ -88,7 +88,8 @@ bench-bot: harness build
 	$(GO) run ./cmd/ensign-bench -ensign bin/ensign $(BENCHBOTFLAGS)
 
 ## faults: the fault suite: the real ensign run against the real servers, faults injected (FAULTS=-short for short outages,
-## about 6 min; the full suite about 30 min: its four outage cases with -reps 2 took 12 min, the other five 9, BENCHMARKS.md)
+## about 6 min; the full suite not timed whole, about 27 min by its parts: the four outage cases took 12 min with -reps 2
+## (so about 18 with its 3), the other five 9, BENCHMARKS.md)
 faults: harness
 	$(GO) run ./cmd/ensign-faults $(FAULTS)
 

@@ -72,8 +72,7 @@ func (s *Service) promote(ctx context.Context, snap workspace.Snapshot, app *pol
 
 	if pr.Number != 0 {
 		expected.Cancel() // already open: nothing to propose
-	}
-	if pr.Number == 0 {
+	} else {
 		// A person closed this very promotion: respect that.
 		closed, err := s.forge.ListClosedPullRequests(ctx, s.ws.Repo, pol.Labels.Promotion, 50)
 		if err != nil {

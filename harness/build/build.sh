@@ -98,8 +98,8 @@ FRONTEND_PNPM_VERSION=10.33.0
 # in a temporary clone, about 20 git processes a check, after every push to the
 # pull request's base branch too. Debian 12's git is 2.39: with it, Gitea spent
 # most of the 2 cores for seconds after each push (BENCHMARKS.md, the fault
-# suite), where Gitea's own images (git 2.4x) take the short path. ensign itself
-# and the tests use the machine's git.
+# suite), where Gitea's own image (Alpine 3.23, whose git is newer than 2.40)
+# takes the short path. ensign itself and the tests use the machine's git.
 GITEA_GIT_VERSION=2.47.3
 GITEA_GIT_SHA256=9c2eb1250781b3e5bfef098572d07fdf132d67e6c065e4307332ade9819a1501
 GITEA_GIT_URL=https://deb.debian.org/debian/pool/main/g/git/git_$GITEA_GIT_VERSION.orig.tar.xz
